@@ -1,0 +1,67 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both install what they need first, idempotently: a stamp file per dependency
+# set means a second run installs nothing unless a manifest changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+CHAIN_STAMP := contracts/node_modules/.installed
+SDK_STAMP := sdk-js/node_modules/.installed
+NPM := npm --no-audit --no-fund --loglevel=error
+
+# anvil (local chain) comes from the npm package in contracts/.
+export PATH := $(CURDIR)/contracts/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo serve test lint typecheck pytest sdk-test clean
+
+# sdk-js joins the setup and the tests once it has a manifest.
+SDK_TARGETS := $(if $(wildcard sdk-js/package.json),$(SDK_STAMP),)
+SDK_TEST := $(if $(wildcard sdk-js/package.json),sdk-test,)
+
+setup: $(PY_STAMP) $(CHAIN_STAMP) $(SDK_TARGETS)
+
+$(PY_STAMP): pyproject.toml
+	@echo "==> python environment ($(VENV))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(CHAIN_STAMP): contracts/package.json contracts/package-lock.json
+	@echo "==> local chain (npm @foundry-rs/anvil)"
+	@cd contracts && $(NPM) install
+	@touch $@
+
+$(SDK_STAMP): sdk-js/package.json sdk-js/package-lock.json
+	@echo "==> sdk-js dependencies"
+	@cd sdk-js && $(NPM) install
+	@touch $@
+
+demo: setup
+	@$(BIN)/cascade demo
+
+serve: setup
+	@$(BIN)/cascade serve
+
+lint: $(PY_STAMP)
+	@echo "==> ruff"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	@echo "==> mypy"
+	@$(BIN)/mypy
+
+pytest: setup
+	@echo "==> pytest"
+	@bash .ci/pytest.sh
+
+sdk-test: $(SDK_STAMP)
+	@echo "==> sdk-js tests"
+	@cd sdk-js && npm test --silent
+
+test: setup lint typecheck $(SDK_TEST) pytest
+
+clean:
+	rm -rf $(VENV) contracts/node_modules sdk-js/node_modules .build .data

@@ -1,0 +1,1 @@
+"""Cascade backend: interactions in, referral rewards out, settled on-chain."""

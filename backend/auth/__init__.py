@@ -1,0 +1,1 @@
+"""Auth: passkeys bound to wallets, sessions for the listener and the dashboard."""

@@ -1,0 +1,1 @@
+"""Campaigns: which interactions earn what, within which budget and time window."""

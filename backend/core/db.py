@@ -1,0 +1,96 @@
+"""Database plumbing: declarative base, column types, engine and sessions.
+
+Money is `NUMERIC(78,0)` (fits uint256) and always a Python `int` in code;
+`bigint` would overflow at 9.2 tokens of an 18-decimal token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import MetaData, Numeric, String, TypeDecorator, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UINT256_MAX = 2**256 - 1
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+class Amount(TypeDecorator[int]):
+    """Token amount in base units: NUMERIC(78,0) in Postgres, int in Python."""
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"amounts must be int, got {type(value).__name__}")
+        if not 0 <= value <= UINT256_MAX:
+            raise ValueError("amount outside uint256")
+        return Decimal(value)
+
+    def process_result_value(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+def Address(*args: Any, **kwargs: Any) -> Any:
+    """A checksummed 20-byte address, stored as text."""
+    return mapped_column(String(42), *args, **kwargs)
+
+
+def Bytes32(*args: Any, **kwargs: Any) -> Any:
+    """A 0x-prefixed lowercase 32-byte hex value (product ids, nonces, hashes)."""
+    return mapped_column(String(66), *args, **kwargs)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **kwargs
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def job_session(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session for background jobs: commits on success, rolls back on error."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,125 @@
+"""Tables owned by the interactions domain: interactions, shop orders, webhook replay ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Address, Amount, Base, Bytes32
+
+# The rows that form the referral graph: accepted `referral.referred` interactions.
+REFERRAL_EDGE = text("type = 'referral.referred' AND referrer_wallet IS NOT NULL AND flag IS NULL")
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    product_id: Mapped[str] = Bytes32(ForeignKey("products.id", ondelete="CASCADE"))
+    wallet: Mapped[str] = Address()
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    referrer_wallet: Mapped[str | None] = Address()  # referral.referred only
+    order_id: Mapped[str | None] = mapped_column(String(255))  # purchase.* only
+    # why the interaction earns nothing (self_referral, referral_cycle, ...); null = valid
+    flag: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))  # api_key | session | webhook | cli
+    source_ref: Mapped[str | None] = mapped_column(String(100))  # key id, session id...
+    client_ip: Mapped[str | None] = mapped_column(INET)
+    analytics_session_id: Mapped[str | None] = mapped_column(String(100))
+    analytics_client_id: Mapped[str | None] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    processed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # dedup: same (product, wallet, type, key) inside the product's window
+        Index(
+            "ix_interactions_dedup",
+            "product_id",
+            "wallet",
+            "type",
+            "dedup_key",
+            "received_at",
+            postgresql_where=text("dedup_key IS NOT NULL"),
+        ),
+        # referral lookup; unique = the first valid referrer of a wallet wins
+        Index(
+            "uq_interactions_referral_edge",
+            "product_id",
+            "wallet",
+            unique=True,
+            postgresql_where=REFERRAL_EDGE,
+            postgresql_include=["referrer_wallet"],
+        ),
+        Index(
+            "ix_interactions_referrer",
+            "product_id",
+            "referrer_wallet",
+            postgresql_where=REFERRAL_EDGE,
+        ),
+        # rate limit and analytics: a wallet's recent interactions on a product
+        Index("ix_interactions_product_wallet_received", "product_id", "wallet", "received_at"),
+        Index("ix_interactions_product_type_received", "product_id", "type", "received_at"),
+        Index(
+            "ix_interactions_order",
+            "product_id",
+            "order_id",
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_interactions_unprocessed",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
+
+
+class Order(Base):
+    """A shop order: linked to a wallet by the SDK's purchase.started, completed by webhook."""
+
+    __tablename__ = "orders"
+
+    product_id: Mapped[str] = Bytes32(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    wallet: Mapped[str | None] = Address()
+    status: Mapped[str] = mapped_column(String(16))  # started | completed | refunded | cancelled
+    amount: Mapped[int | None] = mapped_column(Amount)  # in the campaign token's base units
+    currency: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(32))  # shopify | woocommerce | custom | api
+    started_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    completed_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    completed_payload: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    __table_args__ = (
+        Index(
+            "ix_orders_unlinked",
+            "product_id",
+            "order_id",
+            postgresql_where=text("wallet IS NULL"),
+        ),
+    )
+
+
+class InboundWebhook(Base):
+    """Webhook ids already accepted, so a replayed delivery is refused."""
+
+    __tablename__ = "inbound_webhooks"
+
+    product_id: Mapped[str] = Bytes32(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    scheme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

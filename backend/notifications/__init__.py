@@ -1,0 +1,1 @@
+"""Notifications: signed outbound webhooks to product owners, from a durable outbox."""

@@ -1,0 +1,1 @@
+"""Products: the websites that reward their users, their banks, tokens, team and keys."""

@@ -1,0 +1,1 @@
+"""Referrals: who brought whom. The graph lives in accepted `referral.referred` interactions."""

@@ -1,0 +1,1 @@
+"""Rewards: the reward formula and the reward rows it produces."""

@@ -1,0 +1,78 @@
+"""Tables owned by the rewards domain."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
+
+
+class RewardStatus(enum.StrEnum):
+    PENDING = "pending"
+    BATCHED = "batched"
+    PUSHED = "pushed"
+    CANCELLED = "cancelled"
+
+
+class Reward(Timestamps, Base):
+    """One recipient's share of one campaign reward for one interaction."""
+
+    __tablename__ = "rewards"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    product_id: Mapped[str] = Bytes32(ForeignKey("products.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    interaction_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("interactions.id", ondelete="CASCADE")
+    )
+    wallet: Mapped[str] = Address()
+    level: Mapped[int] = mapped_column(SmallInteger)  # 0 = the user, 1..5 = referrer_n
+    token: Mapped[str] = Address()
+    amount: Mapped[int] = mapped_column(Amount)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    available_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("settlement_batches.id", ondelete="SET NULL")
+    )
+    tx_hash: Mapped[str | None] = Bytes32()
+    pushed_at: Mapped[datetime | None]
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    refunded_after_settlement: Mapped[bool] = mapped_column(server_default=text("false"))
+
+    __table_args__ = (
+        # evaluating the same interaction twice can never create a second reward
+        UniqueConstraint("interaction_id", "campaign_id", "level"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("level BETWEEN 0 AND 5", name="level_range"),
+        CheckConstraint(
+            "status IN ('pending','batched','pushed','cancelled')", name="status_known"
+        ),
+        CheckConstraint("status <> 'batched' OR batch_id IS NOT NULL", name="batched_has_batch"),
+        # pending-by-token: what the batch builder scans
+        Index(
+            "ix_rewards_pending",
+            "campaign_id",
+            "token",
+            "available_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # wallet status: the wallet views and the SDK's watchWalletStatus
+        Index("ix_rewards_wallet_status", "wallet", "status", "token"),
+        Index("ix_rewards_batch", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index("ix_rewards_product_created", "product_id", "created_at"),
+    )

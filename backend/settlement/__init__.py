@@ -1,0 +1,1 @@
+"""Settlement: signed batches pushed on-chain exactly once."""

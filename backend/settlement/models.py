@@ -1,0 +1,104 @@
+"""Tables owned by the settlement domain."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
+
+
+class BatchStatus(enum.StrEnum):
+    SIGNED = "signed"  # written with its rows, not yet broadcast
+    SUBMITTED = "submitted"  # a transaction is out; waiting for it to mine and confirm
+    PUSHED = "pushed"  # confirmed on-chain
+    VOID = "void"  # deadline passed unused; rows went back to pending
+    FAILED = "failed"  # reverted for budget/funds/campaign; rows went back to pending
+
+
+class SettlementBatch(Timestamps, Base):
+    __tablename__ = "settlement_batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    product_id: Mapped[str] = Bytes32(ForeignKey("products.id", ondelete="CASCADE"))
+    bank_address: Mapped[str] = Address()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    chain_campaign_id: Mapped[str] = Bytes32()
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[str] = Address()
+    nonce: Mapped[str] = Bytes32(unique=True)
+    deadline: Mapped[int] = mapped_column(BigInteger)  # unix seconds, checked on-chain
+    signature: Mapped[str] = mapped_column(String(132))
+    # the exact signed rewards: [{"user": "0x..", "amount": "123"}], order preserved
+    payload: Mapped[list[Any]] = mapped_column()
+    total: Mapped[int] = mapped_column(Amount)
+    reward_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'signed'"))
+    mined_tx_hash: Mapped[str | None] = Bytes32()
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = Bytes32()
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    pushed_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('signed','submitted','pushed','void','failed')", name="status_known"
+        ),
+        CheckConstraint("reward_count > 0 AND total > 0", name="not_empty"),
+        Index(
+            "ix_settlement_batches_unsettled",
+            "status",
+            postgresql_where=text("status IN ('signed','submitted')"),
+        ),
+    )
+
+
+class SettlementTransaction(Base):
+    """Every broadcast of a batch: original, fee-bumped replacement, re-broadcast."""
+
+    __tablename__ = "settlement_transactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("settlement_batches.id", ondelete="CASCADE")
+    )
+    sender: Mapped[str] = Address()
+    account_nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = Bytes32(unique=True)
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(Amount)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(Amount)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'sent'"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    __table_args__ = (Index("ix_settlement_transactions_batch", "batch_id"),)
+
+
+class SenderNonce(Base):
+    """Account nonces handed out from Postgres, so restarts and replicas never collide."""
+
+    __tablename__ = "sender_nonces"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sender: Mapped[str] = Address(primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -1,0 +1,1 @@
+"""Minimal event indexer: MultiTokenPushPull and ProductBank events into Postgres."""
