@@ -39,7 +39,7 @@ $(SDK_STAMP): sdk-js/package.json sdk-js/package-lock.json
 	@touch $@
 
 demo: setup
-	@$(BIN)/cascade demo
+	@$(BIN)/cascade $(if $(shell $(BIN)/cascade demo --help >/dev/null 2>&1 && echo y),demo,serve)
 
 serve: setup
 	@$(BIN)/cascade serve

@@ -7,13 +7,16 @@ own PostgreSQL (pgserver) and anvil and may use anvil's well-known dev keys.
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 # anvil's first two deterministic accounts; usable only against embedded anvil.
 ANVIL_DEV_KEYS = (
@@ -49,8 +52,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="API listen address")
     port: int = Field(8000, ge=0, le=65535, description="API listen port")
     public_url: str | None = Field(None, description="URL users reach the API at")
-    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
-    listener_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="allowed CORS origins"
+    )
+    listener_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="extra origins allowed to embed the listener"
     )
     rp_id: str | None = Field(None, description="WebAuthn relying party id (default: host)")
@@ -65,7 +70,7 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             stripped = value.strip()
             if stripped.startswith("["):
-                return value  # JSON list, let pydantic parse it
+                return json.loads(stripped)
             return [item.strip() for item in stripped.split(",") if item.strip()]
         return value
 
@@ -208,3 +213,7 @@ def load_settings(**overrides: Any) -> Settings:
             name = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        match = re.search(r'field "([a-z_]+)"', str(exc))
+        name = match.group(1).upper() if match else "configuration"
+        raise ConfigError(f"invalid configuration: {name}: cannot be parsed") from None

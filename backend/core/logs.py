@@ -15,7 +15,11 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's ANSI duplicate of msg
+}
 
 
 class _RequestIdFilter(logging.Filter):
@@ -76,5 +80,5 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
     handler._cascade = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "web3", "urllib3", "asyncio", "apscheduler"):
+    for noisy in ("uvicorn.access", "web3", "urllib3", "asyncio", "apscheduler", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -16,9 +18,16 @@ def anvil_binary() -> str:
     explicit = os.environ.get("ANVIL_BIN")
     if explicit:
         return explicit
-    local = CONTRACTS_DIR / "node_modules" / ".bin" / "anvil"
-    if local.exists():
-        return str(local)
+    # The npm package's bin is a node wrapper that spawns the platform binary; start the
+    # binary itself so stopping (or dying with) our process reaches the real node.
+    modules = CONTRACTS_DIR / "node_modules"
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
+    native = modules / "@foundry-rs" / f"anvil-{sys.platform}-{machine}" / "bin" / "anvil"
+    if native.exists():
+        return str(native)
+    wrapper = modules / ".bin" / "anvil"
+    if wrapper.exists():
+        return str(wrapper)
     found = shutil.which("anvil")
     if found:
         return found

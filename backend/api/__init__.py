@@ -1,0 +1,1 @@
+"""HTTP wiring only: the app factory, error mapping, middleware. Nothing imports from here."""

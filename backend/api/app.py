@@ -1,0 +1,91 @@
+"""The Litestar app factory: tests, the CLI and the demo each build their own app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.health import live, ready
+from backend.api.middleware import request_id_middleware
+from backend.core.config import Settings
+from backend.core.context import AppContext
+
+# Each domain exposes `route_handlers` in its routes module; listed here once.
+DOMAIN_ROUTE_MODULES: Sequence[str] = ()
+
+
+def _domain_handlers() -> list[Any]:
+    import importlib
+
+    handlers: list[Any] = []
+    for module_name in DOMAIN_ROUTE_MODULES:
+        handlers.extend(importlib.import_module(module_name).route_handlers)
+    return handlers
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database_url: str,
+    rpc_url: str,
+    context: AppContext | None = None,
+    debug: bool = False,
+) -> Litestar:
+    """Build the app around one AppContext (created here unless given)."""
+    app_context = context or AppContext(settings, database_url, rpc_url)
+
+    def provide_context() -> AppContext:
+        return app_context
+
+    def provide_settings() -> Settings:
+        return settings
+
+    async def provide_db_session() -> AsyncIterator[AsyncSession]:
+        async with app_context.sessions() as session:
+            try:
+                yield session
+            finally:
+                if session.in_transaction():
+                    await session.rollback()
+
+    async def close_context(_: Litestar) -> None:
+        if context is None:  # we own it
+            await app_context.close()
+
+    cors = (
+        CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
+        if settings.cors_origins
+        else None
+    )
+    app = Litestar(
+        route_handlers=[live, ready, *_domain_handlers()],
+        dependencies={
+            "app_context": Provide(provide_context, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "db_session": Provide(provide_db_session),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(
+            title="Cascade API",
+            version="0.1.0",
+            description="Rewards backend with on-chain settlement.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,  # our handler (backend.core.logs) stays the only one
+        on_shutdown=[close_context],
+        debug=debug,
+    )
+    app.state.context = app_context
+    return app

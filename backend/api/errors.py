@@ -1,0 +1,124 @@
+"""One error body for every 4xx/5xx: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from backend.core.errors import DomainError, RateLimited
+
+log = logging.getLogger("backend.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _response(status: int, code: str, message: str, details: Any = None, **headers: str):
+    return Response(
+        content=error_body(code, message, details),
+        status_code=status,
+        headers=headers or None,
+        media_type="application/json",
+    )
+
+
+def domain_error_handler(_: Request, exc: DomainError) -> Response:
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return _response(exc.status_code, exc.code, exc.message, exc.details, **headers)
+
+
+def validation_error_handler(_: Request, exc: ValidationException) -> Response:
+    """Malformed or invalid input is a 422 naming the fields (Litestar says 400)."""
+    details = exc.extra if isinstance(exc.extra, list) else None
+    message = exc.detail or "invalid request"
+    if details:
+        fields = [str(item.get("key")) for item in details if isinstance(item, dict)]
+        named = ", ".join(f for f in fields if f and f != "None")
+        if named:
+            message = f"invalid value for: {named}"
+    return _response(422, "validation_error", message, details)
+
+
+def http_error_handler(_: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "error" if status >= 500 else "bad_request")
+    if isinstance(exc, NotAuthorizedException):
+        code = "unauthorized"
+    elif isinstance(exc, PermissionDeniedException):
+        code = "forbidden"
+    return _response(status, code, exc.detail or code.replace("_", " "), exc.extra or None)
+
+
+def database_error_handler(request: Request, exc: Exception) -> Response:
+    """A database that is down or restarting is a clean 503, never a 500."""
+    if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
+        log.warning("database unavailable", extra={"path": request.url.path})
+        return _response(
+            503,
+            "database_unavailable",
+            "database unavailable, retry shortly",
+            **{"Retry-After": "2"},
+        )
+    return internal_error_handler(request, exc)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, ConnectionError | OSError) or name in {
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "ConnectionFailureError",
+            "AdminShutdownError",
+            "InterfaceError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    if _is_connection_error(exc):
+        return database_error_handler(request, OperationalError("", None, exc))
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return _response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    DBAPIError: database_error_handler,
+    OperationalError: database_error_handler,
+    Exception: internal_error_handler,
+}

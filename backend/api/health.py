@@ -1,0 +1,59 @@
+"""Liveness and readiness. Ready means the database and the chain both answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get
+from sqlalchemy import text
+
+from backend.core.context import AppContext
+
+READY_TIMEOUT_S = 3.0
+
+
+@get("/health/live", tags=["health"], summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+async def _check_database(ctx: AppContext) -> dict[str, Any]:
+    async with ctx.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return {"ok": True}
+
+
+async def _check_chain(ctx: AppContext) -> dict[str, Any]:
+    block = await ctx.w3.eth.block_number
+    return {"ok": True, "block": block}
+
+
+async def _run_check(name: str, check: Any, ctx: AppContext) -> tuple[str, dict[str, Any]]:
+    try:
+        return name, await asyncio.wait_for(check(ctx), READY_TIMEOUT_S)
+    except TimeoutError:
+        return name, {"ok": False, "reason": f"no answer within {READY_TIMEOUT_S}s"}
+    except Exception as exc:  # any failure means not ready, with its reason
+        return name, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+# Later domains (indexer lag, settlement alerts) append (name, check) pairs here.
+READINESS_CHECKS: list[tuple[str, Any]] = [
+    ("database", _check_database),
+    ("chain", _check_chain),
+]
+
+
+@get("/health/ready", tags=["health"], summary="Database and chain answer")
+async def ready(app_context: AppContext) -> Response[dict[str, Any]]:
+    results = await asyncio.gather(
+        *(_run_check(name, check, app_context) for name, check in READINESS_CHECKS)
+    )
+    checks = dict(results)
+    ok = all(result["ok"] for result in checks.values())
+    body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
+    if not ok:
+        reasons = {name: r["reason"] for name, r in checks.items() if not r["ok"]}
+        body["error"] = {"code": "not_ready", "message": "not ready", "details": reasons}
+    return Response(body, status_code=200 if ok else 503)

@@ -1,0 +1,1 @@
+"""The `cascade` command line."""

@@ -1,0 +1,19 @@
+"""Entry point of the `cascade` console script: one group, a module per command family."""
+
+from __future__ import annotations
+
+import click
+
+from backend.cli.chain import chain
+from backend.cli.config_cmd import config
+from backend.cli.db import db
+from backend.cli.serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Cascade: rewards backend with on-chain settlement."""
+
+
+for command in (serve, db, config, chain):
+    cli.add_command(command)

@@ -1,0 +1,93 @@
+"""The schema changes only through Alembic, and the migrations match the models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.core import migrate
+from backend.core.db import create_engine
+from backend.core.registry import metadata
+
+
+@pytest.fixture
+async def scratch_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """A separate empty database on the same server, so other tests keep theirs."""
+    admin = create_engine(postgres_url, pool_size=1, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text("DROP DATABASE IF EXISTS cascade_scratch"))
+        await conn.execute(text("CREATE DATABASE cascade_scratch"))
+    base, _, query = postgres_url.partition("?")
+    scratch_url = base.rsplit("/", 1)[0] + "/cascade_scratch" + (f"?{query}" if query else "")
+    engine = create_engine(scratch_url, pool_size=1)
+    yield engine
+    await engine.dispose()
+    async with admin.connect() as conn:
+        await conn.execute(text("DROP DATABASE IF EXISTS cascade_scratch"))
+    await admin.dispose()
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def test_upgrade_downgrade_upgrade__round_trips_every_table(scratch_engine):
+    expected = set(metadata.tables)
+
+    await migrate.upgrade(scratch_engine)
+    assert await _tables(scratch_engine) == expected | {"alembic_version"}
+    assert await migrate.current_revision(scratch_engine) == migrate.head_revision()
+
+    await migrate.downgrade(scratch_engine, "base")
+    assert await _tables(scratch_engine) <= {"alembic_version"}
+    assert await migrate.current_revision(scratch_engine) is None
+
+    await migrate.upgrade(scratch_engine)
+    assert await _tables(scratch_engine) == expected | {"alembic_version"}
+
+
+async def test_models_and_migrations__agree(scratch_engine):
+    await migrate.upgrade(scratch_engine)
+
+    def diff(sync_conn):
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return compare_metadata(context, metadata)
+
+    async with scratch_engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []
+
+
+async def test_amount_columns__are_numeric_78_0(database_url):
+    engine = create_engine(database_url, pool_size=1)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT table_name, column_name, numeric_precision, numeric_scale "
+                    "FROM information_schema.columns "
+                    "WHERE table_schema = 'public' AND data_type = 'numeric'"
+                )
+            )
+        ).all()
+    await engine.dispose()
+    money_columns = {(r.table_name, r.column_name) for r in rows}
+    assert ("rewards", "amount") in money_columns
+    assert ("campaigns", "budget_cap") in money_columns
+    assert ("settlement_batches", "total") in money_columns
+    assert all((r.numeric_precision, r.numeric_scale) == (78, 0) for r in rows)
+
+
+async def test_amount_type__stores_uint256_max_exactly(db_session):
+    from backend.core.db import UINT256_MAX
+
+    value = await db_session.scalar(
+        text("SELECT CAST(:v AS NUMERIC(78,0)) + 0"), {"v": UINT256_MAX}
+    )
+    assert int(value) == UINT256_MAX
