@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.health import live, ready
 from backend.api.middleware import request_id_middleware
+from backend.auth.principal import resolve_principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
 
@@ -71,6 +72,7 @@ def create_app(
             "app_context": Provide(provide_context, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
+            "principal": Provide(resolve_principal),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],

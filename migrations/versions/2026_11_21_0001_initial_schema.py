@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial_schema
 Revises: (none)
-Create Date: 2026-11-21 02:28:56.241156
+Create Date: 2026-11-21 02:32:37.016820
 """
 
 from collections.abc import Sequence
@@ -33,8 +33,13 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
     )
     op.create_index(
@@ -55,7 +60,12 @@ def upgrade() -> None:
         sa.Column("before", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index(
@@ -74,9 +84,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("consumed_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_challenges")),
         sa.UniqueConstraint("challenge", name=op.f("uq_auth_challenges_challenge")),
     )
@@ -120,8 +135,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_body", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_index(
@@ -150,7 +170,12 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("block_hash", sa.String(length=66), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("chain_id", "name", name=op.f("pk_indexer_checkpoints")),
     )
     op.create_table(
@@ -176,9 +201,19 @@ def upgrade() -> None:
         sa.Column(
             "rate_limit_per_hour", sa.Integer(), server_default=sa.text("100"), nullable=False
         ),
-        sa.Column("deleted_at", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "dedup_window_s >= 0", name=op.f("ck_products_dedup_window_nonnegative")
         ),
@@ -190,7 +225,12 @@ def upgrade() -> None:
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
         sa.Column("sender", sa.String(length=42), nullable=False),
         sa.Column("next_nonce", sa.BigInteger(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("chain_id", "sender", name=op.f("pk_sender_nonces")),
     )
     op.create_table(
@@ -198,7 +238,12 @@ def upgrade() -> None:
         sa.Column("wallet", sa.String(length=42), nullable=False),
         sa.Column("user_handle", sa.LargeBinary(), nullable=False),
         sa.Column("proof", sa.String(length=20), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("wallet", name=op.f("pk_wallet_links")),
         sa.UniqueConstraint("user_handle", name=op.f("uq_wallet_links_user_handle")),
     )
@@ -223,9 +268,14 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("roles", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("last_used_at", sa.DateTime(), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("roles > 0 AND roles <= 7", name=op.f("ck_api_keys_roles_bitmask")),
         sa.ForeignKeyConstraint(
             ["product_id"],
@@ -261,16 +311,26 @@ def upgrade() -> None:
         ),
         sa.Column("period_cap", sa.Numeric(78, 0), server_default=sa.text("0"), nullable=False),
         sa.Column("lockup_seconds", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("starts_at", sa.DateTime(), nullable=True),
-        sa.Column("ends_at", sa.DateTime(), nullable=True),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "status", sa.String(length=24), server_default=sa.text("'draft'"), nullable=False
         ),
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("budget_allocated_tx", sa.String(length=66), nullable=True),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "budget_period IN ('total','daily','weekly','monthly')",
             name=op.f("ck_campaigns_period_known"),
@@ -325,7 +385,12 @@ def upgrade() -> None:
         sa.Column("webhook_id", sa.String(length=255), nullable=False),
         sa.Column("topic", sa.String(length=100), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("received_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -357,9 +422,19 @@ def upgrade() -> None:
         sa.Column("client_ip", postgresql.INET(), nullable=True),
         sa.Column("analytics_session_id", sa.String(length=100), nullable=True),
         sa.Column("analytics_client_id", sa.String(length=100), nullable=True),
-        sa.Column("occurred_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("received_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("processed_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -432,8 +507,18 @@ def upgrade() -> None:
         sa.Column("started_interaction_id", sa.BigInteger(), nullable=True),
         sa.Column("completed_interaction_id", sa.BigInteger(), nullable=True),
         sa.Column("completed_payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -464,8 +549,13 @@ def upgrade() -> None:
         ),
         sa.Column("aaguid", sa.String(length=36), nullable=True),
         sa.Column("backed_up", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["wallet"],
             ["wallet_links.wallet"],
@@ -485,8 +575,18 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("deploy_tx_hash", sa.String(length=66), nullable=True),
         sa.Column("deploy_block", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -502,8 +602,18 @@ def upgrade() -> None:
         sa.Column("product_id", sa.String(length=66), nullable=False),
         sa.Column("wallet", sa.String(length=42), nullable=False),
         sa.Column("roles", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "roles > 0 AND roles <= 7", name=op.f("ck_product_members_roles_bitmask")
         ),
@@ -526,7 +636,12 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("symbol", sa.String(length=32), nullable=False),
         sa.Column("decimals", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "decimals BETWEEN 0 AND 77", name=op.f("ck_product_tokens_decimals_range")
         ),
@@ -551,8 +666,18 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("allow_private", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -573,9 +698,14 @@ def upgrade() -> None:
         sa.Column("credential_id", sa.BigInteger(), nullable=True),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=300), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["credential_id"],
             ["passkey_credentials.id"],
@@ -589,7 +719,7 @@ def upgrade() -> None:
     op.create_table(
         "campaign_period_usage",
         sa.Column("campaign_id", sa.Uuid(), nullable=False),
-        sa.Column("period_start", sa.DateTime(), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used", sa.Numeric(78, 0), server_default=sa.text("0"), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
@@ -607,7 +737,12 @@ def upgrade() -> None:
         sa.Column("wallet", sa.String(length=42), nullable=False),
         sa.Column("reward_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("total_amount", sa.Numeric(78, 0), server_default=sa.text("0"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "reward_count >= 0", name=op.f("ck_campaign_user_rewards_count_nonnegative")
         ),
@@ -641,13 +776,23 @@ def upgrade() -> None:
         sa.Column("block_number", sa.BigInteger(), nullable=True),
         sa.Column("block_hash", sa.String(length=66), nullable=True),
         sa.Column("gas_used", sa.BigInteger(), nullable=True),
-        sa.Column("pushed_at", sa.DateTime(), nullable=True),
+        sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "status IN ('signed','submitted','pushed','void','failed')",
             name=op.f("ck_settlement_batches_status_known"),
@@ -689,12 +834,20 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column(
-            "next_attempt_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False
+            "next_attempt_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["endpoint_id"],
             ["webhook_endpoints.id"],
@@ -729,10 +882,15 @@ def upgrade() -> None:
         sa.Column(
             "status", sa.String(length=16), server_default=sa.text("'pending'"), nullable=False
         ),
-        sa.Column("available_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "available_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("batch_id", sa.Uuid(), nullable=True),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
-        sa.Column("pushed_at", sa.DateTime(), nullable=True),
+        sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancelled_reason", sa.Text(), nullable=True),
         sa.Column(
             "refunded_after_settlement",
@@ -740,8 +898,18 @@ def upgrade() -> None:
             server_default=sa.text("false"),
             nullable=False,
         ),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "status <> 'batched' OR batch_id IS NOT NULL", name=op.f("ck_rewards_batched_has_batch")
         ),
@@ -814,7 +982,12 @@ def upgrade() -> None:
         sa.Column("max_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("max_priority_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("status", sa.String(length=16), server_default=sa.text("'sent'"), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["batch_id"],
             ["settlement_batches.id"],
