@@ -1,0 +1,162 @@
+"""The one definition of the EIP-712 batch a ProductBank pays: domain, types, signing.
+
+The backend signer and the contract tests both use this module, and the JSON
+vector in contracts/eip712_vector.json is generated from it, so the Python
+signer, the contract and other languages cannot drift apart. Hashing is left to
+eth-account's `encode_typed_data`: nothing here hand-rolls the EIP-712 hash.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import is_address, keccak, to_checksum_address
+
+DOMAIN_NAME = "Cascade.ProductBank"
+DOMAIN_VERSION = "1"
+PRIMARY_TYPE = "PushRewards"
+
+# Field order is part of the signed type string: it must match ProductBank.vy.
+TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "PushRewards": [
+        {"name": "campaignId", "type": "bytes32"},
+        {"name": "token", "type": "address"},
+        {"name": "rewards", "type": "Reward[]"},
+        {"name": "nonce", "type": "bytes32"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Reward": [
+        {"name": "user", "type": "address"},
+        {"name": "amount", "type": "uint256"},
+    ],
+}
+
+MAX_BATCH = 500  # ProductBank's DynArray bound
+UINT256_MAX = 2**256 - 1
+
+
+def new_nonce() -> bytes:
+    """A fresh random bytes32 batch nonce (unpredictable, so never reused by accident)."""
+    return secrets.token_bytes(32)
+
+
+def domain(chain_id: int, bank_address: str) -> dict[str, Any]:
+    """The domain of one bank on one chain: a signature is valid for that bank only."""
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": _uint(chain_id, "chain_id"),
+        "verifyingContract": _address(bank_address, "bank_address"),
+    }
+
+
+def push_rewards_typed_data(
+    *,
+    chain_id: int,
+    bank_address: str,
+    campaign_id: bytes,
+    token: str,
+    rewards: Iterable[tuple[str, int]],
+    nonce: bytes,
+    deadline: int,
+) -> dict[str, Any]:
+    """The full typed-data dict for one batch; JSON-serialisable (bytes32 as 0x-hex).
+
+    Rewards are (user, amount) pairs with integer amounts > 0; a user may repeat.
+    """
+    reward_list = [
+        {"user": _address(user, "reward user"), "amount": _amount(amount)}
+        for user, amount in rewards
+    ]
+    if not reward_list:
+        raise ValueError("a batch needs at least one reward")
+    if len(reward_list) > MAX_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_BATCH} rewards, got {len(reward_list)}")
+    return {
+        "types": TYPES,
+        "primaryType": PRIMARY_TYPE,
+        "domain": domain(chain_id, bank_address),
+        "message": {
+            "campaignId": _bytes32_hex(campaign_id, "campaign_id"),
+            "token": _address(token, "token"),
+            "rewards": reward_list,
+            "nonce": _bytes32_hex(nonce, "nonce"),
+            "deadline": _uint(deadline, "deadline"),
+        },
+    }
+
+
+def signable(typed_data: dict[str, Any]) -> SignableMessage:
+    """The EIP-191 v1 message eth-account builds from the typed data."""
+    return encode_typed_data(full_message=typed_data)
+
+
+def push_digest(typed_data: dict[str, Any]) -> bytes:
+    """The 32-byte digest that is signed (what ProductBank.pushDigest returns)."""
+    message = signable(typed_data)
+    return keccak(b"\x19" + message.version + message.header + message.body)
+
+
+def sign_push(private_key: str | bytes, typed_data: dict[str, Any]) -> bytes:
+    """Sign a batch: 65 bytes r || s || v with v in {27, 28} and low s, as the bank requires."""
+    signed = Account.sign_message(signable(typed_data), private_key=private_key)
+    return bytes(signed.signature)
+
+
+def recover_push_signer(typed_data: dict[str, Any], signature: bytes) -> str:
+    """The checksummed address that signed the batch (to check a stored signature)."""
+    return str(Account.recover_message(signable(typed_data), signature=signature))
+
+
+def rewards_for_call(typed_data: dict[str, Any]) -> list[tuple[str, int]]:
+    """The rewards as ProductBank.pushRewards takes them: [(user, amount), ...]."""
+    return [(r["user"], r["amount"]) for r in typed_data["message"]["rewards"]]
+
+
+def push_call_args(
+    typed_data: dict[str, Any], signature: bytes
+) -> tuple[bytes, str, list[tuple[str, int]], bytes, int, bytes]:
+    """Arguments of ProductBank.pushRewards for a signed batch, in order."""
+    message = typed_data["message"]
+    return (
+        bytes.fromhex(message["campaignId"][2:]),
+        message["token"],
+        rewards_for_call(typed_data),
+        bytes.fromhex(message["nonce"][2:]),
+        message["deadline"],
+        bytes(signature),
+    )
+
+
+def _address(value: str, what: str) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise ValueError(f"{what} must be a 20-byte hex address, got {value!r}")
+    return str(to_checksum_address(value))
+
+
+def _uint(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
+        raise ValueError(f"{what} must be an int in uint256 range, got {value!r}")
+    return value
+
+
+def _amount(value: int) -> int:
+    if _uint(value, "reward amount") == 0:
+        raise ValueError("reward amount must be > 0")
+    return value
+
+
+def _bytes32_hex(value: bytes | Sequence[int], what: str) -> str:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {value!r}")
+    return "0x" + bytes(value).hex()

@@ -1,0 +1,234 @@
+# pragma version ~=0.4.0
+# pragma evm-version cancun
+"""
+@title MultiTokenPushPull
+@notice One global ledger of claimable rewards. Authorised pushers (product
+        banks) push batches of rewards in any ERC-20; users pull them from
+        their own wallet, or anyone pulls for them (tokens always go to the user).
+@dev Invariants, for every token:
+       - token.balanceOf(self) >= totalPending[token] == sum(pending[token][u]):
+         a push credits exactly what arrived (the balance delta must equal the
+         batch total, so fee-on-transfer tokens revert) and a pull debits
+         pending before paying;
+       - only authorised pushers can credit; the owner or the registered
+         factory authorise, only the owner revokes;
+       - every state-changing entry point holds the non-reentrancy lock.
+     Reverts are prefixed "pushpull:" (ownership: "ownable:").
+"""
+
+from ethereum.ercs import IERC20
+
+from . import IMultiTokenPushPull
+from .modules import ownable_2step as ownable
+
+implements: IMultiTokenPushPull
+
+initializes: ownable
+
+exports: (
+    ownable.owner,
+    ownable.pendingOwner,
+    ownable.transferOwnership,
+    ownable.acceptOwnership,
+)
+
+# Largest batch a pusher may send; ProductBank uses the same bound.
+MAX_BATCH: constant(uint256) = 500
+# Largest token list for the multi-token views and pulls.
+MAX_TOKENS: constant(uint256) = 64
+
+factory: public(address)
+isPusher: public(HashMap[address, bool])
+# token -> user -> claimable amount
+pending: HashMap[address, HashMap[address, uint256]]
+# token -> sum of pending over all users
+totalPending: HashMap[address, uint256]
+
+
+event RewardAdded:
+    token: indexed(address)
+    user: indexed(address)
+    emitter: indexed(address)
+    amount: uint256
+
+
+event RewardClaimed:
+    token: indexed(address)
+    user: indexed(address)
+    amount: uint256
+
+
+event PusherAuthorised:
+    pusher: indexed(address)
+    authorisedBy: indexed(address)
+
+
+event PusherRevoked:
+    pusher: indexed(address)
+
+
+event FactorySet:
+    factory: indexed(address)
+
+
+@deploy
+def __init__():
+    ownable.__init__(msg.sender)
+
+
+@external
+def setFactory(new_factory: address):
+    """
+    @notice Register the bank factory, which may then authorise the banks it deploys.
+    @dev Owner only. The zero address removes the factory's right.
+    @param new_factory The ProductBankFactory address.
+    """
+    ownable._check_owner()
+    self.factory = new_factory
+    log FactorySet(factory=new_factory)
+
+
+@external
+def authorisePusher(pusher: address):
+    """
+    @notice Allow `pusher` to push rewards.
+    @dev Owner or the registered factory.
+    @param pusher The address to authorise (a ProductBank).
+    """
+    assert msg.sender == ownable.owner or (
+        msg.sender == self.factory and msg.sender != empty(address)
+    ), "pushpull: not authoriser"
+    assert pusher != empty(address), "pushpull: zero pusher"
+    self.isPusher[pusher] = True
+    log PusherAuthorised(pusher=pusher, authorisedBy=msg.sender)
+
+
+@external
+def revokePusher(pusher: address):
+    """
+    @notice Stop `pusher` from pushing; rewards it already pushed stay claimable.
+    @dev Owner only.
+    @param pusher The address to revoke.
+    """
+    ownable._check_owner()
+    self.isPusher[pusher] = False
+    log PusherRevoked(pusher=pusher)
+
+
+@external
+@nonreentrant
+def pushRewards(token: address, rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH]):
+    """
+    @notice Credit a batch of rewards in `token`, pulling the batch total from the caller.
+    @dev The caller must have approved this contract for the total. The balance
+         delta must equal the total, so fee-on-transfer tokens revert. The same
+         user may appear several times; the amounts add up.
+    @param token The ERC-20 the rewards are paid in.
+    @param rewards (user, amount) pairs; amounts and users must be non-zero.
+    """
+    assert self.isPusher[msg.sender], "pushpull: not pusher"
+    total: uint256 = 0
+    for reward: IMultiTokenPushPull.Reward in rewards:
+        assert reward.user != empty(address), "pushpull: zero user"
+        assert reward.amount != 0, "pushpull: zero amount"
+        self.pending[token][reward.user] += reward.amount
+        total += reward.amount
+        log RewardAdded(token=token, user=reward.user, emitter=msg.sender, amount=reward.amount)
+    assert total != 0, "pushpull: empty batch"
+
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    extcall IERC20(token).transferFrom(msg.sender, self, total, default_return_value=True)
+    received: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert received >= before and received - before == total, "pushpull: balance mismatch"
+    self.totalPending[token] += total
+
+
+@external
+@nonreentrant
+def pullReward(token: address) -> uint256:
+    """
+    @notice Claim the caller's pending `token` rewards.
+    @param token The ERC-20 to claim.
+    @return The amount paid (0 when nothing was pending: no transfer, no event).
+    """
+    return self._pull(token, msg.sender)
+
+
+@external
+@nonreentrant
+def pullRewards(tokens: DynArray[address, MAX_TOKENS]) -> DynArray[uint256, MAX_TOKENS]:
+    """
+    @notice Claim the caller's pending rewards in several tokens; zero balances are skipped.
+    @param tokens The ERC-20s to claim.
+    @return The amount paid per token, in the order given.
+    """
+    return self._pull_many(tokens, msg.sender)
+
+
+@external
+@nonreentrant
+def pullRewardsFor(user: address, tokens: DynArray[address, MAX_TOKENS]) -> DynArray[
+    uint256, MAX_TOKENS
+]:
+    """
+    @notice Claim `user`'s pending rewards on their behalf (gasless claims).
+    @dev Anyone may call; the tokens always go to `user`.
+    @param user The wallet whose rewards are paid out.
+    @param tokens The ERC-20s to claim.
+    @return The amount paid per token, in the order given.
+    """
+    return self._pull_many(tokens, user)
+
+
+@external
+@view
+def getPendingAmount(token: address, user: address) -> uint256:
+    """
+    @notice What `user` can claim in `token`.
+    """
+    return self.pending[token][user]
+
+
+@external
+@view
+def getPendingAmounts(tokens: DynArray[address, MAX_TOKENS], user: address) -> DynArray[
+    uint256, MAX_TOKENS
+]:
+    """
+    @notice What `user` can claim in each of `tokens`, in the order given.
+    """
+    amounts: DynArray[uint256, MAX_TOKENS] = []
+    for token: address in tokens:
+        amounts.append(self.pending[token][user])
+    return amounts
+
+
+@external
+@view
+def getTotalPending(token: address) -> uint256:
+    """
+    @notice Sum of everything claimable in `token`; the contract holds at least this much.
+    """
+    return self.totalPending[token]
+
+
+@internal
+def _pull_many(tokens: DynArray[address, MAX_TOKENS], user: address) -> DynArray[
+    uint256, MAX_TOKENS
+]:
+    paid: DynArray[uint256, MAX_TOKENS] = []
+    for token: address in tokens:
+        paid.append(self._pull(token, user))
+    return paid
+
+
+@internal
+def _pull(token: address, user: address) -> uint256:
+    amount: uint256 = self.pending[token][user]
+    if amount == 0:
+        return 0
+    self.pending[token][user] = 0
+    self.totalPending[token] -= amount
+    extcall IERC20(token).transfer(user, amount, default_return_value=True)
+    log RewardClaimed(token=token, user=user, amount=amount)
+    return amount

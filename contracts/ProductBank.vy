@@ -1,0 +1,433 @@
+# pragma version ~=0.4.0
+# pragma evm-version cancun
+"""
+@title ProductBank
+@notice One bank per product: holds the product's reward funds, caps each
+        campaign's spending per token, and pays signed reward batches into
+        the global MultiTokenPushPull, where users claim them.
+@dev Invariants:
+       - a batch is paid only with a valid EIP-712 signature of a current
+         distributor, before its deadline, for an active campaign, while the
+         bank is not paused, and at most once (its nonce is burnt on use);
+       - a capped campaign never pays more than its budget for that token:
+         each push decrements the remaining budget by the batch total;
+       - the bank pays exactly the batch total into MultiTokenPushPull
+         (approve + pull of the same amount, so the allowance ends at zero);
+       - the constructor is the only initialiser: parameters come from the
+         deploying factory (see IProductBankFactory), so a bank can never be
+         initialised twice, and its init code is constant for CREATE2.
+     Roles: owner (two-step transfer; withdraw, pause, grant and revoke roles),
+     manager (budgets, deactivation; the owner may also do this), distributor
+     (signs batches). Reverts are prefixed "bank:" (ownership: "ownable:").
+"""
+
+from ethereum.ercs import IERC20
+
+from . import IMultiTokenPushPull
+from . import IProductBankFactory
+from .modules import ownable_2step as ownable
+
+initializes: ownable
+
+exports: (
+    ownable.owner,
+    ownable.pendingOwner,
+    ownable.transferOwnership,
+    ownable.acceptOwnership,
+)
+
+MAX_BATCH: constant(uint256) = 500
+
+MANAGER_ROLE: public(constant(bytes32)) = keccak256("MANAGER_ROLE")
+DISTRIBUTOR_ROLE: public(constant(bytes32)) = keccak256("DISTRIBUTOR_ROLE")
+
+EIP712_DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+EIP712_NAME_HASH: constant(bytes32) = keccak256("Cascade.ProductBank")
+EIP712_VERSION_HASH: constant(bytes32) = keccak256("1")
+REWARD_TYPEHASH: constant(bytes32) = keccak256("Reward(address user,uint256 amount)")
+PUSH_REWARDS_TYPEHASH: constant(bytes32) = keccak256(
+    "PushRewards(bytes32 campaignId,address token,Reward[] rewards,bytes32 nonce,uint256 deadline)"
+    "Reward(address user,uint256 amount)"
+)
+# Upper half of the curve order: signatures with a larger s are malleable twins.
+# (0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0)
+SECP256K1_HALF_N: constant(uint256) = (
+    57896044618658097711785492504343953926418782139537452191302581570759080747168
+)
+
+# A campaign budget is one storage word: flags in the top bits, the remaining
+# amount below. Zero means "never allocated" (inactive).
+BUDGET_ALLOCATED: constant(uint256) = 1 << 255
+BUDGET_UNLIMITED: constant(uint256) = 1 << 254
+BUDGET_AMOUNT_MASK: constant(uint256) = (1 << 254) - 1
+
+productId: public(immutable(bytes32))
+pushPull: public(immutable(address))
+factory: public(immutable(address))
+_CACHED_CHAIN_ID: immutable(uint256)
+_CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
+
+paused: public(bool)
+hasRole: public(HashMap[bytes32, HashMap[address, bool]])
+# campaignId -> token -> packed budget (see BUDGET_*)
+_budgets: HashMap[bytes32, HashMap[address, uint256]]
+_deactivated: HashMap[bytes32, bool]
+_usedNonces: HashMap[bytes32, bool]
+
+
+event Deposited:
+    token: indexed(address)
+    sender: indexed(address)
+    amount: uint256
+
+
+event Withdrawn:
+    token: indexed(address)
+    to: indexed(address)
+    amount: uint256
+
+
+event CampaignBudgetAllocated:
+    campaignId: indexed(bytes32)
+    token: indexed(address)
+    budget: uint256
+
+
+event CampaignDeactivated:
+    campaignId: indexed(bytes32)
+
+
+event RoleGranted:
+    role: indexed(bytes32)
+    account: indexed(address)
+    sender: indexed(address)
+
+
+event RoleRevoked:
+    role: indexed(bytes32)
+    account: indexed(address)
+    sender: indexed(address)
+
+
+event Paused:
+    account: address
+
+
+event Unpaused:
+    account: address
+
+
+event RewardsPushed:
+    campaignId: indexed(bytes32)
+    token: indexed(address)
+    nonce: bytes32
+    total: uint256
+    count: uint256
+
+
+@deploy
+def __init__():
+    params: IProductBankFactory.BankParams = staticcall IProductBankFactory(msg.sender).bankParams()
+    assert params.owner != empty(address), "bank: no deploy params"
+    assert params.pushPull != empty(address), "bank: no deploy params"
+    ownable.__init__(params.owner)
+    productId = params.productId
+    pushPull = params.pushPull
+    factory = msg.sender
+    _CACHED_CHAIN_ID = chain.id
+    _CACHED_DOMAIN_SEPARATOR = self._build_domain_separator()
+    if params.signer != empty(address):
+        self._grant_role(MANAGER_ROLE, params.signer)
+        self._grant_role(DISTRIBUTOR_ROLE, params.signer)
+
+
+@external
+def grantRole(role: bytes32, account: address):
+    """
+    @notice Give `account` the manager or distributor role.
+    @dev Owner only.
+    """
+    ownable._check_owner()
+    assert role == MANAGER_ROLE or role == DISTRIBUTOR_ROLE, "bank: unknown role"
+    assert account != empty(address), "bank: zero account"
+    self._grant_role(role, account)
+
+
+@external
+def revokeRole(role: bytes32, account: address):
+    """
+    @notice Take the manager or distributor role from `account`.
+    @dev Owner only. Batches signed by a revoked distributor stop being payable.
+    """
+    ownable._check_owner()
+    assert role == MANAGER_ROLE or role == DISTRIBUTOR_ROLE, "bank: unknown role"
+    if self.hasRole[role][account]:
+        self.hasRole[role][account] = False
+        log RoleRevoked(role=role, account=account, sender=msg.sender)
+
+
+@external
+@nonreentrant
+def deposit(token: address, amount: uint256):
+    """
+    @notice Fund the bank with `amount` of `token` (anyone; approve first).
+    @dev Logs what actually arrived, so a fee-on-transfer token cannot inflate it.
+    """
+    assert amount != 0, "bank: zero amount"
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    extcall IERC20(token).transferFrom(msg.sender, self, amount, default_return_value=True)
+    received: uint256 = staticcall IERC20(token).balanceOf(self) - before
+    log Deposited(token=token, sender=msg.sender, amount=received)
+
+
+@external
+@nonreentrant
+def withdraw(token: address, amount: uint256, to: address):
+    """
+    @notice Send `amount` of `token` held by the bank to `to`.
+    @dev Owner only; works while paused. Rewards already pushed sit in
+         MultiTokenPushPull and are out of reach.
+    """
+    ownable._check_owner()
+    assert to != empty(address), "bank: zero recipient"
+    assert amount != 0, "bank: zero amount"
+    assert staticcall IERC20(token).balanceOf(self) >= amount, "bank: insufficient balance"
+    extcall IERC20(token).transfer(to, amount, default_return_value=True)
+    log Withdrawn(token=token, to=to, amount=amount)
+
+
+@external
+def allocateCampaignBudget(campaign_id: bytes32, token: address, budget: uint256):
+    """
+    @notice Set what campaign `campaign_id` may still pay in `token`; activates it.
+    @dev Manager or owner. 0 means unlimited. Setting (not adding) makes a
+         retried call harmless. A deactivated campaign cannot be re-funded.
+    @param budget Remaining amount the campaign may push, 0 = unlimited.
+    """
+    self._check_manager()
+    assert not self._deactivated[campaign_id], "bank: campaign deactivated"
+    assert budget <= BUDGET_AMOUNT_MASK, "bank: budget too large"
+    packed: uint256 = BUDGET_ALLOCATED | budget
+    if budget == 0:
+        packed = BUDGET_ALLOCATED | BUDGET_UNLIMITED
+    self._budgets[campaign_id][token] = packed
+    log CampaignBudgetAllocated(campaignId=campaign_id, token=token, budget=budget)
+
+
+@external
+def deactivateCampaign(campaign_id: bytes32):
+    """
+    @notice Stop campaign `campaign_id` for good, in every token.
+    @dev Manager or owner. Signed batches of the campaign can no longer be paid.
+    """
+    self._check_manager()
+    assert not self._deactivated[campaign_id], "bank: campaign deactivated"
+    self._deactivated[campaign_id] = True
+    log CampaignDeactivated(campaignId=campaign_id)
+
+
+@external
+def pause():
+    """
+    @notice Stop paying batches (deposits and withdrawals still work). Owner only.
+    """
+    ownable._check_owner()
+    assert not self.paused, "bank: paused"
+    self.paused = True
+    log Paused(account=msg.sender)
+
+
+@external
+def unpause():
+    """
+    @notice Resume paying batches. Owner only.
+    """
+    ownable._check_owner()
+    assert self.paused, "bank: not paused"
+    self.paused = False
+    log Unpaused(account=msg.sender)
+
+
+@external
+@nonreentrant
+def pushRewards(
+    campaign_id: bytes32,
+    token: address,
+    rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH],
+    nonce: bytes32,
+    deadline: uint256,
+    signature: Bytes[65],
+):
+    """
+    @notice Pay a batch signed by a distributor into MultiTokenPushPull.
+    @dev Anyone holding the signed batch may send it: the signature is the
+         authority. The nonce is burnt, the budget (if capped) decremented, and
+         exactly the batch total approved and pulled by MultiTokenPushPull.
+    @param campaign_id The campaign paying the batch.
+    @param token The ERC-20 paid.
+    @param rewards (user, amount) pairs; a user may appear more than once.
+    @param nonce Unique per batch; a used nonce never pays again.
+    @param deadline Last block timestamp at which the batch may be paid.
+    @param signature 65-byte (r, s, v) EIP-712 signature of a distributor.
+    """
+    assert not self.paused, "bank: paused"
+    assert len(rewards) != 0, "bank: empty batch"
+    assert block.timestamp <= deadline, "bank: deadline passed"
+    assert not self._usedNonces[nonce], "bank: nonce used"
+    assert not self._deactivated[campaign_id], "bank: campaign deactivated"
+    budget: uint256 = self._budgets[campaign_id][token]
+    assert budget & BUDGET_ALLOCATED != 0, "bank: campaign inactive"
+
+    total: uint256 = 0
+    reward_hashes: DynArray[bytes32, MAX_BATCH] = []
+    for reward: IMultiTokenPushPull.Reward in rewards:
+        assert reward.amount != 0, "bank: zero amount"
+        total += reward.amount
+        reward_hashes.append(keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
+
+    # EIP-712 hashes an array as keccak256 of its elements' hashes, concatenated
+    # without the length word abi_encode puts first. Inline: an internal call
+    # would copy the hashes again, and memory expansion is paid per byte.
+    encoded: Bytes[32 * (MAX_BATCH + 1)] = abi_encode(reward_hashes, ensure_tuple=False)
+    rewards_hash: bytes32 = keccak256(slice(encoded, 32, 32 * len(rewards)))
+    digest: bytes32 = self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
+    signer: address = self._recover(digest, signature)
+    assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
+
+    if budget & BUDGET_UNLIMITED == 0:
+        assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
+        self._budgets[campaign_id][token] = budget - total
+    assert staticcall IERC20(token).balanceOf(self) >= total, "bank: insufficient balance"
+    self._usedNonces[nonce] = True
+
+    extcall IERC20(token).approve(pushPull, total, default_return_value=True)
+    extcall IMultiTokenPushPull(pushPull).pushRewards(token, rewards)
+    log RewardsPushed(
+        campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
+    )
+
+
+@external
+@view
+def isNonceUsed(nonce: bytes32) -> bool:
+    """
+    @notice Whether a batch with `nonce` was already paid (it can never be paid again).
+    """
+    return self._usedNonces[nonce]
+
+
+@external
+@view
+def getCampaignBudget(campaign_id: bytes32, token: address) -> uint256:
+    """
+    @notice What campaign `campaign_id` may still pay in `token`.
+    @return The remaining amount; max_value(uint256) when unlimited; 0 when
+            exhausted, never allocated or deactivated.
+    """
+    if self._deactivated[campaign_id]:
+        return 0
+    budget: uint256 = self._budgets[campaign_id][token]
+    if budget & BUDGET_UNLIMITED != 0:
+        return max_value(uint256)
+    return budget & BUDGET_AMOUNT_MASK
+
+
+@external
+@view
+def isCampaignActive(campaign_id: bytes32, token: address) -> bool:
+    """
+    @notice Whether campaign `campaign_id` has a budget in `token` and is not deactivated.
+    """
+    return (
+        not self._deactivated[campaign_id]
+        and self._budgets[campaign_id][token] & BUDGET_ALLOCATED != 0
+    )
+
+
+@external
+@view
+def DOMAIN_SEPARATOR() -> bytes32:
+    """
+    @notice The EIP-712 domain separator batches must be signed under.
+    """
+    return self._domain_separator()
+
+
+@external
+@view
+def pushDigest(
+    campaign_id: bytes32,
+    token: address,
+    rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH],
+    nonce: bytes32,
+    deadline: uint256,
+) -> bytes32:
+    """
+    @notice The EIP-712 digest a distributor signs for this batch.
+    @dev For cross-checking off-chain signers; pushRewards computes the same.
+    """
+    reward_hashes: DynArray[bytes32, MAX_BATCH] = []
+    for reward: IMultiTokenPushPull.Reward in rewards:
+        reward_hashes.append(keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
+    encoded: Bytes[32 * (MAX_BATCH + 1)] = abi_encode(reward_hashes, ensure_tuple=False)
+    rewards_hash: bytes32 = keccak256(slice(encoded, 32, 32 * len(rewards)))
+    return self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
+
+
+@internal
+@view
+def _check_manager():
+    assert msg.sender == ownable.owner or self.hasRole[MANAGER_ROLE][msg.sender], (
+        "bank: not manager"
+    )
+
+
+@internal
+def _grant_role(role: bytes32, account: address):
+    if not self.hasRole[role][account]:
+        self.hasRole[role][account] = True
+        log RoleGranted(role=role, account=account, sender=msg.sender)
+
+
+@internal
+@view
+def _build_domain_separator() -> bytes32:
+    return keccak256(
+        abi_encode(EIP712_DOMAIN_TYPEHASH, EIP712_NAME_HASH, EIP712_VERSION_HASH, chain.id, self)
+    )
+
+
+@internal
+@view
+def _domain_separator() -> bytes32:
+    # Recomputed after a chain split, so a signature for one chain id never pays on another.
+    if chain.id == _CACHED_CHAIN_ID:
+        return _CACHED_DOMAIN_SEPARATOR
+    return self._build_domain_separator()
+
+
+@internal
+@view
+def _push_digest(
+    campaign_id: bytes32, token: address, rewards_hash: bytes32, nonce: bytes32, deadline: uint256
+) -> bytes32:
+    struct_hash: bytes32 = keccak256(
+        abi_encode(PUSH_REWARDS_TYPEHASH, campaign_id, token, rewards_hash, nonce, deadline)
+    )
+    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
+
+
+@internal
+@pure
+def _recover(digest: bytes32, signature: Bytes[65]) -> address:
+    assert len(signature) == 65, "bank: bad signature"
+    r: uint256 = convert(extract32(signature, 0), uint256)
+    s: uint256 = convert(extract32(signature, 32), uint256)
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    assert v == 27 or v == 28, "bank: bad signature"
+    assert s <= SECP256K1_HALF_N, "bank: bad signature"
+    signer: address = ecrecover(digest, v, r, s)
+    assert signer != empty(address), "bank: bad signature"
+    return signer

@@ -1,0 +1,152 @@
+# pragma version ~=0.4.0
+# pragma evm-version cancun
+"""
+@title ProductBankFactory
+@notice Deploys one ProductBank per productId at an address anyone can
+        predict, hands it to the product owner, gives the backend signer the
+        manager and distributor roles, and authorises it on MultiTokenPushPull.
+@dev Why a blueprint with a constant init code (and not a minimal proxy with
+     an initializer): the bank keeps productId, pushPull and its domain
+     separator as immutables (cheaper pushes, no delegatecall), and its
+     constructor is its only initialiser, so it can never be initialised
+     twice. The constructor takes no arguments: it reads its parameters back
+     from `bankParams()`, set in transient storage for the duration of the
+     deploy. So the CREATE2 address depends on the productId (the salt) alone.
+     Invariants:
+       - at most one bank per productId (`bankOf`), at `predictBankAddress`;
+       - every deployed bank is authorised on MultiTokenPushPull;
+       - `BANK_INITCODE_HASH` is checked against every deployment (a wrong
+         hash makes deployBank revert, never predict a wrong address).
+     Only the owner or the signer deploy banks, so nobody can squat a
+     productId with a foreign owner. Reverts are prefixed "factory:".
+"""
+
+from . import IMultiTokenPushPull
+from . import IProductBankFactory
+from .modules import ownable_2step as ownable
+
+implements: IProductBankFactory
+
+initializes: ownable
+
+exports: (
+    ownable.owner,
+    ownable.pendingOwner,
+    ownable.transferOwnership,
+    ownable.acceptOwnership,
+)
+
+# ERC-5202 blueprint preamble length (0xFE7100).
+BLUEPRINT_PREAMBLE_LENGTH: constant(uint256) = 3
+
+pushPull: public(immutable(address))
+bankBlueprint: public(immutable(address))
+bankInitcodeHash: public(immutable(bytes32))
+
+signer: public(address)
+bankOf: public(HashMap[bytes32, address])
+_deploying: transient(IProductBankFactory.BankParams)
+
+
+event BankDeployed:
+    productId: indexed(bytes32)
+    bank: indexed(address)
+    owner: indexed(address)
+    signer: address
+
+
+event SignerChanged:
+    previousSigner: indexed(address)
+    newSigner: indexed(address)
+
+
+@deploy
+def __init__(
+    push_pull: address, bank_blueprint: address, bank_initcode_hash: bytes32, signer: address
+):
+    """
+    @param push_pull The MultiTokenPushPull the banks pay into.
+    @param bank_blueprint ERC-5202 blueprint of ProductBank.
+    @param bank_initcode_hash keccak256 of ProductBank's init code (the blueprint
+           minus its preamble); checked on every deployment.
+    @param signer The backend key granted manager and distributor on new banks.
+    """
+    assert push_pull != empty(address), "factory: zero push pull"
+    assert bank_blueprint.is_contract, "factory: no blueprint"
+    assert signer != empty(address), "factory: zero signer"
+    ownable.__init__(msg.sender)
+    pushPull = push_pull
+    bankBlueprint = bank_blueprint
+    bankInitcodeHash = bank_initcode_hash
+    self.signer = signer
+    log SignerChanged(previousSigner=empty(address), newSigner=signer)
+
+
+@external
+@nonreentrant
+def deployBank(product_id: bytes32, bank_owner: address) -> address:
+    """
+    @notice Deploy the bank of `product_id`, owned by `bank_owner`.
+    @dev Owner or signer only. The signer gets manager and distributor on the
+         new bank (the bank owner may revoke them); the bank is authorised on
+         MultiTokenPushPull (this factory must be registered there).
+    @return The bank address, equal to predictBankAddress(product_id).
+    """
+    assert msg.sender == ownable.owner or msg.sender == self.signer, "factory: not authorised"
+    assert product_id != empty(bytes32), "factory: empty product id"
+    assert bank_owner != empty(address), "factory: zero owner"
+    assert self.bankOf[product_id] == empty(address), "factory: bank exists"
+
+    self._deploying = IProductBankFactory.BankParams(
+        productId=product_id, owner=bank_owner, signer=self.signer, pushPull=pushPull
+    )
+    bank: address = create_from_blueprint(
+        bankBlueprint, code_offset=BLUEPRINT_PREAMBLE_LENGTH, salt=product_id
+    )
+    self._deploying = empty(IProductBankFactory.BankParams)
+    assert bank == self._predict(product_id), "factory: initcode hash mismatch"
+
+    self.bankOf[product_id] = bank
+    extcall IMultiTokenPushPull(pushPull).authorisePusher(bank)
+    log BankDeployed(productId=product_id, bank=bank, owner=bank_owner, signer=self.signer)
+    return bank
+
+
+@external
+def setSigner(new_signer: address):
+    """
+    @notice Change the backend key granted roles on banks deployed from now on.
+    @dev Owner only. Existing banks keep their roles; their owners manage them.
+    """
+    ownable._check_owner()
+    assert new_signer != empty(address), "factory: zero signer"
+    log SignerChanged(previousSigner=self.signer, newSigner=new_signer)
+    self.signer = new_signer
+
+
+@external
+@view
+def predictBankAddress(product_id: bytes32) -> address:
+    """
+    @notice Where the bank of `product_id` is (or will be) deployed.
+    """
+    return self._predict(product_id)
+
+
+@external
+@view
+def bankParams() -> IProductBankFactory.BankParams:
+    """
+    @notice Parameters of the bank being deployed right now (empty otherwise).
+    @dev Read by ProductBank's constructor.
+    """
+    return self._deploying
+
+
+@internal
+@view
+def _predict(product_id: bytes32) -> address:
+    digest: bytes32 = keccak256(
+        concat(b"\xff", convert(self, bytes20), product_id, bankInitcodeHash)
+    )
+    return convert(convert(convert(digest, uint256) & convert(max_value(uint160), uint256), uint160), address)

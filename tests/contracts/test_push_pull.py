@@ -1,0 +1,204 @@
+"""MultiTokenPushPull: pushers, pushes, pulls, views, and every revert."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+
+from tests.contracts.conftest import ZERO_ADDRESS, events
+
+
+@pytest.fixture
+def pusher(push_pull, deployer, stranger, token, token_b):
+    """An EOA authorised as pusher, holding and approving both tokens."""
+    push_pull.authorisePusher(stranger, sender=deployer)
+    for each in (token, token_b):
+        each.mint(stranger, 10**24, sender=stranger)
+        each.approve(push_pull, 2**256 - 1, sender=stranger)
+    return stranger
+
+
+def test_deploy__owner_is_deployer_and_nobody_pushes(push_pull, deployer, stranger):
+    assert push_pull.owner() == deployer.address
+    assert push_pull.isPusher(stranger) is False
+    assert push_pull.factory() == ZERO_ADDRESS
+
+
+def test_authorise_pusher__owner_or_factory_only(push_pull, deployer, stranger, users):
+    with ape.reverts("pushpull: not authoriser"):
+        push_pull.authorisePusher(users[0], sender=stranger)
+    receipt = push_pull.authorisePusher(users[0], sender=deployer)
+    assert push_pull.isPusher(users[0]) is True
+    assert events(receipt) == [
+        ("PusherAuthorised", {"pusher": users[0].address, "authorisedBy": deployer.address})
+    ]
+    with ape.reverts("pushpull: zero pusher"):
+        push_pull.authorisePusher(ZERO_ADDRESS, sender=deployer)
+
+
+def test_authorise_pusher__registered_factory_may(push_pull, deployer, stranger, users):
+    receipt = push_pull.setFactory(stranger, sender=deployer)
+    assert events(receipt) == [("FactorySet", {"factory": stranger.address})]
+    push_pull.authorisePusher(users[0], sender=stranger)
+    assert push_pull.isPusher(users[0]) is True
+    with ape.reverts("ownable: not owner"):
+        push_pull.setFactory(users[1], sender=stranger)
+
+
+def test_revoke_pusher__owner_only_and_revoked_cannot_push(
+    push_pull, deployer, pusher, token, users
+):
+    with ape.reverts("ownable: not owner"):
+        push_pull.revokePusher(pusher, sender=pusher)
+    receipt = push_pull.revokePusher(pusher, sender=deployer)
+    assert events(receipt) == [("PusherRevoked", {"pusher": pusher.address})]
+    with ape.reverts("pushpull: not pusher"):
+        push_pull.pushRewards(token, [(users[0], 1)], sender=pusher)
+
+
+def test_push__credits_users_and_pulls_exact_total(push_pull, pusher, token, users):
+    before = token.balanceOf(pusher)
+    receipt = push_pull.pushRewards(
+        token, [(users[0], 5), (users[1], 7), (users[0], 3)], sender=pusher
+    )
+    assert push_pull.getPendingAmount(token, users[0]) == 8  # duplicates add up
+    assert push_pull.getPendingAmount(token, users[1]) == 7
+    assert push_pull.getTotalPending(token) == 15
+    assert token.balanceOf(push_pull) == 15
+    assert token.balanceOf(pusher) == before - 15
+    added = {"token": token.address, "emitter": pusher.address}
+    assert events(receipt) == [
+        ("RewardAdded", {**added, "user": users[0].address, "amount": 5}),
+        ("RewardAdded", {**added, "user": users[1].address, "amount": 7}),
+        ("RewardAdded", {**added, "user": users[0].address, "amount": 3}),
+        ("Transfer", {"sender": pusher.address, "receiver": push_pull.address, "value": 15}),
+    ]
+
+
+def test_push__rejects_bad_batches(push_pull, pusher, token, users, stranger):
+    with ape.reverts("pushpull: empty batch"):
+        push_pull.pushRewards(token, [], sender=pusher)
+    with ape.reverts("pushpull: zero user"):
+        push_pull.pushRewards(token, [(ZERO_ADDRESS, 1)], sender=pusher)
+    with ape.reverts("pushpull: zero amount"):
+        push_pull.pushRewards(token, [(users[0], 1), (users[1], 0)], sender=pusher)
+    with ape.reverts("pushpull: not pusher"):
+        push_pull.pushRewards(token, [(users[0], 1)], sender=users[0])
+
+
+def test_push__fee_on_transfer_token_reverts(push_pull, pusher, fee_token, users):
+    fee_token.mint(pusher, 10**6, sender=pusher)
+    fee_token.approve(push_pull, 10**6, sender=pusher)
+    with ape.reverts("pushpull: balance mismatch"):
+        push_pull.pushRewards(fee_token, [(users[0], 10_000)], sender=pusher)
+    assert push_pull.getTotalPending(fee_token) == 0
+
+
+def test_push_and_pull__token_without_bool_return(push_pull, pusher, no_bool_token, users):
+    no_bool_token.mint(pusher, 100, sender=pusher)
+    no_bool_token.approve(push_pull, 100, sender=pusher)
+    push_pull.pushRewards(no_bool_token, [(users[0], 40)], sender=pusher)
+    push_pull.pullReward(no_bool_token, sender=users[0])
+    assert no_bool_token.balanceOf(users[0]) == 40
+    assert push_pull.getTotalPending(no_bool_token) == 0
+
+
+def test_pull_reward__pays_user_and_clears_pending(push_pull, pusher, token, users):
+    push_pull.pushRewards(token, [(users[0], 5), (users[1], 7)], sender=pusher)
+    receipt = push_pull.pullReward(token, sender=users[0])
+    assert receipt.return_value == 5
+    assert token.balanceOf(users[0]) == 5
+    assert push_pull.getPendingAmount(token, users[0]) == 0
+    assert push_pull.getTotalPending(token) == 7
+    assert events(receipt) == [
+        ("Transfer", {"sender": push_pull.address, "receiver": users[0].address, "value": 5}),
+        ("RewardClaimed", {"token": token.address, "user": users[0].address, "amount": 5}),
+    ]
+
+
+def test_pull_reward__nothing_pending_is_a_no_op(push_pull, token, users):
+    receipt = push_pull.pullReward(token, sender=users[0])
+    assert receipt.return_value == 0
+    assert events(receipt) == []
+
+
+def test_pull_rewards__many_tokens_skip_zero_balances(
+    push_pull, pusher, token, token_b, no_bool_token, users
+):
+    push_pull.pushRewards(token, [(users[0], 5)], sender=pusher)
+    push_pull.pushRewards(token_b, [(users[0], 9)], sender=pusher)
+    tokens = [token, no_bool_token, token_b]
+    assert push_pull.getPendingAmounts(tokens, users[0]) == [5, 0, 9]
+    receipt = push_pull.pullRewards(tokens, sender=users[0])
+    assert receipt.return_value == [5, 0, 9]
+    assert (token.balanceOf(users[0]), token_b.balanceOf(users[0])) == (5, 9)
+    assert push_pull.getPendingAmounts(tokens, users[0]) == [0, 0, 0]
+    assert [name for name, _ in events(receipt)] == [
+        "Transfer",
+        "RewardClaimed",
+        "Transfer",
+        "RewardClaimed",
+    ]
+
+
+def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
+    push_pull, pusher, token, token_b, users, stranger
+):
+    push_pull.pushRewards(token, [(users[0], 5)], sender=pusher)
+    push_pull.pushRewards(token_b, [(users[0], 9)], sender=pusher)
+    stranger_before = token.balanceOf(stranger)
+    receipt = push_pull.pullRewardsFor(users[0], [token, token_b], sender=users[1])
+    assert (token.balanceOf(users[0]), token_b.balanceOf(users[0])) == (5, 9)
+    assert token.balanceOf(stranger) == stranger_before
+    assert ("RewardClaimed", {"token": token_b.address, "user": users[0].address, "amount": 9}) in (
+        events(receipt)
+    )
+
+
+def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
+    push_pull.authorisePusher(deployer, sender=deployer)
+    reentrant_token.mint(deployer, 100, sender=deployer)
+    reentrant_token.approve(push_pull, 100, sender=deployer)
+    push_pull.pushRewards(reentrant_token, [(users[0], 60)], sender=deployer)
+    # On transfer the token calls pullReward(token) again, as the receiving user would.
+    reentrant_token.setHook(
+        push_pull, push_pull.pullReward.as_transaction(reentrant_token).data, sender=deployer
+    )
+    push_pull.pullReward(reentrant_token, sender=users[0])
+    assert reentrant_token.reentryAttempts() == 1
+    assert reentrant_token.lastReentrySucceeded() is False
+    assert reentrant_token.balanceOf(users[0]) == 60
+    assert push_pull.getTotalPending(reentrant_token) == 0
+
+
+def test_push__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
+    push_pull.authorisePusher(deployer, sender=deployer)
+    reentrant_token.mint(deployer, 100, sender=deployer)
+    reentrant_token.approve(push_pull, 100, sender=deployer)
+    hook = push_pull.pushRewards.as_transaction(reentrant_token, [(users[1], 1)]).data
+    reentrant_token.setHook(push_pull, hook, sender=deployer)
+    push_pull.pushRewards(reentrant_token, [(users[0], 60)], sender=deployer)
+    assert reentrant_token.lastReentrySucceeded() is False
+    assert push_pull.getPendingAmount(reentrant_token, users[1]) == 0
+    assert push_pull.getTotalPending(reentrant_token) == 60
+
+
+def test_ownership__two_step_transfer(push_pull, deployer, stranger):
+    with ape.reverts("ownable: not owner"):
+        push_pull.transferOwnership(stranger, sender=stranger)
+    receipt = push_pull.transferOwnership(stranger, sender=deployer)
+    assert events(receipt) == [
+        (
+            "OwnershipTransferStarted",
+            {"previousOwner": deployer.address, "newOwner": stranger.address},
+        )
+    ]
+    assert push_pull.owner() == deployer.address
+    with ape.reverts("ownable: not pending owner"):
+        push_pull.acceptOwnership(sender=deployer)
+    receipt = push_pull.acceptOwnership(sender=stranger)
+    assert push_pull.owner() == stranger.address
+    assert push_pull.pendingOwner() == ZERO_ADDRESS
+    assert events(receipt) == [
+        ("OwnershipTransferred", {"previousOwner": deployer.address, "newOwner": stranger.address})
+    ]
