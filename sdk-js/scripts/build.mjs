@@ -2,7 +2,7 @@
 // dist/listener.js (the listener page's script), and prints their sizes:
 // raw (bundled, not minified), minified, and minified + gzipped.
 import { build as esbuild } from 'esbuild'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -39,7 +39,10 @@ export async function build() {
   const sizes = []
   for (const target of BUNDLES) {
     const [raw, minified] = await Promise.all([bundle(target, false), bundle(target, true)])
-    writeFileSync(join(root, target.out), minified)
+    // write then rename: tests build in parallel processes and must never read half a file
+    const temporary = join(root, `${target.out}.${process.pid}.tmp`)
+    writeFileSync(temporary, minified)
+    renameSync(temporary, join(root, target.out))
     sizes.push({ out: target.out, raw: raw.length, minified: minified.length, gzipped: gzipSize(minified) })
   }
   return sizes

@@ -94,15 +94,16 @@ export function createClient(options, win) {
   context.delivery = createDelivery(context)
   landReferral(context)
 
+  // Every status from the listener: remember it, tell the watchers, send what waits.
   context.setStatus = (status) => {
-      context.wallet = status.wallet
-      context.status = {
-        wallet: status.wallet,
-        tokens: status.tokens.map((token) => ({
-          ...token,
-          total: String(BigInt(token.claimable) + BigInt(token.queued)),
-        })),
-      }
+    context.wallet = status.wallet
+    context.status = {
+      wallet: status.wallet,
+      tokens: status.tokens.map((token) => ({
+        ...token,
+        total: String(BigInt(token.claimable) + BigInt(token.queued)),
+      })),
+    }
     context.watchers.forEach((callback) => notify(context, callback))
     context.delivery.flush()
   }

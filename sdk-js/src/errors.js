@@ -1,4 +1,23 @@
 /**
+ * Every reason `onError` can receive; README.md documents each (a test checks).
+ * Documentation only: nothing at runtime reads this list.
+ */
+export const REASONS = [
+  'invalid_option',
+  'invalid_argument',
+  'invalid_referral',
+  'queue_full',
+  'storage_error',
+  'listener_unavailable',
+  'rejected',
+  'retries_exhausted',
+  'expired',
+  'not_connected',
+  'request_failed',
+  'callback_failed',
+]
+
+/**
  * The one error type the SDK hands out: a short message, a machine-readable
  * `reason` (the same string `onError` receives) and the underlying `cause`.
  */

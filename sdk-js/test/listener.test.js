@@ -1,0 +1,415 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+
+import { SESSION_KEY } from '../src/listener/session.js'
+import { startListener } from '../src/listener/listener.js'
+import {
+  BACKEND,
+  FakeDocument,
+  FakeStorage,
+  FakeWindow,
+  fakeFetch,
+  PRODUCT_ID,
+  REFERRAL_TOKEN,
+  REFERRER,
+  response,
+  settle,
+  SHOP,
+  TOKEN,
+  WALLET,
+} from './fakes.js'
+
+const ORIGINS_PATH = `/api/external/products/${PRODUCT_ID}/origins`
+const SESSION = { token: 'bearer-secret-123', wallet: WALLET, expires_at: '2999-01-01T00:00:00Z' }
+const TOKENS = [{ token: TOKEN, symbol: 'USDC', decimals: 6, claimable: '10', queued: '5', claimed_total: '0' }]
+
+class FakeEventSource {
+  static opened = []
+  constructor(url) {
+    this.url = url
+    this.listeners = {}
+    this.closed = false
+    FakeEventSource.opened.push(this)
+  }
+  addEventListener(type, listener) {
+    this.listeners[type] = listener
+  }
+  close() {
+    this.closed = true
+  }
+  emit(type, data) {
+    this.listeners[type]?.({ type, data })
+  }
+}
+
+/** A listener page inside a fake shop page. */
+function setup({ search, routes = {}, session, parentIsSelf, credentials, ethereum } = {}) {
+  const query = search ?? `?product=${PRODUCT_ID}&origin=${encodeURIComponent(SHOP)}`
+  const parent = new FakeWindow()
+  const win = new FakeWindow()
+  win.parent = parentIsSelf ? win : parent
+  win.location = { search: query, href: `${BACKEND}/listener${query}` }
+  win.document = new FakeDocument()
+  const storage = new FakeStorage(session ? { [SESSION_KEY]: JSON.stringify(session) } : {})
+  const { fetch, calls } = fakeFetch({
+    [`GET ${ORIGINS_PATH}`]: () => response(200, { origins: ['https://other.example', SHOP] }),
+    [`GET /api/wallet/${WALLET}/rewards`]: () => response(200, { wallet: WALLET, tokens: TOKENS }),
+    ...routes,
+  })
+  FakeEventSource.opened = []
+  const env = { window: win, fetch, storage, credentials, getEthereum: () => ethereum, EventSource: FakeEventSource }
+  const posted = () => parent.posted
+  return {
+    env,
+    win,
+    parent,
+    storage,
+    calls,
+    posted,
+    last: () => parent.posted.at(-1),
+    started: startListener(env),
+    /** the shop page sends a request */
+    send(type, payload, id = 'q1', overrides = {}) {
+      win.dispatch('message', { origin: SHOP, source: parent, data: { cascade: 1, id, type, payload }, ...overrides })
+    },
+  }
+}
+
+const reply = (type, id, payload) => ({ message: { cascade: 1, id, type, payload }, targetOrigin: SHOP })
+
+describe('listener start', () => {
+  test('checks the origin with the backend, then says ready to that exact origin', async () => {
+    const { started, posted, calls } = setup()
+    assert.equal(await started, true)
+    assert.deepEqual(calls[0], {
+      method: 'GET',
+      path: ORIGINS_PATH,
+      headers: { accept: 'application/json' },
+      body: undefined,
+      credentials: 'omit',
+    })
+    assert.deepEqual(posted(), [reply('ready', posted()[0].message.id, { wallet: null, tokens: [] })])
+  })
+
+  test('with a session, ready carries the wallet and its totals', async () => {
+    const { started, posted } = setup({ session: SESSION })
+    await started
+    assert.deepEqual(posted()[0].message.payload, { wallet: WALLET, tokens: TOKENS })
+  })
+
+  test('an expired session is forgotten', async () => {
+    const { started, posted, storage } = setup({ session: { ...SESSION, expires_at: '2001-01-01T00:00:00Z' } })
+    await started
+    assert.deepEqual(posted()[0].message.payload, { wallet: null, tokens: [] })
+    assert.equal(storage.map.has(SESSION_KEY), false)
+  })
+
+  test('stays silent for an origin the product did not register', async () => {
+    const { started, posted, send } = setup({ search: `?product=${PRODUCT_ID}&origin=${encodeURIComponent('https://evil.example')}` })
+    assert.equal(await started, false)
+    send('walletStatus', {}, 'q1', { origin: 'https://evil.example' })
+    await settle()
+    assert.deepEqual(posted(), [])
+  })
+
+  for (const [label, search] of [
+    ['no product', `?origin=${encodeURIComponent(SHOP)}`],
+    ['a malformed product', `?product=0x12&origin=${encodeURIComponent(SHOP)}`],
+    ['no origin', `?product=${PRODUCT_ID}`],
+    ['an origin with a path', `?product=${PRODUCT_ID}&origin=${encodeURIComponent(SHOP + '/')}`],
+    ['an opaque origin', `?product=${PRODUCT_ID}&origin=null`],
+  ]) {
+    test(`stays silent with ${label}, without calling the backend`, async () => {
+      const { started, posted, calls } = setup({ search })
+      assert.equal(await started, false)
+      assert.deepEqual(calls, [])
+      assert.deepEqual(posted(), [])
+    })
+  }
+
+  test('stays silent when opened as a top-level page', async () => {
+    const { started, calls } = setup({ parentIsSelf: true })
+    assert.equal(await started, false)
+    assert.deepEqual(calls, [])
+  })
+
+  test('stays silent when the origins cannot be fetched', async () => {
+    const { started, posted } = setup({ routes: { [`GET ${ORIGINS_PATH}`]: () => new TypeError('Failed to fetch') } })
+    assert.equal(await started, false)
+    assert.deepEqual(posted(), [])
+  })
+
+  test('answers requests that arrived before the origin check, after ready', async () => {
+    const { started, posted, send } = setup()
+    send('walletStatus', {}, 'early')
+    await started
+    await settle()
+    assert.deepEqual(posted().map((p) => p.message.type), ['ready', 'result'])
+    assert.equal(posted()[1].message.id, 'early')
+  })
+})
+
+describe('listener requests', () => {
+  const interaction = { type: 'content.shared', data: { url: `${SHOP}/p` }, dedup_key: 'k1' }
+
+  test('interaction: POSTs for the session wallet and returns the result; the token never leaves', async () => {
+    const { started, send, calls, last, posted } = setup({
+      session: SESSION,
+      routes: {
+        'POST /api/external/interactions': () =>
+          response(202, { interaction_id: 9, duplicate: false, rewards: [{ amount: '5' }], internal: 'x' }),
+      },
+    })
+    await started
+    send('interaction', interaction)
+    await settle()
+    assert.deepEqual(calls.at(-1), {
+      method: 'POST',
+      path: '/api/external/interactions',
+      headers: { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${SESSION.token}` },
+      body: { product_id: PRODUCT_ID, wallet: WALLET, type: 'content.shared', data: { url: `${SHOP}/p` }, dedup_key: 'k1' },
+      credentials: 'omit',
+    })
+    assert.deepEqual(last(), reply('result', 'q1', { interaction_id: 9, duplicate: false, rewards: [{ amount: '5' }] }))
+    assert.ok(!JSON.stringify(posted()).includes(SESSION.token))
+  })
+
+  test('interaction without a session: not_connected, no backend call', async () => {
+    const { started, send, calls, last } = setup()
+    await started
+    send('interaction', interaction)
+    await settle()
+    assert.equal(calls.length, 1)
+    assert.deepEqual(last(), reply('error', 'q1', { code: 'not_connected', message: 'No wallet connected' }))
+  })
+
+  test('ignores requests from another origin or window; answers malformed ones', async () => {
+    const { started, send, posted, last } = setup({ session: SESSION })
+    await started
+    send('interaction', interaction, 'a', { origin: 'https://other.example' }) // registered, but not our parent
+    send('interaction', interaction, 'b', { source: new FakeWindow() })
+    send('interaction', interaction, 'c', { data: { cascade: 2, id: 'c', type: 'interaction', payload: interaction } })
+    await settle()
+    assert.equal(posted().length, 1)
+    send('interaction', { ...interaction, type: 'Bad Type' }, 'd')
+    await settle()
+    assert.deepEqual(last(), reply('error', 'd', { code: 'bad_request', message: 'Malformed request' }))
+  })
+
+  for (const [label, answer, code, message] of [
+    ['unreachable', () => new TypeError('Failed to fetch'), 'network', 'backend unreachable'],
+    ['a 503', () => response(503), 'network', 'HTTP 503'],
+    ['a 429', () => response(429, { error: { code: 'rate_limited', message: 'Too many interactions' } }), 'network', 'Too many interactions'],
+    ['a 422', () => response(422, { error: { code: 'validation_error', message: 'unknown type' } }), 'rejected', 'unknown type'],
+    ['a 200 without JSON', () => response(200), 'network', 'malformed backend response'],
+  ]) {
+    test(`interaction failing with ${label} replies ${code}`, async () => {
+      const { started, send, last } = setup({ session: SESSION, routes: { 'POST /api/external/interactions': answer } })
+      await started
+      send('interaction', interaction)
+      await settle()
+      assert.deepEqual(last(), reply('error', 'q1', { code, message }))
+    })
+  }
+
+  test('a 401 ends the session and tells the page the wallet is gone', async () => {
+    const { started, send, posted, storage } = setup({
+      session: SESSION,
+      routes: { 'POST /api/external/interactions': () => response(401, { error: { code: 'unauthorized', message: 'Session expired' } }) },
+    })
+    await started
+    send('interaction', interaction)
+    await settle()
+    await settle()
+    assert.equal(storage.map.has(SESSION_KEY), false)
+    const types = posted().map((p) => [p.message.type, p.message.payload])
+    assert.deepEqual(types.slice(1), [
+      ['error', { code: 'unauthorized', message: 'Session expired' }],
+      ['status', { wallet: null, tokens: [] }],
+    ])
+  })
+
+  describe('referral.referred', () => {
+    const referred = { type: 'referral.referred', data: { referrer_token: REFERRAL_TOKEN, extra: 1 }, dedup_key: 'r1' }
+    const tokenPath = `/api/external/referral-tokens/${REFERRAL_TOKEN}`
+    const valid = { product_id: PRODUCT_ID.toUpperCase().replace('0X', '0x'), referrer: REFERRER, expires_at: '2999-01-01T00:00:00Z' }
+
+    test('verifies the token with the backend, then sends only the token', async () => {
+      const { started, send, calls, last } = setup({
+        session: SESSION,
+        routes: {
+          [`GET ${tokenPath}`]: () => response(200, valid),
+          'POST /api/external/interactions': () => response(202, { interaction_id: '10', duplicate: false, rewards: [] }),
+        },
+      })
+      await started
+      send('interaction', referred)
+      await settle()
+      assert.deepEqual(calls.slice(-2).map((c) => `${c.method} ${c.path}`), [`GET ${tokenPath}`, 'POST /api/external/interactions'])
+      assert.deepEqual(calls.at(-1).body.data, { referrer_token: REFERRAL_TOKEN })
+      assert.deepEqual(last(), reply('result', 'q1', { interaction_id: '10', duplicate: false, rewards: [] }))
+    })
+
+    for (const [label, answer, message] of [
+      ['another product', () => response(200, { ...valid, product_id: '0x' + 'cd'.repeat(32) }), 'Referral token for another product'],
+      ['an expired token', () => response(200, { ...valid, expires_at: '2001-01-01T00:00:00Z' }), 'Referral token expired'],
+      ['the wallet itself', () => response(200, { ...valid, referrer: WALLET.toUpperCase().replace('0X', '0x') }), 'Self-referral'],
+      ['a forged token', () => response(400, { error: { code: 'bad_signature', message: 'bad signature' } }), 'Referral token refused'],
+    ]) {
+      test(`refuses ${label} without sending it`, async () => {
+        const { started, send, calls, last } = setup({ session: SESSION, routes: { [`GET ${tokenPath}`]: answer } })
+        await started
+        send('interaction', referred)
+        await settle()
+        assert.ok(!calls.some((c) => c.path == '/api/external/interactions'))
+        assert.deepEqual(last(), reply('error', 'q1', { code: 'invalid_referral', message }))
+      })
+    }
+
+    test('a verification outage is retryable, not a refusal', async () => {
+      const { started, send, last } = setup({ session: SESSION, routes: { [`GET ${tokenPath}`]: () => response(502) } })
+      await started
+      send('interaction', referred)
+      await settle()
+      assert.equal(last().message.payload.code, 'network')
+    })
+  })
+
+  test('createReferralLink: POSTs product, wallet and url; returns only the link', async () => {
+    const link = `${SHOP}/p?cascade=${REFERRAL_TOKEN}`
+    const { started, send, calls, last } = setup({
+      session: SESSION,
+      routes: { 'POST /api/external/referral-links': () => response(200, { token: REFERRAL_TOKEN, link }) },
+    })
+    await started
+    send('createReferralLink', { url: `${SHOP}/p` })
+    await settle()
+    assert.deepEqual(calls.at(-1).body, { product_id: PRODUCT_ID, wallet: WALLET, url: `${SHOP}/p` })
+    assert.equal(calls.at(-1).headers.authorization, `Bearer ${SESSION.token}`)
+    assert.deepEqual(last(), reply('result', 'q1', { link }))
+  })
+
+  test('walletStatus: answers now, then streams snapshots for the wallet', async () => {
+    const { started, send, last, posted } = setup({ session: SESSION })
+    await started
+    send('walletStatus', {})
+    await settle()
+    assert.deepEqual(last(), reply('result', 'q1', { wallet: WALLET, tokens: TOKENS }))
+    const [stream] = FakeEventSource.opened
+    assert.equal(stream.url, `${BACKEND}/api/wallet/${WALLET}/stream`)
+    const count = posted().length
+    stream.emit('snapshot', 'not json')
+    stream.emit('snapshot', JSON.stringify({ wallet: REFERRER, tokens: [] }))
+    stream.emit('snapshot', JSON.stringify({ wallet: WALLET, tokens: [{ ...TOKENS[0], queued: 5 }] }))
+    assert.equal(posted().length, count)
+    stream.emit('snapshot', JSON.stringify({ wallet: WALLET, tokens: [{ ...TOKENS[0], claimable: '0' }] }))
+    assert.deepEqual(last().message.type, 'status')
+    assert.deepEqual(last().message.payload, { wallet: WALLET, tokens: [{ ...TOKENS[0], claimable: '0' }] })
+  })
+
+  test('walletStatus without a session opens no stream', async () => {
+    const { started, send, last } = setup()
+    await started
+    send('walletStatus', {})
+    await settle()
+    assert.deepEqual(last().message.payload, { wallet: null, tokens: [] })
+    assert.deepEqual(FakeEventSource.opened, [])
+  })
+})
+
+describe('openWallet panel', () => {
+  const loginOptions = { challenge: 'AAEC', timeout: 60000, rpId: 'rewards.example', allowCredentials: [], userVerification: 'preferred' }
+  const assertion = {
+    id: 'cred-1',
+    rawId: new Uint8Array([1, 2]).buffer,
+    type: 'public-key',
+    authenticatorAttachment: 'platform',
+    getClientExtensionResults: () => ({}),
+    response: {
+      clientDataJSON: new Uint8Array([3]).buffer,
+      authenticatorData: new Uint8Array([4]).buffer,
+      signature: new Uint8Array([5]).buffer,
+      userHandle: null,
+    },
+  }
+
+  test('sign in with a passkey: session saved, status pushed, result is the wallet', async () => {
+    const requests = []
+    const credentials = { get: async (options) => (requests.push(options), assertion), create: async () => null }
+    const { started, send, win, posted, storage, calls } = setup({
+      credentials,
+      routes: {
+        'POST /api/auth/passkeys/login/options': () => response(200, loginOptions),
+        'POST /api/auth/passkeys/login/verify': () => response(200, SESSION),
+      },
+    })
+    await started
+    send('openWallet', {})
+    await settle()
+    win.document.body.button('Sign in with a passkey').click()
+    await settle()
+    await settle()
+    assert.deepEqual([...new Uint8Array(requests[0].publicKey.challenge)], [0, 1, 2])
+    assert.deepEqual(calls.find((c) => c.path == '/api/auth/passkeys/login/verify').body, {
+      credential: {
+        id: 'cred-1',
+        rawId: 'AQI',
+        type: 'public-key',
+        authenticatorAttachment: 'platform',
+        clientExtensionResults: {},
+        response: { clientDataJSON: 'Aw', authenticatorData: 'BA', signature: 'BQ', userHandle: null },
+      },
+    })
+    assert.deepEqual(storage.json(SESSION_KEY), SESSION)
+    assert.deepEqual(posted().slice(1).map((p) => [p.message.type, p.message.id == 'q1' ? 'q1' : 'new', p.message.payload]), [
+      ['status', 'new', { wallet: WALLET, tokens: TOKENS }],
+      ['result', 'q1', { wallet: WALLET }],
+    ])
+    assert.deepEqual(win.document.body.children, [])
+    assert.ok(!JSON.stringify(posted()).includes(SESSION.token))
+  })
+
+  test('Close answers cancelled', async () => {
+    const { started, send, win, last } = setup()
+    await started
+    send('openWallet', {})
+    await settle()
+    win.document.body.button('Close').click()
+    await settle()
+    assert.deepEqual(last(), reply('error', 'q1', { code: 'cancelled', message: 'Closed' }))
+  })
+
+  test('a dismissed passkey prompt keeps the panel open, without a message', async () => {
+    const credentials = { get: async () => Promise.reject(Object.assign(new Error('x'), { name: 'NotAllowedError' })) }
+    const { started, send, win, posted } = setup({
+      credentials,
+      routes: { 'POST /api/auth/passkeys/login/options': () => response(200, loginOptions) },
+    })
+    await started
+    send('openWallet', {})
+    await settle()
+    win.document.body.button('Sign in with a passkey').click()
+    await settle()
+    await settle()
+    assert.equal(posted().length, 1)
+    assert.equal(win.document.body.find((n) => n.role == 'status').textContent, '')
+    assert.ok(win.document.body.button('Sign in with a passkey'))
+  })
+
+  test('signed in: shows the wallet, Done answers it, Sign out clears the session', async () => {
+    const { started, send, win, last, storage } = setup({ session: SESSION })
+    await started
+    send('openWallet', {}, 'o1')
+    await settle()
+    assert.ok(win.document.body.find((n) => n.textContent == 'Signed in as 0x1111…1111'))
+    win.document.body.button('Sign out').click()
+    await settle()
+    await settle()
+    assert.equal(storage.map.has(SESSION_KEY), false)
+    assert.deepEqual(last().message.payload, { wallet: null, tokens: [] })
+    assert.ok(win.document.body.button('Sign in with a passkey'))
+    send('openWallet', {}, 'o2')
+    await settle()
+    assert.deepEqual(last(), reply('error', 'o1', { code: 'cancelled', message: 'Closed' }))
+  })
+})
