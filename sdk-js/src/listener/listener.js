@@ -41,13 +41,11 @@ export async function startListener(env) {
   let accept = (event) => early?.push(event)
   win.addEventListener('message', (event) => accept(event))
 
-  if (!PRODUCT_ID.test(productId) || !isOrigin(parentOrigin) || win.parent === win) return false
   // The listener page is served at `${backendUrl}/listener`; the API lives next to it.
   const api = createApi(env.fetch, new URL('.', win.location.href).href.replace(/\/$/, ''))
-  try {
-    const { origins } = await api.origins(productId)
-    if (!Array.isArray(origins) || !origins.includes(parentOrigin)) return false
-  } catch {
+  if (!(await isAllowed(api, productId, parentOrigin, win))) {
+    accept = () => {}
+    early = null
     return false
   }
 
@@ -100,6 +98,21 @@ export async function startListener(env) {
   early.forEach(accept)
   early = null
   return true
+}
+
+/**
+ * Whether this listener may serve `parentOrigin`: valid parameters, inside a
+ * frame, and the origin registered for the product (exact string match).
+ * @returns {Promise<boolean>}
+ */
+async function isAllowed(api, productId, parentOrigin, win) {
+  if (!PRODUCT_ID.test(productId) || !isOrigin(parentOrigin) || win.parent === win) return false
+  try {
+    const { origins } = await api.origins(productId)
+    return Array.isArray(origins) && origins.includes(parentOrigin)
+  } catch {
+    return false
+  }
 }
 
 /** @param {string} value @returns {boolean} an origin exactly as event.origin would spell it */
