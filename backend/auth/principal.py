@@ -126,5 +126,6 @@ async def authorize(
     if held == 0:
         raise NotFound("product not found", code="product_not_found")
     if role is not None and not held & int(role) and not held & int(Role.ADMIN):
-        raise Forbidden(f"requires the {role.name.lower()} role", code="missing_role")
+        role_name = (role.name or str(int(role))).lower()  # combined flags have no name
+        raise Forbidden(f"requires the {role_name} role", code="missing_role")
     return product
