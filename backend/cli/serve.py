@@ -13,6 +13,7 @@ from backend.core import migrate
 from backend.core.config import ConfigError, Settings
 from backend.core.db import create_engine
 from backend.runtime.anvil import free_port
+from backend.runtime.contracts import ensure_core_contracts
 from backend.runtime.services import Endpoints, embedded_services
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,13 @@ def serve(host: str | None, port: int | None) -> None:
             done(f"embedded anvil ready at {endpoints.rpc_url}")
         step("checking the database schema")
         asyncio.run(prepare_database(settings, endpoints.database_url))
+        step("checking the core contracts")
+        settings = ensure_core_contracts(settings, endpoints.rpc_url)
+        if settings.push_pull_address:
+            done(
+                f"MultiTokenPushPull {settings.push_pull_address}, "
+                f"ProductBankFactory {settings.bank_factory_address}"
+            )
         try:
             run_server(settings, endpoints, host, port)
         except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,6 +61,8 @@ def test_serve__embedded_defaults_ready_then_ctrl_c_leaves_nothing(tmp_path):
     try:
         ready = _wait_ready(port, process)
         assert ready.json()["checks"]["database"]["ok"] is True
+        contracts = json.loads((tmp_path / "data" / "contracts.json").read_text())
+        assert contracts["push_pull"].startswith("0x") and contracts["bank_factory"]
         children = _descendants(process.pid)
         names = {child.name() for child in children}
         assert "anvil" in names
