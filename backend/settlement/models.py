@@ -58,6 +58,8 @@ class SettlementBatch(Timestamps, Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     next_attempt_at: Mapped[datetime | None]
+    # chain head when the batch was signed: where the search for its RewardsPushed starts
+    signed_block: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(
@@ -87,7 +89,12 @@ class SettlementTransaction(Base):
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
     max_fee_per_gas: Mapped[int] = mapped_column(Amount)
     max_priority_fee_per_gas: Mapped[int] = mapped_column(Amount)
+    # sent (in flight) | mined (this hash is in a block) | replaced (another hash of the
+    # same account nonce mined) | dropped (the nonce was consumed outside Cascade)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'sent'"))
+    # push (ProductBank.pushRewards) | cancel (0-value self-transfer that burns the
+    # account nonce of a voided batch, so the sending account never has a gap)
+    kind: Mapped[str] = mapped_column(String(16), server_default=text("'push'"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
     __table_args__ = (Index("ix_settlement_transactions_batch", "batch_id"),)

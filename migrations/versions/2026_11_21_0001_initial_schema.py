@@ -781,6 +781,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("signed_block", sa.BigInteger(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -982,6 +983,7 @@ def upgrade() -> None:
         sa.Column("max_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("max_priority_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("status", sa.String(length=16), server_default=sa.text("'sent'"), nullable=False),
+        sa.Column("kind", sa.String(length=16), server_default=sa.text("'push'"), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

@@ -1,0 +1,196 @@
+"""One push cycle: recover, build, send, wait, confirm; plain async for scheduler, CLI, tests.
+
+Every cycle starts with recovery, so "at start" and "on every run" are the same
+code path: a restarted process simply runs a cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from backend.core.context import AppContext
+from backend.products.models import ProductBank
+from backend.settlement import alerts
+from backend.settlement.builder import build_batches
+from backend.settlement.chain import ChainReader
+from backend.settlement.models import SettlementBatch
+from backend.settlement.options import SettlementOptions, load_options
+from backend.settlement.recovery import Outcome, handle_mined_reverts, heal_reorgs, resolve_all
+from backend.settlement.signer import Signer, load_signer
+from backend.settlement.transactions import Sender, track
+
+
+@dataclass
+class PushReport:
+    """What one cycle did; printed by `cascade push --once`."""
+
+    batches_created: int = 0
+    rewards_batched: int = 0
+    batches_pushed: int = 0
+    rewards_pushed: int = 0
+    amount_pushed: int = 0
+    gas_used: int = 0
+    tx_hashes: list[str] = field(default_factory=list)
+    rebroadcast: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    voided: int = 0
+    failed: int = 0
+    reorged: int = 0
+    halted_banks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def check_distributors(ctx: AppContext, sender: Sender) -> set[str]:
+    """Banks whose distributor role the signer lacks: alert once, skip them; resolve on return."""
+    halted: set[str] = set()
+    async with ctx.sessions() as session:
+        banks = (
+            await session.execute(
+                select(ProductBank.product_id, ProductBank.address).where(
+                    ProductBank.chain_id == sender.chain_id
+                )
+            )
+        ).all()
+        for product_id, bank in banks:
+            if await sender.reader.is_distributor(bank, sender.signer.address):
+                await alerts.resolve(session, alerts.SIGNER_NOT_DISTRIBUTOR, bank)
+                continue
+            halted.add(bank)
+            await alerts.notify(
+                session,
+                product_id,
+                alerts.SIGNER_NOT_DISTRIBUTOR,
+                {"bank": bank, "signer": sender.signer.address},
+                subject=bank,
+                message=f"settlement signer {sender.signer.address} is not a distributor "
+                f"of bank {bank}: pushes to this bank are halted",
+                severity="critical",
+            )
+        await session.commit()
+    return halted
+
+
+async def make_sender(
+    ctx: AppContext, signer: Signer | None = None, options: SettlementOptions | None = None
+) -> Sender:
+    reader = ChainReader(ctx.w3)
+    chain_id = await reader.chain_id()
+    expected = ctx.settings.chain_id
+    if expected is not None and expected != chain_id:
+        raise RuntimeError(f"RPC_URL serves chain {chain_id}, CHAIN_ID says {expected}")
+    return Sender(
+        reader, signer or load_signer(ctx.settings), chain_id, options or load_options()
+    )
+
+
+async def recover(
+    ctx: AppContext, sender: Sender, outcome: Outcome, halted: set[str] | None = None
+) -> None:
+    """Bring every unsettled batch and open transaction in line with the chain."""
+    if halted is None:
+        halted = await check_distributors(ctx, sender)
+    await heal_reorgs(ctx.sessions, sender, outcome)
+    tracked = await track(ctx.sessions, sender)
+    await handle_mined_reverts(ctx.sessions, sender, tracked.reverted, outcome)
+    await resolve_all(
+        ctx.sessions,
+        sender,
+        outcome,
+        confirmations=ctx.settings.confirmations,
+        halted_banks=halted,
+    )
+
+
+async def push_once(
+    ctx: AppContext,
+    *,
+    signer: Signer | None = None,
+    options: SettlementOptions | None = None,
+    wait_s: float | None = None,
+) -> PushReport:
+    """One full cycle. `wait_s` bounds the wait for this cycle's transactions (default: options)."""
+    sender = await make_sender(ctx, signer, options)
+    outcome = Outcome()
+    report = PushReport()
+    halted = await check_distributors(ctx, sender)
+    await recover(ctx, sender, outcome, halted)
+
+    head = await sender.reader.block("latest")
+    built = await build_batches(
+        ctx.sessions,
+        signer=sender.signer,
+        chain_id=sender.chain_id,
+        batch_size=ctx.settings.batch_size,
+        cooldown_s=ctx.settings.push_cooldown_s,
+        deadline=int(head["timestamp"]) + sender.options.deadline_s,
+        signed_block=int(head["number"]),
+        halted_banks=halted,
+    )
+    report.batches_created = len(built)
+    report.rewards_batched = sum(b.rewards for b in built)
+    await resolve_all(
+        ctx.sessions,
+        sender,
+        outcome,
+        confirmations=ctx.settings.confirmations,
+        halted_banks=halted,
+    )
+
+    wait = sender.options.receipt_wait_s if wait_s is None else wait_s
+    if outcome.sent and wait > 0:
+        await _wait_for_receipts(sender.reader, outcome.sent, wait)
+        await recover(ctx, sender, outcome, halted)
+    await _fill_report(ctx, outcome, report, halted)
+    return report
+
+
+async def _wait_for_receipts(reader: ChainReader, hashes: list[str], wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    pending = list(hashes)
+    while pending and time.monotonic() < deadline:
+        pending = [h for h in pending if await reader.receipt(h) is None]
+        if pending:
+            await asyncio.sleep(0.2)
+
+
+async def _fill_report(
+    ctx: AppContext, outcome: Outcome, report: PushReport, halted: set[str]
+) -> None:
+    report.tx_hashes = list(dict.fromkeys(outcome.sent))
+    report.voided = len(outcome.voided)
+    report.failed = len(outcome.failed)
+    report.reorged = len(outcome.reorged)
+    report.halted_banks = sorted(halted | outcome.halted_banks)
+    report.errors = outcome.errors
+    if outcome.pushed:
+        async with ctx.sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(SettlementBatch.reward_count), 0),
+                        func.coalesce(func.sum(SettlementBatch.total), 0),
+                        func.coalesce(func.sum(SettlementBatch.gas_used), 0),
+                    ).where(SettlementBatch.id.in_(outcome.pushed))
+                )
+            ).one()
+        report.batches_pushed = int(row[0])
+        report.rewards_pushed = int(row[1])
+        report.amount_pushed = int(row[2])
+        report.gas_used = int(row[3])
+        report.tx_hashes = list(dict.fromkeys(report.tx_hashes))
+
+
+async def run_push_job(ctx: AppContext) -> None:
+    """The scheduler's entry point: one cycle, logged."""
+    report = await push_once(ctx)
+    if report.batches_created or report.batches_pushed or report.errors:
+        alerts.log.info("push cycle", extra=report.as_dict())

@@ -1,0 +1,351 @@
+"""Resolve every batch that is not pushed from what the chain says, never from memory.
+
+Order of questions for one batch (its row locked FOR UPDATE SKIP LOCKED):
+nonce used at the confirmed block -> pushed; used only above it -> wait for
+confirmations; unused and the confirmed block is past the deadline -> void,
+rows back to pending; a transaction still in flight -> the tracker's business;
+otherwise simulate and (re)send the stored signed payload. Asking the bank about
+the nonce is what makes a crash between "mined" and "recorded" harmless: the
+same nonce cannot pay twice, so re-sending is always safe and never needed twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.campaigns.models import Campaign, CampaignStatus
+from backend.chain.reverts import classify
+from backend.rewards.models import Reward, RewardStatus
+from backend.settlement import alerts, faults
+from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
+from backend.settlement.models import BatchStatus, SettlementBatch
+from backend.settlement.models import SettlementTransaction as Tx
+from backend.settlement.signer import push_calldata
+from backend.settlement.transactions import (
+    MINED,
+    SENT,
+    Reverted,
+    Sender,
+    broadcast,
+    store_push,
+)
+
+UNSETTLED = (BatchStatus.SIGNED, BatchStatus.SUBMITTED)
+
+# revert code -> (campaign status, alert code); rows wait for the owner to act.
+FUNDING_REVERTS: dict[str, tuple[str, str]] = {
+    "budget_exceeded": (CampaignStatus.BUDGET_EXHAUSTED, alerts.BUDGET_EXHAUSTED),
+    "insufficient_balance": (CampaignStatus.BUDGET_EXHAUSTED, alerts.INSUFFICIENT_BALANCE),
+    "campaign_deactivated": (CampaignStatus.DEACTIVATED, alerts.CAMPAIGN_DEACTIVATED),
+    "campaign_inactive": (CampaignStatus.BUDGET_EXHAUSTED, alerts.CAMPAIGN_INACTIVE),
+}
+# Reverts that the next resolution pass settles by itself (pushed or void).
+SELF_RESOLVING = frozenset({"nonce_used", "deadline_passed"})
+
+
+@dataclass
+class Outcome:
+    pushed: list[uuid.UUID] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    voided: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)
+    reorged: list[uuid.UUID] = field(default_factory=list)
+    halted_banks: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+async def heal_reorgs(
+    sessions: async_sessionmaker[AsyncSession], sender: Sender, outcome: Outcome
+) -> None:
+    """Undo what a reorg took away: our mined transactions and recently pushed batches."""
+    chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
+    head = await sender.reader.head()
+    async with sessions() as session:
+        # A mined transaction at or above the account's nonce is no longer in the chain:
+        # its slot reopens, and the tracker re-broadcasts the very same bytes.
+        await session.execute(
+            update(Tx)
+            .where(
+                Tx.sender == sender.signer.address,
+                Tx.status == MINED,
+                Tx.account_nonce >= chain_nonce,
+            )
+            .values(status=SENT)
+        )
+        recent = (
+            await session.scalars(
+                select(SettlementBatch).where(
+                    SettlementBatch.chain_id == sender.chain_id,
+                    SettlementBatch.status == BatchStatus.PUSHED,
+                    SettlementBatch.block_number >= head - sender.options.reorg_window_blocks,
+                )
+            )
+        ).all()
+        for batch in recent:
+            assert batch.block_number is not None
+            if batch.block_number <= head:
+                block = await sender.reader.block(batch.block_number)
+                if "0x" + bytes(block["hash"]).hex() == batch.block_hash:
+                    continue
+            log.warning("push reorged out", extra={"batch": str(batch.id)})
+            batch.status = BatchStatus.SUBMITTED
+            batch.mined_tx_hash = batch.block_hash = None
+            batch.block_number = batch.gas_used = None
+            batch.pushed_at = None
+            await session.execute(
+                update(Reward)
+                .where(Reward.batch_id == batch.id, Reward.status == RewardStatus.PUSHED)
+                .values(status=RewardStatus.BATCHED, tx_hash=None, pushed_at=None)
+            )
+            outcome.reorged.append(batch.id)
+            BATCHES.labels(outcome="reorged").inc()
+        await session.commit()
+
+
+async def resolve_all(
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    outcome: Outcome,
+    *,
+    confirmations: int,
+    halted_banks: Collection[str],
+) -> None:
+    """Resolve each unsettled batch in its own transaction (a failure never blocks the rest)."""
+    async with sessions() as session:
+        ids = (
+            await session.scalars(
+                select(SettlementBatch.id)
+                .where(
+                    SettlementBatch.chain_id == sender.chain_id,
+                    SettlementBatch.status.in_(UNSETTLED),
+                )
+                .order_by(SettlementBatch.created_at)
+            )
+        ).all()
+    for batch_id in ids:
+        async with sessions() as session:
+            try:
+                await resolve_batch(
+                    session,
+                    sender,
+                    batch_id,
+                    outcome,
+                    confirmations=confirmations,
+                    halted_banks=halted_banks,
+                )
+            except Exception as exc:  # an RPC hiccup: this batch waits for the next run
+                await session.rollback()
+                log.exception("batch resolution failed", extra={"batch": str(batch_id)})
+                outcome.errors.append(f"{batch_id}: {type(exc).__name__}: {exc}"[:300])
+
+
+async def resolve_batch(
+    session: AsyncSession,
+    sender: Sender,
+    batch_id: uuid.UUID,
+    outcome: Outcome,
+    *,
+    confirmations: int,
+    halted_banks: Collection[str],
+) -> None:
+    batch = await session.scalar(
+        select(SettlementBatch)
+        .where(SettlementBatch.id == batch_id, SettlementBatch.status.in_(UNSETTLED))
+        .with_for_update(skip_locked=True)
+    )
+    if batch is None:
+        return  # settled meanwhile, or another pusher is on it
+    reader = sender.reader
+    head = await reader.head()
+    confirmed = max(head - confirmations, 0)
+    if await reader.is_nonce_used(batch.bank_address, batch.nonce, confirmed):
+        await _confirm(session, sender, batch, confirmed, outcome)
+        return
+    if await reader.is_nonce_used(batch.bank_address, batch.nonce, "latest"):
+        return  # mined, waiting for confirmations
+    confirmed_block = await reader.block(confirmed)
+    if int(confirmed_block["timestamp"]) > batch.deadline:
+        await void(session, batch)
+        await session.commit()
+        outcome.voided.append(batch.id)
+        return
+    in_flight = await session.scalar(
+        select(Tx.id).where(Tx.batch_id == batch.id, Tx.status == SENT).limit(1)
+    )
+    if in_flight is not None:
+        return
+    now = datetime.now(UTC)
+    if batch.next_attempt_at is not None and batch.next_attempt_at > now:
+        return
+    if batch.bank_address in halted_banks:
+        outcome.halted_banks.add(batch.bank_address)
+        return
+    data = push_calldata(reader.bank(batch.bank_address), batch)
+    call = {"from": sender.signer.address, "to": batch.bank_address, "data": data, "value": 0}
+    reason = await reader.simulate(call)
+    if reason is not None:
+        await apply_revert(session, sender, batch, reason, outcome)
+        await session.commit()
+        return
+    gas = await reader.estimate_gas(call)
+    gas += gas * sender.options.gas_margin_bps // 10_000
+    row = await store_push(session, sender, batch, data, gas)
+    batch.status = BatchStatus.SUBMITTED
+    batch.attempts += 1
+    await session.commit()
+    faults.crash_point("tx_stored")
+    await broadcast(sender, row)
+    faults.crash_point("tx_sent")
+    outcome.sent.append(row.tx_hash)
+
+
+async def _confirm(
+    session: AsyncSession,
+    sender: Sender,
+    batch: SettlementBatch,
+    confirmed: int,
+    outcome: Outcome,
+) -> None:
+    """The bank used this nonce at a confirmed block: record which transaction paid it."""
+    event = await sender.reader.find_push(
+        batch.bank_address,
+        batch.chain_campaign_id,
+        batch.token,
+        batch.nonce,
+        batch.signed_block or 0,
+        confirmed,
+    )
+    if event is None:
+        raise RuntimeError(f"nonce {batch.nonce} is used but no RewardsPushed log was found")
+    receipt = await sender.reader.receipt(event.tx_hash)
+    faults.crash_point("receipt_seen")
+    now = datetime.now(UTC)
+    batch.status = BatchStatus.PUSHED
+    batch.mined_tx_hash = event.tx_hash
+    batch.block_number = event.block_number
+    batch.block_hash = event.block_hash
+    batch.gas_used = int(receipt["gasUsed"]) if receipt is not None else None
+    batch.pushed_at = now
+    batch.error_code = batch.error_message = None
+    batch.next_attempt_at = None
+    await session.execute(
+        update(Reward)
+        .where(Reward.batch_id == batch.id, Reward.status == RewardStatus.BATCHED)
+        .values(status=RewardStatus.PUSHED, tx_hash=event.tx_hash, pushed_at=now)
+    )
+    await session.execute(update(Tx).where(Tx.tx_hash == event.tx_hash).values(status=MINED))
+    await session.commit()
+    outcome.pushed.append(batch.id)
+    BATCHES.labels(outcome="pushed").inc()
+    REWARDS_PUSHED.inc(batch.reward_count)
+
+
+async def void(session: AsyncSession, batch: SettlementBatch) -> None:
+    """The batch can never be paid: its rows go back to pending, to be batched afresh."""
+    batch.status = BatchStatus.VOID
+    await _release_rows(session, batch)
+    BATCHES.labels(outcome="void").inc()
+
+
+async def _release_rows(session: AsyncSession, batch: SettlementBatch) -> None:
+    await session.execute(
+        update(Reward)
+        .where(Reward.batch_id == batch.id, Reward.status == RewardStatus.BATCHED)
+        .values(status=RewardStatus.PENDING, batch_id=None)
+    )
+
+
+async def apply_revert(
+    session: AsyncSession,
+    sender: Sender,
+    batch: SettlementBatch,
+    reason: str,
+    outcome: Outcome,
+) -> None:
+    """Act on a classified revert of this batch (simulated or mined)."""
+    code = classify(reason) or "unknown"
+    batch.error_code, batch.error_message = code, reason[:1000]
+    if code in SELF_RESOLVING:
+        return
+    if code == "not_distributor":
+        outcome.halted_banks.add(batch.bank_address)
+        await alerts.notify(
+            session,
+            batch.product_id,
+            alerts.SIGNER_NOT_DISTRIBUTOR,
+            {"bank": batch.bank_address, "signer": sender.signer.address},
+            subject=batch.bank_address,
+            message=f"settlement signer {sender.signer.address} is not a distributor "
+            f"of bank {batch.bank_address}: pushes to this bank are halted",
+            severity="critical",
+        )
+        return
+    if code in FUNDING_REVERTS:
+        status, alert_code = FUNDING_REVERTS[code]
+        campaign = await session.get(Campaign, batch.campaign_id, with_for_update=True)
+        if campaign is not None and campaign.status != CampaignStatus.DEACTIVATED:
+            campaign.status = status
+            campaign.status_reason = f"on-chain push refused: {reason}"[:500]
+        await alerts.notify(
+            session,
+            batch.product_id,
+            alert_code,
+            {"campaign_id": str(batch.campaign_id), "token": batch.token, "reason": reason},
+            subject=str(batch.campaign_id),
+            message=f"campaign {batch.campaign_id} cannot pay on-chain ({code}); "
+            "its rewards wait in pending",
+            severity="warning",
+        )
+        broadcast_before = await session.scalar(
+            select(Tx.id).where(Tx.batch_id == batch.id).limit(1)
+        )
+        if broadcast_before is None:
+            # The signature never left this database: safe to free the rows now.
+            batch.status = BatchStatus.FAILED
+            await _release_rows(session, batch)
+            outcome.failed.append(batch.id)
+            BATCHES.labels(outcome="failed").inc()
+        else:
+            # The signed payload is public: its rows are freed only once its deadline
+            # passes (void), else a later re-funding could let anyone replay it.
+            _back_off(batch, sender)
+        return
+    _back_off(batch, sender)
+    log.error(
+        "push rejected for an unknown reason", extra={"batch": str(batch.id), "reason": reason}
+    )
+
+
+def _back_off(batch: SettlementBatch, sender: Sender) -> None:
+    options = sender.options
+    delay = min(options.retry_base_s * 2 ** max(batch.attempts - 1, 0), options.retry_max_s)
+    batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
+
+
+async def handle_mined_reverts(
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    reverted: list[Reverted],
+    outcome: Outcome,
+) -> None:
+    """A push mined with status 0: read its reason by replaying it at its block."""
+    for item in reverted:
+        async with sessions() as session:
+            batch = await session.scalar(
+                select(SettlementBatch).where(SettlementBatch.id == item.batch_id).with_for_update()
+            )
+            if batch is None or batch.status not in UNSETTLED:
+                continue
+            data = push_calldata(sender.reader.bank(batch.bank_address), batch)
+            call = {"from": sender.signer.address, "to": batch.bank_address, "data": data}
+            reason = await sender.reader.simulate(call, item.block_number)
+            await apply_revert(
+                session, sender, batch, reason or "reverted (reason not reproducible)", outcome
+            )
+            await session.commit()

@@ -1,0 +1,90 @@
+"""The distributor key: loaded once from config, signs batches and transactions.
+
+SIGNER_KEY (raw, dev) or SIGNER_KEYSTORE + SIGNER_PASSWORD (encrypted, production)
+through Settings.effective_signer_key(); the key never leaves this object. Batch
+typed data comes from backend.settlement.eip712, the definition the contract
+tests use too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from backend.core.config import Settings
+from backend.settlement import eip712
+
+
+@dataclass(frozen=True)
+class SignedBatch:
+    nonce: str  # 0x bytes32
+    deadline: int
+    signature: str  # 0x, 65 bytes
+    payload: list[dict[str, str]]  # [{"user", "amount"}], amounts as decimal strings
+
+
+@dataclass(frozen=True)
+class Signer:
+    account: LocalAccount = field(repr=False)
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def sign_batch(
+        self,
+        *,
+        chain_id: int,
+        bank: str,
+        chain_campaign_id: str,
+        token: str,
+        rewards: list[tuple[str, int]],
+        deadline: int,
+    ) -> SignedBatch:
+        """Sign one batch under a fresh random nonce."""
+        nonce = eip712.new_nonce()
+        typed = eip712.push_rewards_typed_data(
+            chain_id=chain_id,
+            bank_address=bank,
+            campaign_id=bytes.fromhex(chain_campaign_id[2:]),
+            token=token,
+            rewards=rewards,
+            nonce=nonce,
+            deadline=deadline,
+        )
+        signature = eip712.sign_push(self.account.key, typed)
+        return SignedBatch(
+            nonce="0x" + nonce.hex(),
+            deadline=deadline,
+            signature="0x" + signature.hex(),
+            payload=[
+                {"user": r["user"], "amount": str(r["amount"])} for r in typed["message"]["rewards"]
+            ],
+        )
+
+    def sign_transaction(self, tx: dict[str, Any]) -> tuple[bytes, str]:
+        """(raw bytes, 0x hash) of a signed transaction."""
+        signed = self.account.sign_transaction(tx)
+        return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+
+def load_signer(settings: Settings) -> Signer:
+    """The configured signer; raises ConfigError when no key is configured."""
+    return Signer(Account.from_key(settings.effective_signer_key()))
+
+
+def push_calldata(bank_contract: Any, batch: Any) -> bytes:
+    """ABI-encoded ProductBank.pushRewards for a stored batch (exact signed payload)."""
+    rewards = [(item["user"], int(item["amount"])) for item in batch.payload]
+    args = [
+        bytes.fromhex(batch.chain_campaign_id[2:]),
+        batch.token,
+        rewards,
+        bytes.fromhex(batch.nonce[2:]),
+        batch.deadline,
+        bytes.fromhex(batch.signature[2:]),
+    ]
+    return bytes.fromhex(str(bank_contract.encode_abi("pushRewards", args=args))[2:])

@@ -1,0 +1,238 @@
+"""Transaction manager: Postgres-allocated account nonces, stored raw bytes, bumps, re-broadcasts.
+
+Every signed transaction is written to settlement_transactions and committed
+before it is broadcast, so a crash at any point leaves either nothing (no nonce
+taken) or bytes that can be sent again. A "slot" is one account nonce of the
+sender; it holds the original transaction and its fee-bumped replacements, and
+it stays open until one of them is mined. A slot is never abandoned: if its
+batch is voided meanwhile, the next replacement is a 0-value self-transfer, so
+the account never has a nonce gap.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account.typed_transactions import TypedTransaction
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.settlement import faults
+from backend.settlement.alerts import TRANSACTIONS, log
+from backend.settlement.chain import ChainReader
+from backend.settlement.models import BatchStatus, SenderNonce, SettlementBatch
+from backend.settlement.models import SettlementTransaction as Tx
+from backend.settlement.options import SettlementOptions
+from backend.settlement.signer import Signer
+
+SENT, MINED, REPLACED, DROPPED = "sent", "mined", "replaced", "dropped"
+PUSH, CANCEL = "push", "cancel"
+CANCEL_GAS = 21_000
+
+
+@dataclass
+class Sender:
+    """Everything needed to sign and send from the settlement account."""
+
+    reader: ChainReader
+    signer: Signer
+    chain_id: int
+    options: SettlementOptions
+
+
+@dataclass
+class Reverted:
+    batch_id: uuid.UUID
+    tx_hash: str
+    block_number: int
+    raw_tx: bytes
+
+
+@dataclass
+class TrackResult:
+    mined: list[str] = field(default_factory=list)
+    rebroadcast: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    reverted: list[Reverted] = field(default_factory=list)
+
+
+async def allocate_nonce(session: AsyncSession, sender: Sender) -> int:
+    """Next account nonce under a row lock; the caller stores its transaction in the same commit."""
+    address = sender.signer.address
+    chain_next = await sender.reader.account_nonce(address, "pending")
+    await session.execute(
+        insert(SenderNonce)
+        .values(chain_id=sender.chain_id, sender=address, next_nonce=chain_next)
+        .on_conflict_do_nothing()
+    )
+    row = await session.scalar(
+        select(SenderNonce)
+        .where(SenderNonce.chain_id == sender.chain_id, SenderNonce.sender == address)
+        .with_for_update()
+    )
+    assert row is not None
+    # The chain wins only when something outside Cascade used the key: never reuse, never skip.
+    nonce = max(row.next_nonce, chain_next)
+    row.next_nonce = nonce + 1
+    row.updated_at = datetime.now(UTC)
+    return nonce
+
+
+def _bump(value: int, bps: int) -> int:
+    return max(-(-value * (10_000 + bps) // 10_000), value + 1)
+
+
+async def store_push(
+    session: AsyncSession, sender: Sender, batch: SettlementBatch, data: bytes, gas: int
+) -> Tx:
+    """Sign the batch's push with a freshly allocated nonce; stored, not yet committed or sent."""
+    max_fee, tip = await sender.reader.fees()
+    nonce = await allocate_nonce(session, sender)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": sender.chain_id,
+        "nonce": nonce,
+        "to": batch.bank_address,
+        "value": 0,
+        "data": data,
+        "gas": gas,
+        "maxFeePerGas": max_fee,
+        "maxPriorityFeePerGas": tip,
+    }
+    return _store(session, sender, batch.id, tx, PUSH)
+
+
+def _store(
+    session: AsyncSession, sender: Sender, batch_id: uuid.UUID, tx: dict[str, Any], kind: str
+) -> Tx:
+    raw, tx_hash = sender.signer.sign_transaction(tx)
+    row = Tx(
+        batch_id=batch_id,
+        sender=sender.signer.address,
+        account_nonce=tx["nonce"],
+        tx_hash=tx_hash,
+        raw_tx=raw,
+        max_fee_per_gas=tx["maxFeePerGas"],
+        max_priority_fee_per_gas=tx["maxPriorityFeePerGas"],
+        status=SENT,
+        kind=kind,
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    return row
+
+
+async def broadcast(sender: Sender, row: Tx) -> None:
+    """Send stored bytes; a failure is only logged: the tracker sends them again."""
+    problem = await sender.reader.send_raw(row.raw_tx)
+    TRANSACTIONS.labels(kind=row.kind).inc()
+    if problem:
+        log.warning(
+            "broadcast refused",
+            extra={"tx_hash": row.tx_hash, "nonce": row.account_nonce, "error": problem},
+        )
+
+
+async def replace(session: AsyncSession, sender: Sender, newest: Tx, *, cancel: bool) -> Tx:
+    """A same-nonce replacement with both fee fields bumped (a self-transfer when `cancel`)."""
+    old: dict[str, Any] = dict(TypedTransaction.from_bytes(newest.raw_tx).as_dict())
+    max_fee, tip = await sender.reader.fees()
+    bps = sender.options.fee_bump_bps
+    new_tip = max(_bump(newest.max_priority_fee_per_gas, bps), tip)
+    new_max = max(_bump(newest.max_fee_per_gas, bps), max_fee, new_tip)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": sender.chain_id,
+        "nonce": newest.account_nonce,
+        "maxFeePerGas": new_max,
+        "maxPriorityFeePerGas": new_tip,
+    }
+    if cancel:
+        tx.update(to=sender.signer.address, value=0, data=b"", gas=CANCEL_GAS)
+    else:
+        tx.update(to=old["to"], value=old["value"], data=old["data"], gas=old["gas"])
+    return _store(session, sender, newest.batch_id, tx, CANCEL if cancel else PUSH)
+
+
+async def open_slots(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> list[int]:
+    async with sessions() as session:
+        nonces = await session.scalars(
+            select(Tx.account_nonce)
+            .where(Tx.sender == sender.signer.address, Tx.status == SENT)
+            .distinct()
+            .order_by(Tx.account_nonce)
+        )
+        return list(nonces)
+
+
+async def track(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> TrackResult:
+    """Walk the open slots: record what mined, re-broadcast what the node lost, bump the stuck."""
+    result = TrackResult()
+    chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
+    for nonce in await open_slots(sessions, sender):
+        async with sessions() as session:
+            await _track_slot(session, sender, nonce, chain_nonce, result)
+    return result
+
+
+async def _track_slot(
+    session: AsyncSession, sender: Sender, nonce: int, chain_nonce: int, result: TrackResult
+) -> None:
+    rows = list(
+        await session.scalars(
+            select(Tx)
+            .where(
+                Tx.sender == sender.signer.address,
+                Tx.account_nonce == nonce,
+                Tx.status.in_([SENT, REPLACED, DROPPED]),
+            )
+            .order_by(Tx.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    live = [row for row in rows if row.status == SENT]
+    if not live:
+        return  # another tracker holds this slot
+    for row in rows:
+        receipt = await sender.reader.receipt(row.tx_hash)
+        if receipt is None:
+            continue
+        for other in rows:
+            other.status = REPLACED if other is not row else MINED
+        if receipt["status"] == 0 and row.kind == PUSH:
+            result.reverted.append(
+                Reverted(row.batch_id, row.tx_hash, int(receipt["blockNumber"]), row.raw_tx)
+            )
+        result.mined.append(row.tx_hash)
+        await session.commit()
+        return
+    if chain_nonce > nonce:
+        # Consumed by a transaction that is not ours: the batch is resolved from the chain.
+        for row in live:
+            row.status = DROPPED
+        log.warning("account nonce used outside settlement", extra={"nonce": nonce})
+        await session.commit()
+        return
+    newest = live[-1]
+    if not await sender.reader.is_known(newest.tx_hash):
+        await session.commit()
+        await broadcast(sender, newest)  # the same bytes: same hash, same payload
+        result.rebroadcast.append(newest.tx_hash)
+        return
+    age = (datetime.now(UTC) - newest.created_at).total_seconds()
+    if age < sender.options.replace_after_s:
+        await session.commit()
+        return
+    batch_status = await session.scalar(
+        select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
+    )
+    cancel = newest.kind == CANCEL or batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
+    replacement = await replace(session, sender, newest, cancel=cancel)
+    await session.commit()
+    faults.crash_point("tx_stored")
+    await broadcast(sender, replacement)
+    result.replaced.append(replacement.tx_hash)

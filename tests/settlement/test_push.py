@@ -1,0 +1,40 @@
+"""The happy path and the builder's rules."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.rewards.models import Reward
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch
+from tests.factories import wallet
+from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
+
+
+async def test_push_once__pending_rewards__pushed_and_credited(env: Env):
+    campaign = env.campaigns[0]
+    wallets = [wallet() for _ in range(3)]
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(
+            session,
+            campaign,
+            [(wallets[0], 1 * TOKENS), (wallets[0], 2 * TOKENS), (wallets[1], 5), (wallets[2], 7)],
+        )
+
+    report = await push_once(env.ctx, options=FAST)
+
+    assert report.batches_created == 1
+    assert report.rewards_batched == 4
+    assert report.batches_pushed == 1
+    assert report.rewards_pushed == 4
+    assert report.gas_used > 0
+    assert len(report.tx_hashes) == 1
+    assert env.onchain(wallets[0]) == 3 * TOKENS
+    async with env.ctx.sessions() as session:
+        batch = (await session.scalars(select(SettlementBatch))).one()
+        assert batch.status == "pushed"
+        assert batch.payload[0] == {"user": wallets[0], "amount": str(3 * TOKENS)}
+        assert batch.mined_tx_hash == report.tx_hashes[0]
+        statuses = set((await session.scalars(select(Reward.status))).all())
+        assert statuses == {"pushed"}
+    await assert_consistent(env, wallets)
