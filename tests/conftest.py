@@ -8,6 +8,8 @@ gets clean tables afterwards (TRUNCATE), so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,16 +29,34 @@ from backend.runtime.postgres import EmbeddedPostgres
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 
 
+def shared_tmp_dir(prefix: str) -> Path:
+    """A temp dir other users can traverse: pgserver runs postgres as user `pgserver`,
+    and pytest keeps its own tmp tree private (0700) to every other user."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def pg_tmp_path() -> Iterator[Path]:
+    """Like tmp_path, but usable as a DATA_DIR for embedded PostgreSQL."""
+    path = shared_tmp_dir("cascade-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
         yield load_settings(database_url=given).database_url or given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), database="cascade_test")
+    root = shared_tmp_dir("cascade-test-pg-")
+    server = EmbeddedPostgres(root, database="cascade_test")
     url = server.start()
     yield url
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

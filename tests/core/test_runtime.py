@@ -23,8 +23,8 @@ def test_anvil__starts_on_a_free_port_and_stops():
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_embedded_services__start_both_and_stop_both(tmp_path):
-    settings = load_settings(data_dir=tmp_path, database_url=None, rpc_url=None)
+def test_embedded_services__start_both_and_stop_both(pg_tmp_path):
+    settings = load_settings(data_dir=pg_tmp_path, database_url=None, rpc_url=None)
     with embedded_services(settings) as endpoints:
         assert endpoints.postgres is not None and endpoints.anvil is not None
         postgres_pid = endpoints.postgres.pid
@@ -43,10 +43,10 @@ def test_embedded_services__start_both_and_stop_both(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_given_urls__start_nothing(tmp_path, database_url, rpc_url):
-    settings = load_settings(data_dir=tmp_path, database_url=database_url, rpc_url=rpc_url)
+def test_given_urls__start_nothing(pg_tmp_path, database_url, rpc_url):
+    settings = load_settings(data_dir=pg_tmp_path, database_url=database_url, rpc_url=rpc_url)
     with embedded_services(settings) as endpoints:
         assert endpoints.postgres is None and endpoints.anvil is None
         assert endpoints.database_url == database_url
         assert endpoints.rpc_url == rpc_url
-    assert not (tmp_path / "postgres").exists()
+    assert not (pg_tmp_path / "postgres").exists()

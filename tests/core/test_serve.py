@@ -18,16 +18,16 @@ from backend.runtime.anvil import free_port
 CASCADE = str(Path(sys.executable).parent / "cascade")
 
 
-def _start(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start(pg_tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RPC_URL"}}
-    environment.update(DATA_DIR=str(tmp_path / "data"), LOG_FORMAT="json", **env)
+    environment.update(DATA_DIR=str(pg_tmp_path / "data"), LOG_FORMAT="json", **env)
     process = subprocess.Popen(
         [CASCADE, "serve", "--port", str(port)],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        cwd=tmp_path,
+        cwd=pg_tmp_path,
     )
     return process, port
 
@@ -56,18 +56,18 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
     return output.decode()
 
 
-def test_serve__embedded_defaults_ready_then_ctrl_c_leaves_nothing(tmp_path):
-    process, port = _start(tmp_path)
+def test_serve__embedded_defaults_ready_then_ctrl_c_leaves_nothing(pg_tmp_path):
+    process, port = _start(pg_tmp_path)
     try:
         ready = _wait_ready(port, process)
         assert ready.json()["checks"]["database"]["ok"] is True
-        contracts = json.loads((tmp_path / "data" / "contracts.json").read_text())
+        contracts = json.loads((pg_tmp_path / "data" / "contracts.json").read_text())
         assert contracts["push_pull"].startswith("0x") and contracts["bank_factory"]
         children = _descendants(process.pid)
         names = {child.name() for child in children}
         assert "anvil" in names
         # postgres is started by pg_ctl and re-parented; find it through its data dir too
-        pgdata = str(tmp_path / "data" / "postgres")
+        pgdata = str(pg_tmp_path / "data" / "postgres")
         pg_pids = [
             p.pid
             for p in psutil.process_iter(["cmdline"])
@@ -81,15 +81,15 @@ def test_serve__embedded_defaults_ready_then_ctrl_c_leaves_nothing(tmp_path):
     survivors = [
         p
         for p in psutil.process_iter(["cmdline"])
-        if p.info["cmdline"] and str(tmp_path) in " ".join(p.info["cmdline"])
+        if p.info["cmdline"] and str(pg_tmp_path) in " ".join(p.info["cmdline"])
     ]
     assert survivors == []
     assert "listening on" in output and "stopped" in output
 
 
-def test_serve__given_urls_starts_no_embedded_service(tmp_path, database_url, rpc_url):
+def test_serve__given_urls_starts_no_embedded_service(pg_tmp_path, database_url, rpc_url):
     process, port = _start(
-        tmp_path,
+        pg_tmp_path,
         DATABASE_URL=database_url,
         RPC_URL=rpc_url,
         SECRET_KEY="x" * 32,
@@ -103,5 +103,5 @@ def test_serve__given_urls_starts_no_embedded_service(tmp_path, database_url, rp
     finally:
         output = _stop(process)
     assert process.returncode == 0, output
-    assert not (tmp_path / "data" / "postgres").exists()
+    assert not (pg_tmp_path / "data" / "postgres").exists()
     assert "embedded" not in output.split("listening on")[0].replace("(embedded defaults)", "")
