@@ -7,9 +7,9 @@ from itertools import count
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.campaigns.ids import chain_campaign_id
 from backend.campaigns.models import Campaign
 from backend.products.ids import new_api_key, normalize_domain, product_id_for
 from backend.products.models import ApiKey, Product, ProductToken, Role
@@ -79,7 +79,7 @@ async def make_campaign(session: AsyncSession, product: Product, **overrides: An
     campaign = Campaign(
         id=campaign_id,
         product_id=product.id,
-        chain_campaign_id="0x" + keccak(campaign_id.bytes).hex(),
+        chain_campaign_id=chain_campaign_id(campaign_id),
         **values,
     )
     session.add(campaign)
