@@ -99,6 +99,8 @@ async def recover(
         halted = await check_distributors(ctx, sender)
     await heal_reorgs(ctx.sessions, sender, outcome)
     tracked = await track(ctx.sessions, sender)
+    outcome.rebroadcast += tracked.rebroadcast
+    outcome.replaced += tracked.replaced
     await handle_mined_reverts(ctx.sessions, sender, tracked.reverted, outcome)
     await resolve_all(
         ctx.sessions,
@@ -145,8 +147,9 @@ async def push_once(
     )
 
     wait = sender.options.receipt_wait_s if wait_s is None else wait_s
-    if outcome.sent and wait > 0:
-        await _wait_for_receipts(sender.reader, outcome.sent, wait)
+    in_flight = outcome.sent + outcome.rebroadcast + outcome.replaced
+    if in_flight and wait > 0:
+        await _wait_for_receipts(sender.reader, in_flight, wait)
         await recover(ctx, sender, outcome, halted)
     await _fill_report(ctx, outcome, report, halted)
     return report
@@ -168,6 +171,8 @@ async def _fill_report(
     report.voided = len(outcome.voided)
     report.failed = len(outcome.failed)
     report.reorged = len(outcome.reorged)
+    report.rebroadcast = outcome.rebroadcast
+    report.replaced = outcome.replaced
     report.halted_banks = sorted(halted | outcome.halted_banks)
     report.errors = outcome.errors
     if outcome.pushed:

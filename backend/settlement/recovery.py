@@ -56,6 +56,8 @@ class Outcome:
     voided: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
     reorged: list[uuid.UUID] = field(default_factory=list)
+    rebroadcast: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
     halted_banks: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.typed_transactions import TypedTransaction
+from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -139,7 +140,7 @@ async def broadcast(sender: Sender, row: Tx) -> None:
 
 async def replace(session: AsyncSession, sender: Sender, newest: Tx, *, cancel: bool) -> Tx:
     """A same-nonce replacement with both fee fields bumped (a self-transfer when `cancel`)."""
-    old: dict[str, Any] = dict(TypedTransaction.from_bytes(newest.raw_tx).as_dict())
+    old: dict[str, Any] = dict(TypedTransaction.from_bytes(HexBytes(newest.raw_tx)).as_dict())
     max_fee, tip = await sender.reader.fees()
     bps = sender.options.fee_bump_bps
     new_tip = max(_bump(newest.max_priority_fee_per_gas, bps), tip)

@@ -1,0 +1,159 @@
+"""Stuck, dropped and reorged transactions: the batch settles once, on whichever hash mined."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from backend.rewards.models import Reward
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch, SettlementTransaction
+from backend.settlement.options import load_options
+from tests.factories import wallet
+from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
+from tests.settlement.helpers import SimulatedCrash, crash_at
+
+PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
+EAGER = load_options(replace_after_s=0, retry_base_s=0)
+
+
+async def _one_batch(env: Env) -> list[str]:
+    wallets = [wallet() for _ in range(3)]
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(w, 2 * TOKENS) for w in wallets])
+    return wallets
+
+
+async def _txs(env: Env) -> list[SettlementTransaction]:
+    async with env.ctx.sessions() as session:
+        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
+        return list((await session.scalars(query)).all())
+
+
+async def _batch(env: Env) -> SettlementBatch:
+    async with env.ctx.sessions() as session:
+        query = select(SettlementBatch).order_by(SettlementBatch.created_at.desc()).limit(1)
+        return (await session.scalars(query)).one()
+
+
+async def test_push__stuck_transaction__replaced_with_bumped_fees_and_settles_on_replacement(
+    env: Env, automine: None
+):
+    wallets = await _one_batch(env)
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert len(first.tx_hashes) == 1 and first.batches_pushed == 0
+
+    second = await push_once(env.ctx, options=EAGER, wait_s=0)
+    assert len(second.replaced) == 1
+    original, replacement = await _txs(env)
+    assert replacement.account_nonce == original.account_nonce
+    assert replacement.max_fee_per_gas * 1000 >= original.max_fee_per_gas * 1125
+    assert replacement.max_priority_fee_per_gas * 1000 >= original.max_priority_fee_per_gas * 1125
+
+    env.rpc("evm_mine")
+    third = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert third.batches_pushed == 1
+    batch = await _batch(env)
+    assert batch.mined_tx_hash == replacement.tx_hash
+    statuses = {tx.tx_hash: tx.status for tx in await _txs(env)}
+    assert statuses == {original.tx_hash: "replaced", replacement.tx_hash: "mined"}
+    await assert_consistent(env, wallets)
+
+
+async def test_push__replacement_never_broadcast__settles_on_original(
+    env: Env, automine: None, monkeypatch: pytest.MonkeyPatch
+):
+    wallets = await _one_batch(env)
+    env.rpc("evm_setAutomine", [False])
+    await push_once(env.ctx, options=PATIENT, wait_s=0)
+    crash_at(monkeypatch, "tx_stored")  # the replacement is stored, then the process dies
+    with pytest.raises(SimulatedCrash):
+        await push_once(env.ctx, options=EAGER, wait_s=0)
+    monkeypatch.undo()
+    original, replacement = await _txs(env)
+
+    env.rpc("evm_mine")  # the node only ever saw the original
+    report = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert report.batches_pushed == 1
+    assert (await _batch(env)).mined_tx_hash == original.tx_hash
+    statuses = {tx.tx_hash: tx.status for tx in await _txs(env)}
+    assert statuses == {original.tx_hash: "mined", replacement.tx_hash: "replaced"}
+    await assert_consistent(env, wallets)
+
+
+async def test_push__dropped_transaction__rebroadcast_with_the_same_bytes(env: Env, automine: None):
+    wallets = await _one_batch(env)
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    (tx_hash,) = first.tx_hashes
+    env.rpc("anvil_dropTransaction", [tx_hash])
+    assert env.rpc("eth_getTransactionByHash", [tx_hash]) is None
+
+    second = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert second.rebroadcast == [tx_hash]
+    assert env.rpc("eth_getTransactionByHash", [tx_hash]) is not None
+    (stored,) = await _txs(env)
+    assert stored.tx_hash == tx_hash  # same raw bytes, hence the same hash
+
+    env.rpc("evm_mine")
+    third = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert third.batches_pushed == 1
+    assert (await _batch(env)).mined_tx_hash == tx_hash
+    await assert_consistent(env, wallets)
+
+
+async def test_push__reorg_removes_confirmed_push__resubmitted_and_settled_once(env: Env):
+    wallets = await _one_batch(env)
+    first = await push_once(env.ctx, options=FAST)
+    assert first.batches_pushed == 1
+    pushed = await _batch(env)
+    assert env.onchain(wallets[0]) == 2 * TOKENS
+
+    env.rpc("anvil_reorg", [1, []])  # the push's block is replaced by an empty one
+    assert env.onchain(wallets[0]) == 0
+
+    second = await push_once(env.ctx, options=FAST)
+    assert second.reorged == 1
+    assert second.rebroadcast == [pushed.mined_tx_hash]  # the same payload, the same bytes
+    again = await _batch(env)
+    assert again.status == "pushed" and again.id == pushed.id
+    assert again.block_hash != pushed.block_hash
+    assert env.onchain(wallets[0]) == 2 * TOKENS
+    await assert_consistent(env, wallets)
+
+
+async def test_push__deadline_passed_with_stuck_tx__void_cancelled_and_rebatched(
+    env: Env, automine: None
+):
+    wallets = await _one_batch(env)
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    (stuck,) = first.tx_hashes
+    env.rpc("anvil_dropTransaction", [stuck])
+    env.rpc("evm_increaseTime", [PATIENT.deadline_s + 60])
+    env.rpc("evm_mine")  # an empty block past the deadline
+
+    second = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert second.voided == 1
+    assert second.rebroadcast == [stuck]  # the slot stays open: its nonce must be used
+    assert second.batches_created == 1  # the rows, back in pending, under a new nonce
+
+    third = await push_once(env.ctx, options=EAGER, wait_s=0)
+    txs = await _txs(env)
+    stuck_nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == stuck)
+    slot = [tx for tx in txs if tx.account_nonce == stuck_nonce]
+    assert [tx.kind for tx in slot] == ["push", "cancel"]  # the void batch's nonce is burnt
+    assert slot[1].tx_hash in third.replaced
+
+    env.rpc("evm_mine")
+    await push_once(env.ctx, options=PATIENT, wait_s=0)
+    async with env.ctx.sessions() as session:
+        statuses = sorted((await session.scalars(select(SettlementBatch.status))).all())
+        assert statuses == ["pushed", "void"]
+        assert set((await session.scalars(select(Reward.status))).all()) == {"pushed"}
+    statuses_by_kind = {
+        (tx.kind, tx.status) for tx in await _txs(env) if tx.account_nonce == stuck_nonce
+    }
+    assert ("cancel", "mined") in statuses_by_kind
+    await assert_consistent(env, wallets)
