@@ -20,7 +20,11 @@ from backend.core.config import Settings
 from backend.core.context import AppContext
 
 # Each domain exposes `route_handlers` in its routes module; listed here once.
-DOMAIN_ROUTE_MODULES: Sequence[str] = ("backend.products.routes",)
+DOMAIN_ROUTE_MODULES: Sequence[str] = (
+    "backend.products.routes",
+    "backend.interactions.routes",
+    "backend.referrals.routes",
+)
 
 
 def _domain_handlers() -> list[Any]:

@@ -1,0 +1,112 @@
+"""HTTP for ingestion, shop webhooks and the listener's product lookups (no rules here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.principal import Principal, resolve_principal
+from backend.core.config import Settings
+from backend.interactions import listener, service, webhooks
+from backend.interactions.ratelimit import ip_limiter
+from backend.interactions.schemas import BatchIn, InteractionIn
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _principal(request: Request[Any, Any, Any], db_session: AsyncSession) -> Principal:
+    # the app-level provider names its first parameter `connection`, which Litestar
+    # does not inject; hand it the request instead
+    return await resolve_principal(request, db_session)
+
+
+PRINCIPAL = {"principal": Provide(_principal)}
+
+
+@post(
+    "/api/external/interactions",
+    status_code=202,
+    summary="Record one interaction",
+    dependencies=PRINCIPAL,
+)
+async def post_interaction(
+    data: InteractionIn,
+    request: Request,
+    principal: Principal,
+    db_session: AsyncSession,
+    settings: Settings,
+) -> dict[str, Any]:
+    caller = service.Caller.from_principal(principal, _client_ip(request))
+    result = await service.ingest(db_session, caller, data, secret=settings.effective_secret_key)
+    return result.as_json()
+
+
+@post(
+    "/api/external/interactions/batch",
+    status_code=202,
+    summary="Record up to 1,000",
+    dependencies=PRINCIPAL,
+)
+async def post_interaction_batch(
+    data: BatchIn,
+    request: Request,
+    principal: Principal,
+    db_session: AsyncSession,
+    settings: Settings,
+) -> dict[str, Any]:
+    caller = service.Caller.from_principal(principal, _client_ip(request))
+    results = await service.ingest_batch(
+        db_session, caller, data.interactions, secret=settings.effective_secret_key
+    )
+    return {"results": [r.as_json() for r in results]}
+
+
+@post(
+    "/api/external/webhooks/{product_id:str}/{scheme:str}",
+    status_code=200,
+    summary="Shop webhook (shopify, woocommerce, custom)",
+)
+async def post_webhook(
+    product_id: str, scheme: str, request: Request, db_session: AsyncSession, settings: Settings
+) -> dict[str, Any]:
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await webhooks.receive(
+        db_session, product_id, scheme, headers, body, secret=settings.effective_secret_key
+    )
+
+
+@get("/api/external/products/{product_id:str}/origins", summary="Origins of a product")
+async def get_origins(
+    product_id: str, request: Request, db_session: AsyncSession, settings: Settings
+) -> dict[str, Any]:
+    ip_limiter.check(_client_ip(request))
+    origins = await listener.product_origins(db_session, product_id, settings.listener_origins)
+    return {"origins": origins}
+
+
+@get("/api/external/products/{product_id:str}/estimate", summary="What a wallet would earn")
+async def get_estimate(
+    product_id: str,
+    wallet: str,
+    type: str,
+    request: Request,
+    db_session: AsyncSession,
+    amount: str | None = None,
+) -> dict[str, Any]:
+    ip_limiter.check(_client_ip(request))
+    return await listener.estimate(db_session, product_id, wallet, type, amount)
+
+
+route_handlers = [
+    post_interaction,
+    post_interaction_batch,
+    post_webhook,
+    get_origins,
+    get_estimate,
+]

@@ -1,0 +1,238 @@
+"""The referral graph: accepting edges (first valid referrer wins) and walking chains.
+
+Edges are accepted `referral.referred` interactions (`referrer_wallet` set, no
+flag); the partial unique index `uq_interactions_referral_edge` makes a
+wallet's first accepted referrer final. Chains are read with one recursive CTE
+over that index and cached per process; an edge only ever gets *added*, so a
+cached chain goes stale exactly when the new edge's wallet is the chain's
+start or one of its members, and those entries are dropped after the commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.rewards.calculator import MAX_LEVELS
+
+# Flags stored on a rejected referral.referred interaction (it earns nothing).
+SELF_REFERRAL = "self_referral"
+REFERRAL_CYCLE = "referral_cycle"
+CROSS_PRODUCT = "cross_product_referrer"
+ALREADY_REFERRED = "already_referred"
+
+ANCESTOR_LIMIT = 10_000  # a cycle check walks at most this far up (the graph is a forest)
+
+_EDGE = "i.type = 'referral.referred' AND i.referrer_wallet IS NOT NULL AND i.flag IS NULL"
+
+CHAINS_SQL = text(
+    f"""
+    WITH RECURSIVE walk(start, wallet, depth, path) AS (
+        SELECT w, w, 0, ARRAY[w]::varchar[] FROM unnest(CAST(:wallets AS varchar[])) AS w
+        UNION ALL
+        SELECT walk.start, i.referrer_wallet, walk.depth + 1, walk.path || i.referrer_wallet
+        FROM walk
+        JOIN interactions AS i ON i.product_id = :product_id AND i.wallet = walk.wallet AND {_EDGE}
+        WHERE walk.depth < :depth AND NOT i.referrer_wallet = ANY(walk.path)
+    )
+    SELECT start, wallet FROM walk WHERE depth > 0 ORDER BY start, depth
+    """  # noqa: S608 - constant fragment, values are bound
+)
+
+REFERRAL_CHECK_SQL = text(
+    f"""
+    SELECT
+      EXISTS (
+        SELECT 1 FROM interactions AS i
+        WHERE i.product_id = :product_id AND i.wallet = :wallet AND {_EDGE}
+      ) AS already_referred,
+      EXISTS (
+        SELECT 1 FROM interactions AS i
+        WHERE i.product_id = :product_id AND i.wallet = :referrer
+      ) AS referrer_known,
+      EXISTS (
+        WITH RECURSIVE up(wallet, depth, path) AS (
+          SELECT CAST(:referrer AS varchar), 0, ARRAY[CAST(:referrer AS varchar)]
+          UNION ALL
+          SELECT i.referrer_wallet, up.depth + 1, up.path || i.referrer_wallet
+          FROM up
+          JOIN interactions AS i ON i.product_id = :product_id AND i.wallet = up.wallet AND {_EDGE}
+          WHERE up.depth < :limit AND NOT i.referrer_wallet = ANY(up.path)
+        )
+        SELECT 1 FROM up WHERE wallet = :wallet
+      ) AS closes_cycle
+    """  # noqa: S608 - constant fragment, values are bound
+)
+
+
+@dataclass
+class _ProductChains:
+    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stored_at: dict[str, float] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)  # wallet -> starts using it
+    generation: int = 0
+
+
+class ChainCache:
+    """Chains (up to MAX_LEVELS) per (product, wallet), invalidated when an edge lands.
+
+    Only this process's writes invalidate, so entries also expire after `ttl`
+    seconds: another process's new edge is seen at the latest then.
+    """
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 200_000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._products: dict[str, _ProductChains] = {}
+        self._size = 0
+
+    def generation(self, product_id: str) -> int:
+        return self._products.setdefault(product_id, _ProductChains()).generation
+
+    def get(self, product_id: str, wallet: str) -> tuple[str, ...] | None:
+        entry = self._products.get(product_id)
+        if entry is None or wallet not in entry.chains:
+            return None
+        if time.monotonic() - entry.stored_at[wallet] > self.ttl:
+            self._drop(entry, wallet)
+            return None
+        return entry.chains[wallet]
+
+    def put(self, product_id: str, wallet: str, chain: tuple[str, ...], generation: int) -> None:
+        """Store unless an edge landed since `generation` was read (the read may be stale)."""
+        entry = self._products.setdefault(product_id, _ProductChains())
+        if entry.generation != generation:
+            return
+        if self._size >= self.max_entries:
+            self.clear()
+            entry = self._products.setdefault(product_id, _ProductChains())
+        if wallet in entry.chains:
+            self._drop(entry, wallet)
+        entry.chains[wallet] = chain
+        entry.stored_at[wallet] = time.monotonic()
+        for member in chain:
+            entry.members.setdefault(member, set()).add(wallet)
+        self._size += 1
+
+    def edge_added(self, product_id: str, wallet: str) -> None:
+        """`wallet` got a referrer: its chain and every chain through it change."""
+        entry = self._products.setdefault(product_id, _ProductChains())
+        entry.generation += 1
+        for start in [wallet, *entry.members.pop(wallet, set())]:
+            self._drop(entry, start)
+
+    def clear(self) -> None:
+        self._products.clear()
+        self._size = 0
+
+    def _drop(self, entry: _ProductChains, start: str) -> None:
+        chain = entry.chains.pop(start, None)
+        entry.stored_at.pop(start, None)
+        if chain is None:
+            return
+        self._size -= 1
+        for member in chain:
+            users = entry.members.get(member)
+            if users is not None:
+                users.discard(start)
+                if not users:
+                    del entry.members[member]
+
+
+chain_cache = ChainCache()
+
+
+async def chains(
+    session: AsyncSession,
+    product_id: str,
+    wallets: Iterable[str],
+    depth: int = MAX_LEVELS,
+    *,
+    use_cache: bool = True,
+) -> dict[str, tuple[str, ...]]:
+    """Referrers of each wallet, nearest first, at most `depth` of them; never loops.
+
+    One recursive query for all wallets the cache does not know. A transaction
+    that has just written an edge passes `use_cache=False`: what it reads is not
+    committed yet and must not outlive a rollback.
+    """
+    depth = max(0, min(depth, MAX_LEVELS))
+    unique = list(dict.fromkeys(wallets))
+    found: dict[str, tuple[str, ...]] = {wallet: () for wallet in unique}
+    if depth == 0:
+        return found
+    missing: list[str] = []
+    for wallet in unique:
+        cached = chain_cache.get(product_id, wallet) if use_cache else None
+        if cached is None:
+            missing.append(wallet)
+        else:
+            found[wallet] = cached[:depth]
+    if not missing:
+        return found
+    generation = chain_cache.generation(product_id)
+    rows = await session.execute(
+        CHAINS_SQL, {"wallets": missing, "product_id": product_id, "depth": MAX_LEVELS}
+    )
+    walked: dict[str, list[str]] = {wallet: [] for wallet in missing}
+    for start, referrer in rows:
+        walked[start].append(referrer)
+    for wallet, referrers in walked.items():
+        if use_cache:
+            chain_cache.put(product_id, wallet, tuple(referrers), generation)
+        found[wallet] = tuple(referrers[:depth])
+    return found
+
+
+async def chain(
+    session: AsyncSession, product_id: str, wallet: str, depth: int = MAX_LEVELS
+) -> list[str]:
+    """Up to `depth` referrers of `wallet` on `product_id`, nearest first."""
+    return list((await chains(session, product_id, [wallet], depth)).get(wallet, ()))
+
+
+async def lock_referral_graph(session: AsyncSession, product_id: str) -> None:
+    """Serialise edge inserts of one product until commit, so two edges never form a cycle."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"referral-graph:{product_id}"},
+    )
+
+
+async def referral_flag(
+    session: AsyncSession, product_id: str, wallet: str, referrer: str
+) -> str | None:
+    """Why `referrer` cannot become `wallet`'s referrer (a flag code), or None if it can.
+
+    Call after `lock_referral_graph` in the same transaction.
+    """
+    if referrer == wallet:
+        return SELF_REFERRAL
+    row = (
+        await session.execute(
+            REFERRAL_CHECK_SQL,
+            {
+                "product_id": product_id,
+                "wallet": wallet,
+                "referrer": referrer,
+                "limit": ANCESTOR_LIMIT,
+            },
+        )
+    ).one()
+    if row.already_referred:
+        return ALREADY_REFERRED
+    if not row.referrer_known:
+        return CROSS_PRODUCT
+    if row.closes_cycle:
+        return REFERRAL_CYCLE
+    return None
+
+
+def edges_committed(product_id: str, wallets: Sequence[str]) -> None:
+    """Call after the commit that accepted these wallets' edges (drops stale chains)."""
+    for wallet in wallets:
+        chain_cache.edge_added(product_id, wallet)
