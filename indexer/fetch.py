@@ -20,6 +20,7 @@ from indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
 ADDRESSES_PER_CALL = 500  # providers cap the address list of one eth_getLogs
+RANGES_BEFORE_LIFTING_CEILING = 50
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Fetcher:
         self.decoder = decoder
         self.settings = settings
         self.range_size = settings.initial_range
+        # Largest size not yet refused; lifted again after a run of accepted ranges,
+        # because providers limit results, and results vary along the chain.
+        self.ceiling = settings.max_range
+        self._accepted = 0
         self.topics = decoder.topics()
 
     async def fetch(self, cursor: int, head: int, banks: set[str]) -> FetchedRange:
@@ -54,7 +59,10 @@ class Fetcher:
                         f"the node refuses eth_getLogs even for the single block {from_block} "
                         f"({exc}): use an RPC_URL whose log limits allow it"
                     ) from exc
-                self.range_size = max(1, (to_block - from_block + 1) // 2)
+                tried = to_block - from_block + 1
+                self.ceiling = max(1, tried - 1)
+                self.range_size = max(1, tried // 2)
+                self._accepted = 0
                 log.info("shrinking block range", extra={"range": self.range_size})
         headers = await self._headers(from_block, to_block, head, logs)
         _check_consistent(logs, headers)
@@ -64,6 +72,15 @@ class Fetcher:
         ):
             self.range_size = min(self.settings.max_range, self.range_size * 2)
         return FetchedRange(from_block, to_block, head, logs, headers, new_banks)
+
+    def _adapt(self, log_count: int, *, full: bool) -> None:
+        """Grow after a quiet full-size range, up to the ceiling; lift the ceiling slowly."""
+        self._accepted += 1
+        if self._accepted >= RANGES_BEFORE_LIFTING_CEILING:
+            self.ceiling = min(self.settings.max_range, self.ceiling * 2)
+            self._accepted = 0
+        if full and log_count < self.settings.target_logs_per_range // 2:
+            self.range_size = min(self.ceiling, self.settings.max_range, self.range_size * 2)
 
     async def _logs_with_new_banks(
         self, from_block: int, to_block: int, banks: set[str]
