@@ -43,9 +43,28 @@ def create_app(
     rpc_url: str,
     context: AppContext | None = None,
     debug: bool = False,
+    run_jobs: bool = False,
 ) -> Litestar:
-    """Build the app around one AppContext (created here unless given)."""
+    """Build the app around one AppContext (created here unless given).
+
+    `run_jobs` starts the background scheduler (settlement push...) with the app;
+    `cascade serve` sets it, tests build apps without jobs.
+    """
     app_context = context or AppContext(settings, database_url, rpc_url)
+    jobs: list[Any] = []
+
+    async def start_jobs(_: Litestar) -> None:
+        from backend.core.scheduler import Scheduler
+        from backend.settlement.job import register_jobs
+
+        scheduler = Scheduler(app_context)
+        register_jobs(scheduler)
+        scheduler.start()
+        jobs.append(scheduler)
+
+    async def stop_jobs(_: Litestar) -> None:
+        for scheduler in jobs:
+            await scheduler.shutdown()
 
     def provide_context() -> AppContext:
         return app_context
@@ -90,7 +109,8 @@ def create_app(
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,  # our handler (backend.core.logs) stays the only one
-        on_shutdown=[close_context],
+        on_startup=[start_jobs] if run_jobs else [],
+        on_shutdown=[stop_jobs, close_context],
         debug=debug,
     )
     app.state.context = app_context

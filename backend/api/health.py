@@ -9,6 +9,7 @@ from litestar import Response, get
 from sqlalchemy import text
 
 from backend.core.context import AppContext
+from backend.settlement.health import check_settlement
 
 READY_TIMEOUT_S = 3.0
 
@@ -42,6 +43,7 @@ async def _run_check(name: str, check: Any, ctx: AppContext) -> tuple[str, dict[
 READINESS_CHECKS: list[tuple[str, Any]] = [
     ("database", _check_database),
     ("chain", _check_chain),
+    ("settlement", check_settlement),
 ]
 
 

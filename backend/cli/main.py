@@ -8,6 +8,7 @@ from backend.cli.chain import chain
 from backend.cli.config_cmd import config
 from backend.cli.db import db
 from backend.cli.serve import serve
+from backend.cli.settlement import push, reconcile
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,5 +16,5 @@ def cli() -> None:
     """Cascade: rewards backend with on-chain settlement."""
 
 
-for command in (serve, db, config, chain):
+for command in (serve, db, config, chain, push, reconcile):
     cli.add_command(command)

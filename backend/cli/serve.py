@@ -41,7 +41,12 @@ def run_server(settings: Settings, endpoints: Endpoints, host: str, port: int) -
 
     from backend.api.app import create_app
 
-    app = create_app(settings, database_url=endpoints.database_url, rpc_url=endpoints.rpc_url)
+    app = create_app(
+        settings,
+        database_url=endpoints.database_url,
+        rpc_url=endpoints.rpc_url,
+        run_jobs=True,
+    )
     config = uvicorn.Config(
         app,
         host=host,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from backend.core.context import AppContext
+from backend.core.scheduler import Scheduler
 from backend.products.models import ProductBank
 from backend.settlement import alerts
 from backend.settlement.builder import build_batches
@@ -86,9 +87,7 @@ async def make_sender(
     expected = ctx.settings.chain_id
     if expected is not None and expected != chain_id:
         raise RuntimeError(f"RPC_URL serves chain {chain_id}, CHAIN_ID says {expected}")
-    return Sender(
-        reader, signer or load_signer(ctx.settings), chain_id, options or load_options()
-    )
+    return Sender(reader, signer or load_signer(ctx.settings), chain_id, options or load_options())
 
 
 async def recover(
@@ -192,6 +191,12 @@ async def _fill_report(
         report.amount_pushed = int(row[2])
         report.gas_used = int(row[3])
         report.tx_hashes = list(dict.fromkeys(report.tx_hashes))
+
+
+def register_jobs(scheduler: Scheduler) -> None:
+    """The push job, every PUSH_INTERVAL_S, on the leader replica only."""
+    interval = scheduler.ctx.settings.push_interval_s
+    scheduler.add_job("settlement.push", interval, run_push_job, leader_only=True)
 
 
 async def run_push_job(ctx: AppContext) -> None:
