@@ -120,7 +120,8 @@ async def test_interaction__session_for_own_wallet__is_accepted(client, db_sessi
     response = await send(client, token, product.id, user, "press.read_article")
 
     assert response.status_code == 202
-    assert await count(db_session, "SELECT count(*) FROM interactions WHERE source = 'session'") == 1
+    stored = "SELECT count(*) FROM interactions WHERE source = 'session'"
+    assert await count(db_session, stored) == 1
 
 
 async def test_interaction__session_for_other_wallet__is_403_wallet_mismatch(client, db_session):
