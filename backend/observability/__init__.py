@@ -1,0 +1,1 @@
+"""Metrics, request instrumentation and operator alerts shared by every domain."""
