@@ -80,14 +80,18 @@ async def _session_principal(session: AsyncSession, token: str, kind: str) -> Pr
     )
 
 
-async def resolve_principal(connection: ASGIConnection, db_session: AsyncSession) -> Principal:
-    """Litestar dependency: the caller, or 401 when there is no valid credential."""
-    token = _bearer(connection)
+async def resolve_principal(request: ASGIConnection, db_session: AsyncSession) -> Principal:
+    """Litestar dependency: the caller, or 401 when there is no valid credential.
+
+    The parameter is named `request` because Litestar injects the connection
+    under that name (it has no `connection` kwarg); positional callers are unaffected.
+    """
+    token = _bearer(request)
     if token is not None:
         if token.startswith(API_KEY_PREFIX):
             return await _api_key_principal(db_session, token)
         return await _session_principal(db_session, token, "bearer")
-    cookie = connection.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return await _session_principal(db_session, cookie, "cookie")
     raise Unauthorized("missing credentials: send an API key or log in", code="unauthenticated")
