@@ -22,6 +22,7 @@ from backend.rewards.models import Reward
 from backend.runtime.anvil import rpc_call
 from backend.settlement.models import SenderNonce, SettlementBatch
 from backend.settlement.options import load_options
+from backend.settlement.reconcile import reconcile
 from tests.factories import make_campaign, make_product
 
 KEY = ANVIL_DEV_KEYS[0]
@@ -165,6 +166,8 @@ async def assert_consistent(env: Env, wallets: Iterable[str]) -> None:
     assert latest == pending  # nothing queued behind a gap
     if allocated is not None:
         assert allocated <= latest  # every allocated account nonce is consumed
+    report = await reconcile(env.ctx)
+    assert report.mismatches == []
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Crash matrix: the pusher is SIGKILLed right after each step, restarted, and nothing is paid twice."""
+"""Crash matrix: the pusher is SIGKILLed after each step, restarted; nothing is paid twice."""
 
 from __future__ import annotations
 
