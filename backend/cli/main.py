@@ -7,6 +7,7 @@ import click
 from backend.cli.chain import chain
 from backend.cli.config_cmd import config
 from backend.cli.db import db
+from backend.cli.index import index
 from backend.cli.serve import serve
 from backend.cli.settlement import push, reconcile
 
@@ -16,5 +17,5 @@ def cli() -> None:
     """Cascade: rewards backend with on-chain settlement."""
 
 
-for command in (serve, db, config, chain, push, reconcile):
+for command in (serve, db, config, chain, push, reconcile, index):
     cli.add_command(command)

@@ -66,7 +66,23 @@ class Chain:
         return bank
 
     def push(self, rewards: Sequence[tuple[str, int]], *, bank: str | None = None) -> Any:
-        bank = bank or self.bank
+        return send(self.w3, KEY, self._push_call(rewards, bank or self.bank))
+
+    def push_many(self, batches: Sequence[Sequence[tuple[str, int]]]) -> None:
+        """One push transaction per batch, sent without waiting in between (one block each)."""
+        sender = Account.from_key(KEY)
+        nonce = self.w3.eth.get_transaction_count(sender.address, "pending")
+        fees = {"maxFeePerGas": 10**11, "maxPriorityFeePerGas": 0, "chainId": 31337}
+        tx_hash = None
+        for i, rewards in enumerate(batches):
+            tx = self._push_call(rewards, self.bank).build_transaction(
+                {"from": sender.address, "nonce": nonce + i, "gas": 3_000_000, **fees}
+            )
+            tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        if tx_hash is not None:
+            assert self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.01)["status"]
+
+    def _push_call(self, rewards: Sequence[tuple[str, int]], bank: str) -> Any:
         typed = eip712.push_rewards_typed_data(
             chain_id=self.w3.eth.chain_id,
             bank_address=bank,
@@ -77,9 +93,7 @@ class Chain:
             deadline=int(time.time()) + 3600 * 24 * 365,
         )
         args = eip712.push_call_args(typed, eip712.sign_push(KEY, typed))
-        return send(
-            self.w3, KEY, contract(self.w3, "ProductBank", bank).functions.pushRewards(*args)
-        )
+        return contract(self.w3, "ProductBank", bank).functions.pushRewards(*args)
 
     def claim(self, wallet: str) -> Any:
         push_pull = contract(self.w3, "MultiTokenPushPull", self.push_pull)

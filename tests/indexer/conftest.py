@@ -59,7 +59,7 @@ async def table(ctx: AppContext, sql: str, **params: Any) -> list[Any]:
         return list((await conn.execute(text(sql), params)).all())
 
 
-def expected_events(chain: Chain) -> set[tuple[str, int, str]]:
+def expected_events(chain: Chain, up_to: int | None = None) -> set[tuple[str, int, str]]:
     """(tx hash, log index, event) of every chain log the indexer is meant to keep."""
     decoder = Decoder()
     tables = {
@@ -70,7 +70,7 @@ def expected_events(chain: Chain) -> set[tuple[str, int, str]]:
     found = set()
     for log in chain.logs():
         spec = tables[log["address"].lower()].get(log["topics"][0])
-        if spec is not None:
+        if spec is not None and (up_to is None or int(log["blockNumber"], 16) <= up_to):
             found.add((log["transactionHash"], int(log["logIndex"], 16), spec.name))
     return found
 
