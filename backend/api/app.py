@@ -18,12 +18,15 @@ from backend.api.middleware import request_id_middleware
 from backend.auth.principal import resolve_principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.observability.middleware import metrics_middleware
 
 # Each domain exposes `route_handlers` in its routes module; listed here once.
 DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.products.routes",
     "backend.interactions.routes",
     "backend.referrals.routes",
+    "backend.notifications.routes",
+    "backend.observability.routes",
 )
 
 
@@ -98,7 +101,7 @@ def create_app(
             "principal": Provide(resolve_principal),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, metrics_middleware],
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Cascade API",

@@ -9,6 +9,7 @@ from litestar import Response, get
 from sqlalchemy import text
 
 from backend.core.context import AppContext
+from backend.observability.alerts import check_alerts
 from backend.settlement.health import check_settlement
 
 READY_TIMEOUT_S = 3.0
@@ -44,6 +45,7 @@ READINESS_CHECKS: list[tuple[str, Any]] = [
     ("database", _check_database),
     ("chain", _check_chain),
     ("settlement", check_settlement),
+    ("alerts", check_alerts),
 ]
 
 
