@@ -1,0 +1,256 @@
+"""Settlement benchmark: N pending rewards across C campaigns, settled and confirmed on anvil.
+
+Starts its own embedded PostgreSQL (temp dir) and anvil, deploys the contracts,
+funds one bank, inserts pending rewards and runs push cycles until every reward
+is pushed. Prints rewards/s, transactions, total gas and gas per reward, and a
+baseline: gas per reward of a single-reward batch measured in the same run.
+
+    .venv/bin/python bench/settle.py [--json] [--rewards 10000] [--campaigns 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eth_account import Account
+from eth_utils import keccak
+from sqlalchemy import func, insert, select
+
+from backend.campaigns.models import Campaign
+from backend.chain import connect, contract, deploy_bank, deploy_core, deploy_test_token, send
+from backend.core import migrate
+from backend.core.config import ANVIL_DEV_KEYS, load_settings
+from backend.core.context import AppContext
+from backend.core.db import create_engine
+from backend.interactions.models import Interaction
+from backend.products.models import Product, ProductBank
+from backend.rewards.models import Reward
+from backend.runtime.anvil import EmbeddedAnvil
+from backend.runtime.postgres import EmbeddedPostgres
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch
+from backend.settlement.options import load_options
+
+KEY = ANVIL_DEV_KEYS[0]
+
+
+def setup_chain(rpc_url: str, product_id: str, total: int) -> tuple[dict[str, str], str, str]:
+    w3 = connect(rpc_url)
+    signer = Account.from_key(KEY).address
+    core = dict(deploy_core(w3, KEY))
+    bank = deploy_bank(w3, KEY, core["bank_factory"], bytes.fromhex(product_id[2:]), signer)
+    token = deploy_test_token(w3, KEY, "Bench", "BNC")
+    erc20 = contract(w3, "MockERC20", token)
+    send(w3, KEY, erc20.functions.mint(signer, total))
+    send(w3, KEY, erc20.functions.approve(bank, total))
+    send(w3, KEY, contract(w3, "ProductBank", bank).functions.deposit(token, total))
+    return core, bank, token
+
+
+def allocate(rpc_url: str, bank: str, token: str, campaigns: list[str]) -> None:
+    w3 = connect(rpc_url)
+    bank_contract = contract(w3, "ProductBank", bank)
+    for chain_campaign_id in campaigns:
+        cid = bytes.fromhex(chain_campaign_id[2:])
+        send(w3, KEY, bank_contract.functions.allocateCampaignBudget(cid, token, 0))
+
+
+async def add_product(ctx: AppContext, product_id: str) -> None:
+    async with ctx.sessions() as session:
+        session.add(
+            Product(
+                id=product_id,
+                name="Bench",
+                primary_domain="bench.example",
+                domains=["bench.example"],
+                owner_wallet=Account.create().address,
+            )
+        )
+        await session.commit()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cascade-bench-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp), database="cascade_bench")
+        database_url = postgres.start()
+        anvil = EmbeddedAnvil()
+        rpc_url = anvil.start()
+        try:
+            engine = create_engine(database_url, pool_size=1)
+            await migrate.upgrade(engine)
+            await engine.dispose()
+            settings = load_settings(
+                database_url=database_url,
+                rpc_url=rpc_url,
+                signer_key=KEY,
+                secret_key="bench-secret-0123456789abcdef0123",
+                push_cooldown_s=0,
+                confirmations=args.confirmations,
+                batch_size=args.batch_size,
+                data_dir=Path(tmp),
+            )
+            ctx = AppContext(settings, database_url, rpc_url)
+            product_id = "0x" + keccak(text="bench.example").hex()
+            core, bank, token = setup_chain(rpc_url, product_id, 10**40)
+            ctx.settings.push_pull_address = core["push_pull"]
+            await add_product(ctx, product_id)
+            async with ctx.sessions() as session:
+                session.add(ProductBank(product_id=product_id, chain_id=31337, address=bank))
+                await session.commit()
+            # baseline: a batch of one reward, measured on the same chain
+            single = await seed_rewards(ctx, product_id, token, 1, 1, 1)
+            allocate(rpc_url, bank, token, [c.chain_campaign_id for c in single])
+            options = load_options(receipt_wait_s=60)
+            baseline = await push_once(ctx, options=options)
+            baseline_gas = baseline.gas_used
+
+            campaigns = await seed_rewards(
+                ctx, product_id, token, args.rewards, args.campaigns, args.wallets
+            )
+            allocate(rpc_url, bank, token, [c.chain_campaign_id for c in campaigns])
+            started = time.perf_counter()
+            transactions = 0
+            cycles = 0
+            while True:
+                report = await push_once(ctx, options=options)
+                cycles += 1
+                transactions += len(report.tx_hashes)
+                async with ctx.sessions() as session:
+                    left = await session.scalar(
+                        select(func.count()).select_from(Reward).where(Reward.status != "pushed")
+                    )
+                if not left:
+                    break
+                if args.confirmations:
+                    connect(rpc_url).provider.make_request("anvil_mine", [args.confirmations])
+                if cycles > 1000:
+                    raise RuntimeError("settlement did not converge")
+            elapsed = time.perf_counter() - started
+            async with ctx.sessions() as session:
+                gas, batches, entries = (
+                    await session.execute(
+                        select(
+                            func.sum(SettlementBatch.gas_used),
+                            func.count(),
+                            func.sum(func.jsonb_array_length(SettlementBatch.payload)),
+                        ).where(
+                            SettlementBatch.status == "pushed",
+                            SettlementBatch.campaign_id.in_([c.id for c in campaigns]),
+                        )
+                    )
+                ).one()
+            await ctx.close()
+        finally:
+            anvil.stop()
+            postgres.stop()
+    gas = int(gas)
+    return {
+        "rewards": args.rewards,
+        "campaigns": args.campaigns,
+        "wallets": args.wallets,
+        "batch_size": args.batch_size,
+        "confirmations": args.confirmations,
+        "cycles": cycles,
+        "batches": int(batches),
+        "transactions": transactions,
+        "seconds": round(elapsed, 2),
+        "rewards_per_s": round(args.rewards / elapsed, 1),
+        "total_gas": gas,
+        "gas_per_reward": round(gas / args.rewards),
+        "payload_entries": int(entries),  # (wallet, sum) pairs actually credited
+        "gas_per_entry": round(gas / int(entries)),
+        "baseline_gas_per_reward": baseline_gas,
+        "ratio_vs_single_reward_batch": round(gas / args.rewards / baseline_gas, 3),
+    }
+
+
+async def seed_rewards(
+    ctx: AppContext, product_id: str, token: str, rewards: int, campaign_count: int, wallets: int
+) -> list[Campaign]:
+    """Active campaigns and pending rewards spread over them and over a wallet pool."""
+    rng = random.Random(11)
+    pool = [Account.create().address for _ in range(wallets)]
+    async with ctx.sessions() as session:
+        campaigns = []
+        for index in range(campaign_count):
+            campaign_id = uuid.uuid4()
+            campaigns.append(
+                Campaign(
+                    id=campaign_id,
+                    product_id=product_id,
+                    chain_campaign_id="0x" + keccak(campaign_id.bytes).hex(),
+                    name=f"bench {index}",
+                    trigger="purchase.completed",
+                    token=token,
+                    reward_type="fixed",
+                    reward_config={"amount": "1"},
+                    user_bps=10_000,
+                    decay_bps=0,
+                    max_depth=0,
+                    status="active",
+                )
+            )
+        session.add_all(campaigns)
+        await session.flush()
+        interactions = [
+            {
+                "product_id": product_id,
+                "wallet": rng.choice(pool),
+                "type": "purchase.completed",
+                "source": "cli",
+            }
+            for _ in range(rewards)
+        ]
+        ids = (
+            await session.scalars(insert(Interaction).returning(Interaction.id), interactions)
+        ).all()
+        rows = [
+            {
+                "product_id": product_id,
+                "campaign_id": campaigns[i % campaign_count].id,
+                "interaction_id": interaction_id,
+                "wallet": interactions[i]["wallet"],
+                "level": 0,
+                "token": token,
+                "amount": rng.randint(1, 10**18),
+            }
+            for i, interaction_id in enumerate(ids)
+        ]
+        for start in range(0, len(rows), 2000):
+            await session.execute(insert(Reward), rows[start : start + 2000])
+        await session.commit()
+    return campaigns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rewards", type=int, default=10_000)
+    parser.add_argument("--campaigns", type=int, default=20)
+    parser.add_argument("--wallets", type=int, default=5_000, help="distinct recipients")
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="wallets per batch (BATCH_SIZE)"
+    )
+    parser.add_argument("--confirmations", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    width = max(len(key) for key in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
