@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 CHAIN_STAMP := contracts/node_modules/.installed
 SDK_STAMP := sdk-js/node_modules/.installed
+# Debian chromium for the browser tests (never a downloaded build); stamped once it exists.
+CHROMIUM_STAMP := .build/chromium.installed
 NPM := npm --no-audit --no-fund --loglevel=error
 
 # anvil (local chain) comes from the npm package in contracts/.
@@ -53,9 +55,14 @@ typecheck: $(PY_STAMP)
 	@echo "==> mypy"
 	@$(BIN)/mypy
 
-pytest: setup
+pytest: setup $(CHROMIUM_STAMP)
 	@echo "==> pytest"
 	@bash .ci/pytest.sh
+
+$(CHROMIUM_STAMP):
+	@test -x /usr/bin/chromium || { echo "==> chromium (Debian package)"; \
+		apt-get update -qq && apt-get install -y -qq chromium; }
+	@mkdir -p $(dir $@) && touch $@
 
 sdk-test: $(SDK_STAMP)
 	@echo "==> sdk-js tests"
