@@ -27,6 +27,7 @@ DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.referrals.routes",
     "backend.notifications.routes",
     "backend.observability.routes",
+    "backend.wallets.routes",
 )
 
 
@@ -59,9 +60,11 @@ def create_app(
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
         from backend.settlement.job import register_jobs
+        from indexer.jobs import register_jobs as register_indexer_jobs
 
         scheduler = Scheduler(app_context)
         register_jobs(scheduler)
+        register_indexer_jobs(scheduler)
         scheduler.start()
         jobs.append(scheduler)
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from backend.core.context import AppContext
 from backend.observability.alerts import check_alerts
 from backend.settlement.health import check_settlement
+from indexer.jobs import check_indexer_lag
 
 READY_TIMEOUT_S = 3.0
 
@@ -46,6 +47,7 @@ READINESS_CHECKS: list[tuple[str, Any]] = [
     ("chain", _check_chain),
     ("settlement", check_settlement),
     ("alerts", check_alerts),
+    ("indexer", check_indexer_lag),
 ]
 
 

@@ -1,0 +1,59 @@
+"""Response shapes of the wallet API (documented for sdk-js: amounts are decimal strings)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class TokenRewards(msgspec.Struct):
+    token: str
+    symbol: str | None
+    decimals: int | None
+    claimable: str  # on-chain pending, from events at least the confirmed depth deep
+    queued: str  # earned, not pushed yet (rewards pending + batched)
+    claimed_total: str
+    unconfirmed_claimable: str  # pending that rests on blocks newer than the confirmed depth
+
+
+class RewardsSnapshot(msgspec.Struct):
+    wallet: str
+    tokens: list[TokenRewards]
+
+
+class Named(msgspec.Struct):
+    id: str
+    name: str
+
+
+class RewardItem(msgspec.Struct, tag_field="kind", tag="reward"):
+    id: int
+    time: str
+    token: str
+    amount: str
+    status: str  # queued | pushed | claimed
+    level: int  # 0 = the wallet's own action, n = n-th referrer
+    campaign: Named
+    product: Named
+    tx_hash: str | None  # the push transaction
+    pushed_at: str | None
+    claim_tx_hash: str | None
+    claimed_at: str | None
+
+
+class ClaimItem(msgspec.Struct, tag_field="kind", tag="claim"):
+    id: int
+    time: str
+    token: str
+    amount: str
+    status: str  # claimed | unconfirmed
+    tx_hash: str
+    block_number: int
+
+
+class HistoryPage(msgspec.Struct):
+    wallet: str
+    items: list[RewardItem | ClaimItem]
+    limit: int
+    offset: int
+    total: int
+    next_offset: int | None
