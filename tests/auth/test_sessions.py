@@ -195,3 +195,31 @@ def test_sliding_window__forgets_old_hits():
     window.hit("a", "requests")
     now[0] = 10.0
     window.hit("a", "requests")  # the first hit left the window
+
+
+async def test_listener_token__interactions_only_for_its_wallet(
+    api, account, authenticator, db_session
+):
+    from eth_account import Account
+
+    from tests.factories import make_campaign, make_product
+
+    product, _ = await make_product(db_session)
+    await make_campaign(db_session, product, trigger="webshop.open")
+    session = await register(api, account, authenticator)
+    body = {"product_id": product.id, "type": "webshop.open", "data": {}, "dedup_key": "k1"}
+
+    mine = await api.post(
+        "/api/external/interactions",
+        json={**body, "wallet": account.address},
+        headers=bearer(session["token"]),
+    )
+    theirs = await api.post(
+        "/api/external/interactions",
+        json={**body, "wallet": Account.create().address},
+        headers=bearer(session["token"]),
+    )
+
+    assert mine.status_code == 202, mine.text
+    assert theirs.status_code == 403
+    assert theirs.json()["error"]["code"] == "wallet_mismatch"
