@@ -25,6 +25,8 @@ DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.products.routes",
     "backend.interactions.routes",
     "backend.referrals.routes",
+    "backend.auth.routes",
+    "backend.listener.routes",
     "backend.notifications.routes",
     "backend.observability.routes",
     "backend.wallets.routes",
