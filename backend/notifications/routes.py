@@ -13,7 +13,6 @@ from backend.core.context import AppContext
 from backend.core.idempotency import idempotent
 from backend.notifications import schemas as s
 from backend.notifications import service
-from backend.products.deps import BUSINESS_DEPENDENCIES
 
 PRODUCT = "/products/{product_id:str}"
 ENDPOINT = "/webhooks/{endpoint_id:str}"
@@ -110,7 +109,6 @@ async def resend_delivery(
 router = Router(
     path="/api/business",
     tags=["business: webhooks"],
-    dependencies=BUSINESS_DEPENDENCIES,
     route_handlers=[
         create_endpoint,
         list_endpoints,

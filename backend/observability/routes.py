@@ -18,7 +18,6 @@ from backend.core.errors import Unauthorized
 from backend.core.models import Alert
 from backend.observability import alerts, metrics
 from backend.observability.scrape import refresh_gauges
-from backend.products.deps import BUSINESS_DEPENDENCIES
 
 # Optional bearer token for /metrics; unset = open (restrict by network instead).
 METRICS_TOKEN_ENV = "METRICS_TOKEN"
@@ -84,7 +83,6 @@ async def list_product_alerts(
 business_router = Router(
     path="/api/business",
     tags=["business: alerts"],
-    dependencies=BUSINESS_DEPENDENCIES,
     route_handlers=[list_product_alerts],
 )
 route_handlers = [metrics_endpoint, business_router]
