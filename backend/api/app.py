@@ -18,18 +18,14 @@ from backend.api.middleware import request_id_middleware
 from backend.auth.principal import resolve_principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
-from backend.observability.middleware import metrics_middleware
 
 # Each domain exposes `route_handlers` in its routes module; listed here once.
 DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.products.routes",
+    "backend.campaigns.routes",
+    "backend.audit.routes",
     "backend.interactions.routes",
     "backend.referrals.routes",
-    "backend.auth.routes",
-    "backend.listener.routes",
-    "backend.notifications.routes",
-    "backend.observability.routes",
-    "backend.wallets.routes",
 )
 
 
@@ -62,11 +58,9 @@ def create_app(
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
         from backend.settlement.job import register_jobs
-        from indexer.jobs import register_jobs as register_indexer_jobs
 
         scheduler = Scheduler(app_context)
         register_jobs(scheduler)
-        register_indexer_jobs(scheduler)
         scheduler.start()
         jobs.append(scheduler)
 
@@ -106,7 +100,7 @@ def create_app(
             "principal": Provide(resolve_principal),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, metrics_middleware],
+        middleware=[request_id_middleware],
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Cascade API",

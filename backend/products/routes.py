@@ -1,4 +1,7 @@
-"""HTTP for products, access (members, API keys), tokens and bank deployment.
+"""HTTP for products, access (members, API keys) and tokens.
+
+The bank's endpoints are served by backend.campaigns.routes: its view includes
+campaign budgets, and campaigns may depend on products but not the reverse.
 
 Handlers parse, call one service function, and shape the response; creating
 POSTs honour the Idempotency-Key header.
@@ -14,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import Principal
 from backend.core.context import AppContext
 from backend.core.idempotency import idempotent
-from backend.products import access, bank, service, tokens
+from backend.products import access, service, tokens
 from backend.products import schemas as s
-from backend.products.deps import BUSINESS_DEPENDENCIES
 
 PRODUCT = "/products/{product_id:str}"
 
@@ -180,25 +182,9 @@ async def register_token(
     return await idempotent(request, app_context.sessions, principal.actor, work)
 
 
-@post(PRODUCT + "/bank", summary="Deploy the product's bank (idempotent, admin)")
-async def deploy_bank(
-    request: Request[Any, Any, Any],
-    product_id: str,
-    principal: Principal,
-    db_session: AsyncSession,
-    app_context: AppContext,
-) -> Response[bytes]:
-    async def work() -> tuple[int, s.BankRead]:
-        view, created = await bank.deploy_bank(db_session, principal, product_id, app_context)
-        return (201 if created else 200), view
-
-    return await idempotent(request, app_context.sessions, principal.actor, work)
-
-
 router = Router(
     path="/api/business",
     tags=["business: products"],
-    dependencies=BUSINESS_DEPENDENCIES,
     route_handlers=[
         create_product,
         list_products,
@@ -215,7 +201,6 @@ router = Router(
         revoke_api_key,
         list_tokens,
         register_token,
-        deploy_bank,
     ],
 )
 route_handlers = [router]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from web3.exceptions import Web3Exception
@@ -27,12 +27,7 @@ async def register_token(
     """Register an ERC-20 for campaigns and bank views; 422 when it is not a token."""
     product = await authorize(session, principal, product_id, Role.ADMIN)
     token_address = address("address", data.address)
-    exists = await session.scalar(
-        select(ProductToken.id).where(
-            ProductToken.product_id == product.id, ProductToken.address == token_address
-        )
-    )
-    if exists is not None:
+    if await registered_address(session, product.id, token_address) is not None:
         raise Conflict(
             "token already registered", code="token_exists", details={"field": "address"}
         )
@@ -74,13 +69,16 @@ async def tokens_of(session: AsyncSession, product_id: str) -> list[ProductToken
     return list(await session.scalars(query.order_by(ProductToken.id)))
 
 
-async def is_registered(session: AsyncSession, product_id: str, token_address: str) -> bool:
-    found = await session.scalar(
-        select(ProductToken.id).where(
-            ProductToken.product_id == product_id, ProductToken.address == token_address
+async def registered_address(
+    session: AsyncSession, product_id: str, token_address: str
+) -> str | None:
+    """The registered spelling of a token address (any case matches), or None."""
+    return await session.scalar(
+        select(ProductToken.address).where(
+            ProductToken.product_id == product_id,
+            func.lower(ProductToken.address) == token_address.lower(),
         )
     )
-    return found is not None
 
 
 async def read_token_metadata(ctx: AppContext, token_address: str) -> tuple[str, int]:

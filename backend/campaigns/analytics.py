@@ -1,0 +1,198 @@
+"""The campaign analytics read model: a few SQL aggregates, as JSON or CSV.
+
+Interactions are the product's, inside the campaign's window (starts_at or
+creation, to ends_at or now), counted by UTC day and type; flagged ones (self
+referral, cycles...) are left out. Reward figures are this campaign's rows.
+Queries filter on product_id first so they ride the existing indexes
+(interactions by product/type/received_at, rewards by product/created_at).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.principal import Principal
+from backend.campaigns.models import Campaign
+from backend.campaigns.service import load_campaign
+
+COMPLETED_PURCHASE = "purchase.completed"
+TOP_REFERRERS = 10
+
+
+class DayCount(msgspec.Struct):
+    day: str
+    type: str
+    count: int
+
+
+class Tally(msgspec.Struct):
+    count: int
+    amount: str
+
+
+class ClaimedTally(msgspec.Struct):
+    count: int
+    amount: str
+    available: bool  # false until the indexer reports claims; then the figures are real
+    note: str
+
+
+class RewardTotals(msgspec.Struct):
+    pending: Tally  # not yet on-chain (pending and batched rows)
+    pushed: Tally  # credited on-chain, claimable by the users
+    cancelled: Tally
+    claimed: ClaimedTally
+
+
+class Budget(msgspec.Struct):
+    unlimited: bool
+    cap: str
+    used: str
+    left: str | None  # None when unlimited
+
+
+class Referrer(msgspec.Struct):
+    wallet: str
+    rewards: int
+    amount: str
+
+
+class CampaignAnalytics(msgspec.Struct):
+    campaign_id: str
+    window_start: datetime
+    window_end: datetime | None
+    interactions: list[DayCount]
+    rewards: RewardTotals
+    budget: Budget
+    top_referrers: list[Referrer]
+    rewarded_wallets: int
+    completed_purchases: int
+    rewards_total: str  # pending + pushed: what the campaign has committed to pay
+    cost_per_acquisition: str | None  # rewards_total // completed_purchases; None without any
+
+
+_INTERACTIONS = text(
+    """
+    SELECT to_char(date_trunc('day', received_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
+           type, count(*) AS n
+    FROM interactions
+    WHERE product_id = :product_id AND flag IS NULL
+      AND received_at >= :start AND (CAST(:end AS timestamptz) IS NULL OR received_at < :end)
+    GROUP BY 1, 2 ORDER BY 1, 2
+    """
+)
+_REWARDS = text(
+    """
+    SELECT CASE WHEN status IN ('pending', 'batched') THEN 'pending' ELSE status END AS s,
+           count(*) AS n, coalesce(sum(amount), 0) AS total
+    FROM rewards WHERE product_id = :product_id AND campaign_id = :campaign_id
+    GROUP BY 1
+    """
+)
+_WALLETS = text(
+    """
+    SELECT count(DISTINCT wallet) FROM rewards
+    WHERE product_id = :product_id AND campaign_id = :campaign_id AND status <> 'cancelled'
+    """
+)
+_REFERRERS = text(
+    """
+    SELECT wallet, count(*) AS n, sum(amount) AS total FROM rewards
+    WHERE product_id = :product_id AND campaign_id = :campaign_id
+      AND level >= 1 AND status <> 'cancelled'
+    GROUP BY wallet ORDER BY n DESC, total DESC, wallet LIMIT :limit
+    """
+)
+
+
+async def campaign_analytics(
+    session: AsyncSession, principal: Principal, campaign_id: str
+) -> CampaignAnalytics:
+    """Interactions, rewards, budget, top referrers and cost per purchase of a campaign."""
+    campaign = await load_campaign(session, principal, campaign_id, None)
+    return await compute(session, campaign)
+
+
+async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytics:
+    keys = {"product_id": campaign.product_id, "campaign_id": campaign.id}
+    start = campaign.starts_at or campaign.created_at
+    window = {"product_id": campaign.product_id, "start": start, "end": campaign.ends_at}
+    days = [
+        DayCount(row.day, row.type, int(row.n))
+        for row in await session.execute(_INTERACTIONS, window)
+    ]
+    by_status = {
+        row.s: (int(row.n), int(row.total)) for row in await session.execute(_REWARDS, keys)
+    }
+    pending, pushed = by_status.get("pending", (0, 0)), by_status.get("pushed", (0, 0))
+    cancelled = by_status.get("cancelled", (0, 0))
+    wallets = int(await session.scalar(_WALLETS, keys) or 0)
+    referrers = [
+        Referrer(row.wallet, int(row.n), str(int(row.total)))
+        for row in await session.execute(_REFERRERS, {**keys, "limit": TOP_REFERRERS})
+    ]
+    purchases = sum(d.count for d in days if d.type == COMPLETED_PURCHASE)
+    committed = pending[1] + pushed[1]
+    cap, used = campaign.budget_cap, campaign.used_budget
+    return CampaignAnalytics(
+        campaign_id=str(campaign.id),
+        window_start=start,
+        window_end=campaign.ends_at,
+        interactions=days,
+        rewards=RewardTotals(
+            pending=Tally(pending[0], str(pending[1])),
+            pushed=Tally(pushed[0], str(pushed[1])),
+            cancelled=Tally(cancelled[0], str(cancelled[1])),
+            claimed=ClaimedTally(
+                0, "0", False, "claims are not indexed yet; 0 until the indexer reports them"
+            ),
+        ),
+        budget=Budget(
+            unlimited=cap == 0,
+            cap=str(cap),
+            used=str(used),
+            left=None if cap == 0 else str(max(0, cap - used)),
+        ),
+        top_referrers=referrers,
+        rewarded_wallets=wallets,
+        completed_purchases=purchases,
+        rewards_total=str(committed),
+        cost_per_acquisition=str(committed // purchases) if purchases else None,
+    )
+
+
+CSV_COLUMNS = ("metric", "day", "type", "wallet", "count", "amount")
+
+
+def to_csv(report: CampaignAnalytics) -> str:
+    """The same figures, one per row: metric,day,type,wallet,count,amount."""
+    rows: list[dict[str, Any]] = [
+        {"metric": "interactions", "day": d.day, "type": d.type, "count": d.count}
+        for d in report.interactions
+    ]
+    for name in ("pending", "pushed", "cancelled", "claimed"):
+        tally = getattr(report.rewards, name)
+        rows.append({"metric": f"rewards_{name}", "count": tally.count, "amount": tally.amount})
+    rows.append({"metric": "budget_cap", "amount": report.budget.cap})
+    rows.append({"metric": "budget_used", "amount": report.budget.used})
+    rows.append({"metric": "budget_left", "amount": report.budget.left or ""})
+    rows.extend(
+        {"metric": "top_referrer", "wallet": r.wallet, "count": r.rewards, "amount": r.amount}
+        for r in report.top_referrers
+    )
+    rows.append({"metric": "rewarded_wallets", "count": report.rewarded_wallets})
+    rows.append({"metric": "completed_purchases", "count": report.completed_purchases})
+    rows.append({"metric": "rewards_total", "amount": report.rewards_total})
+    rows.append({"metric": "cost_per_acquisition", "amount": report.cost_per_acquisition or ""})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
