@@ -18,6 +18,7 @@ from backend.api.middleware import request_id_middleware
 from backend.auth.principal import resolve_principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.observability.middleware import metrics_middleware
 
 # Each domain exposes `route_handlers` in its routes module; listed here once.
 DOMAIN_ROUTE_MODULES: Sequence[str] = (
@@ -26,6 +27,11 @@ DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.audit.routes",
     "backend.interactions.routes",
     "backend.referrals.routes",
+    "backend.auth.routes",
+    "backend.listener.routes",
+    "backend.notifications.routes",
+    "backend.observability.routes",
+    "backend.wallets.routes",
 )
 
 
@@ -58,9 +64,11 @@ def create_app(
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
         from backend.settlement.job import register_jobs
+        from indexer.jobs import register_jobs as register_indexer_jobs
 
         scheduler = Scheduler(app_context)
         register_jobs(scheduler)
+        register_indexer_jobs(scheduler)
         scheduler.start()
         jobs.append(scheduler)
 
@@ -100,7 +108,7 @@ def create_app(
             "principal": Provide(resolve_principal),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, metrics_middleware],
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Cascade API",
