@@ -50,7 +50,7 @@ from backend.auth.ratelimit import AuthLimits
 from backend.auth.relying_party import RelyingParty
 from backend.auth.sessions import IssuedSession, open_session
 from backend.auth.siwe import SiweMessage, new_nonce, verify_wallet_signature
-from backend.core.errors import Conflict, InvalidInput, Unauthorized
+from backend.core.errors import Conflict, InvalidInput, Unauthorized, Unavailable
 
 CHALLENGE_TTL = timedelta(minutes=5)
 CEREMONY_TIMEOUT_MS = 120_000
@@ -74,7 +74,12 @@ class AuthEnv:
 
     async def resolved_chain_id(self) -> int:
         if self.chain_id is None:
-            self.chain_id = int(await self.w3.eth.chain_id)
+            try:
+                self.chain_id = int(await self.w3.eth.chain_id)
+            except Exception as exc:  # SIWE messages name the chain: no node, no message
+                raise Unavailable(
+                    "the chain node is unreachable", code="chain_unavailable"
+                ) from exc
         return self.chain_id
 
 
