@@ -175,8 +175,9 @@ def campaign_id():
 
 
 @pytest.fixture(scope="session")
-def funded_bank(bank, token, token_b, campaign_id, signer):
-    """The bank holding FUNDS of token and token_b, campaign unlimited in both."""
+def funded_bank(deploy_bank, token, token_b, campaign_id, signer):
+    """Another bank, holding FUNDS of token and token_b, campaign unlimited in both."""
+    bank = deploy_bank()
     for each in (token, token_b):
         each.mint(bank, FUNDS, sender=signer)
         bank.allocateCampaignBudget(campaign_id, each, 0, sender=signer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
+from ape import project
 
 from tests.contracts.conftest import ZERO_ADDRESS, events
 
@@ -18,10 +19,11 @@ def pusher(push_pull, deployer, stranger, token, token_b):
     return stranger
 
 
-def test_deploy__owner_is_deployer_and_nobody_pushes(push_pull, deployer, stranger):
-    assert push_pull.owner() == deployer.address
-    assert push_pull.isPusher(stranger) is False
-    assert push_pull.factory() == ZERO_ADDRESS
+def test_deploy__owner_is_deployer_and_nobody_pushes(deployer, stranger):
+    fresh = project.MultiTokenPushPull.deploy(sender=deployer)
+    assert fresh.owner() == deployer.address
+    assert fresh.isPusher(stranger) is False
+    assert fresh.factory() == ZERO_ADDRESS
 
 
 def test_authorise_pusher__owner_or_factory_only(push_pull, deployer, stranger, users):

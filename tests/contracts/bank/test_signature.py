@@ -1,0 +1,118 @@
+"""ProductBank.pushRewards: the EIP-712 signature is the only authority."""
+
+from __future__ import annotations
+
+import ape
+from ape import accounts, chain
+from eth_account import Account
+
+from tests.contracts.conftest import DISTRIBUTOR_ROLE, random_bytes32
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _with_signature(args, signature):
+    return (*args[:5], signature)
+
+
+def test_signed_for_another_bank__rejected(
+    funded_bank, deploy_bank, token, campaign_id, sign_batch, users
+):
+    other = deploy_bank()
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], bank_address=other.address)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_signed_for_another_chain__rejected(funded_bank, token, campaign_id, sign_batch, users):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], chain_id=chain.chain_id + 1)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_signed_for_another_campaign__rejected(
+    funded_bank, signer, token, campaign_id, sign_batch, users
+):
+    other_campaign = random_bytes32()
+    funded_bank.allocateCampaignBudget(other_campaign, token, 0, sender=signer)
+    args = sign_batch(funded_bank, other_campaign, token, [(users[0], 5)])
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(campaign_id, *args[1:], sender=users[0])
+
+
+def test_tampered_amount_or_token__rejected(
+    funded_bank, token, token_b, campaign_id, sign_batch, users
+):
+    campaign, token_address, rewards, nonce, deadline, signature = sign_batch(
+        funded_bank, campaign_id, token, [(users[0], 5)]
+    )
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(
+            campaign,
+            token_address,
+            [(users[0].address, 6)],
+            nonce,
+            deadline,
+            signature,
+            sender=users[0],
+        )
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(
+            campaign, token_b.address, rewards, nonce, deadline, signature, sender=users[0]
+        )
+
+
+def test_signer_without_distributor_role__rejected(
+    funded_bank, token, campaign_id, sign_batch, users, stranger
+):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], key=stranger.private_key)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_revoked_distributor__its_signed_batches_die(
+    funded_bank, product_owner, signer, token, campaign_id, sign_batch, users
+):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_new_distributor__its_batches_pay(
+    funded_bank, product_owner, token, campaign_id, sign_batch, users
+):
+    fresh = accounts.test_accounts[8]
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, fresh, sender=product_owner)
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], key=fresh.private_key)
+    funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_high_s_twin__rejected(funded_bank, token, campaign_id, sign_batch, users):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    signature = args[5]
+    r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
+    twin = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # same signer, high s
+    assert Account._recover_hash(b"\x00" * 32, signature=twin) is not None
+    with ape.reverts("bank: bad signature"):
+        funded_bank.pushRewards(*_with_signature(args, twin), sender=users[0])
+    funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_malformed_signatures__rejected(funded_bank, token, campaign_id, sign_batch, users):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    signature = args[5]
+    bad_v = signature[:64] + bytes([signature[64] - 27])  # v in {0, 1}
+    for broken in (signature[:64], b"", bad_v, signature[:64] + b"\x1d"):
+        with ape.reverts("bank: bad signature"):
+            funded_bank.pushRewards(*_with_signature(args, broken), sender=users[0])
+
+
+def test_unrecoverable_signature__zero_address_rejected(
+    funded_bank, token, campaign_id, sign_batch, users
+):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    # r = 0 is not a curve point: ecrecover returns the zero address.
+    zero_r = b"\x00" * 32 + args[5][32:]
+    with ape.reverts("bank: bad signature"):
+        funded_bank.pushRewards(*_with_signature(args, zero_r), sender=users[0])
