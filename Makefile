@@ -17,11 +17,11 @@ export PATH := $(CURDIR)/contracts/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup demo serve test lint typecheck pytest sdk-test clean
 
-# sdk-js joins the setup and the tests once it has a manifest.
-SDK_TARGETS := $(if $(wildcard sdk-js/package.json),$(SDK_STAMP),)
-SDK_TEST := $(if $(wildcard sdk-js/package.json),sdk-test,)
+# The built SDK the backend serves under /sdk/*; rebuilt when a source changes.
+SDK_DIST := sdk-js/dist/cascade.js
+SDK_SOURCES := $(shell find sdk-js/src sdk-js/scripts -type f 2>/dev/null)
 
-setup: $(PY_STAMP) $(CHAIN_STAMP) $(SDK_TARGETS)
+setup: $(PY_STAMP) $(CHAIN_STAMP) $(SDK_DIST)
 
 $(PY_STAMP): pyproject.toml
 	@echo "==> python environment ($(VENV))"
@@ -39,6 +39,10 @@ $(SDK_STAMP): sdk-js/package.json sdk-js/package-lock.json
 	@echo "==> sdk-js dependencies"
 	@cd sdk-js && $(NPM) install
 	@touch $@
+
+$(SDK_DIST): $(SDK_STAMP) $(SDK_SOURCES)
+	@echo "==> sdk-js build"
+	@cd sdk-js && npm run --silent build
 
 demo: setup
 	@$(BIN)/cascade $(if $(shell $(BIN)/cascade demo --help >/dev/null 2>&1 && echo y),demo,serve)
@@ -68,7 +72,7 @@ sdk-test: $(SDK_STAMP)
 	@echo "==> sdk-js tests"
 	@cd sdk-js && npm test --silent
 
-test: setup lint typecheck $(SDK_TEST) pytest
+test: setup lint typecheck sdk-test pytest
 
 clean:
 	rm -rf $(VENV) contracts/node_modules sdk-js/node_modules .build .data

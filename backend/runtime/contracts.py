@@ -59,7 +59,8 @@ def ensure_core_contracts(settings: Settings, rpc_url: str) -> Settings:
         log.info("reusing deployed contracts", extra=addresses)
     else:
         signer = account(settings.effective_signer_key()).address
-        addresses = dict(deploy_core(w3, settings.effective_deployer_key(), signer))
+        core = deploy_core(w3, settings.effective_deployer_key(), signer)
+        addresses = {"push_pull": core["push_pull"], "bank_factory": core["bank_factory"]}
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps({"chain_id": chain_id, **addresses}, indent=2))
         log.info("deployed core contracts", extra=addresses)
