@@ -104,3 +104,50 @@ async def api(chain_context: AppContext, clean_db: AppContext) -> AsyncIterator[
     )
     async with asgi_client(app) as test_client:
         yield test_client
+
+
+def bank_contract(rpc_url: str, address: str):
+    from backend.chain.client import contract
+
+    return contract(connect(rpc_url), "ProductBank", address)
+
+
+def owner_send(rpc_url: str, owner: LocalAccount, name: str, address: str, method: str, *args):
+    """Send a transaction as the product owner (pause, revoke roles, deposit...)."""
+    from backend.chain.client import contract, send
+
+    w3 = connect(rpc_url)
+    return send(w3, owner.key, getattr(contract(w3, name, address).functions, method)(*args))
+
+
+async def live_product(api, db_session, rpc_url: str, token: str, roles=None):
+    """A product owned by a funded key, `token` registered and its bank deployed via the API."""
+    from backend.products.models import Role
+    from tests.factories import make_product
+
+    owner = funded_account(rpc_url)
+    product, key = await make_product(db_session, owner=owner.address, roles=roles or Role.ALL)
+    admin_key = key
+    if roles is not None:  # register and deploy with an admin key of the same product
+        from backend.products.ids import new_api_key
+        from backend.products.models import ApiKey
+
+        admin_key, prefix, key_hash = new_api_key()
+        db_session.add(
+            ApiKey(
+                product_id=product.id,
+                name="admin",
+                prefix=prefix,
+                key_hash=key_hash,
+                roles=int(Role.ALL),
+            )
+        )
+        await db_session.commit()
+    base = f"/api/business/products/{product.id}"
+    registered = await api.post(
+        f"{base}/tokens", json={"address": token}, headers=bearer(admin_key)
+    )
+    assert registered.status_code == 201, registered.text
+    deployed = await api.post(f"{base}/bank", headers=bearer(admin_key))
+    assert deployed.status_code == 201, deployed.text
+    return product, key, owner, deployed.json()["address"]
