@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,24 +14,29 @@ from backend.cli.output import done, emit_json, fail, step
 from backend.core.config import ConfigError
 from backend.runtime.services import embedded_services
 
+if TYPE_CHECKING:
+    from indexer.runner import IndexStats
+
 PROGRESS_EVERY_S = 2.0
 
 
 class Progress:
-    """Prints blocks/s, events/s and head lag at most every PROGRESS_EVERY_S."""
+    """Prints blocks/s, events/s (since the last line) and head lag, every PROGRESS_EVERY_S."""
 
     def __init__(self) -> None:
-        self._last = 0.0
+        self._last = (time.monotonic(), 0, 0)
 
-    def __call__(self, stats) -> None:
+    def __call__(self, stats: IndexStats) -> None:
         now = time.monotonic()
-        if now - self._last < PROGRESS_EVERY_S and stats.lag > 0:
+        last_time, last_blocks, last_events = self._last
+        elapsed = now - last_time
+        if elapsed < PROGRESS_EVERY_S:
             return
-        self._last = now
-        blocks_per_s, events_per_s = stats.rates()
+        self._last = (now, stats.blocks, stats.events)
         step(
-            f"block {stats.cursor}/{stats.head}  {blocks_per_s:,.0f} blocks/s  "
-            f"{events_per_s:,.0f} events/s  head lag {stats.lag}"
+            f"block {stats.cursor}/{stats.head}  "
+            f"{(stats.blocks - last_blocks) / elapsed:,.0f} blocks/s  "
+            f"{(stats.events - last_events) / elapsed:,.0f} events/s  head lag {stats.lag}"
         )
 
 
