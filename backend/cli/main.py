@@ -8,6 +8,7 @@ from backend.cli.chain import chain
 from backend.cli.config_cmd import config
 from backend.cli.db import db
 from backend.cli.index import index
+from backend.cli.products import products
 from backend.cli.serve import serve
 from backend.cli.settlement import push, reconcile
 
@@ -17,5 +18,5 @@ def cli() -> None:
     """Cascade: rewards backend with on-chain settlement."""
 
 
-for command in (serve, db, config, chain, push, reconcile, index):
+for command in (serve, db, config, chain, push, reconcile, index, products):
     cli.add_command(command)
