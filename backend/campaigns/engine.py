@@ -111,6 +111,64 @@ WRITE_SQL = text(
 )
 
 
+# The fast path for campaigns without per-user or period limits: no prior lock, one
+# guarded increment per campaign (status, version, window and cap re-checked by the
+# UPDATE itself, which waits for and re-reads a row another transaction changed), and
+# reward rows only for the campaigns whose increment passed. The campaign row is
+# then locked only from this statement to the commit.
+FAST_WRITE_SQL = text(
+    """
+    WITH budget AS (
+        UPDATE campaigns AS c
+        SET used_budget = c.used_budget + v.total,
+            status = CASE WHEN c.budget_cap > 0
+                          AND c.budget_cap - (c.used_budget + v.total) < v.smallest
+                          THEN 'budget_exhausted' ELSE c.status END,
+            status_reason = CASE WHEN c.budget_cap > 0
+                                 AND c.budget_cap - (c.used_budget + v.total) < v.smallest
+                                 THEN 'budget fully used' ELSE c.status_reason END,
+            updated_at = now()
+        FROM unnest(CAST(:c_ids AS uuid[]), CAST(:c_totals AS numeric[]),
+                    CAST(:c_versions AS int[]), CAST(:c_smallest AS numeric[]))
+             AS v(id, total, version, smallest)
+        WHERE c.id = v.id AND c.status = 'active' AND c.version = v.version
+          AND (c.starts_at IS NULL OR c.starts_at <= now())
+          AND (c.ends_at IS NULL OR c.ends_at > now())
+          AND (c.budget_cap = 0 OR c.used_budget + v.total <= c.budget_cap)
+        RETURNING c.id, c.status
+    ), users AS (
+        INSERT INTO campaign_user_rewards AS u (campaign_id, wallet, reward_count, total_amount)
+        SELECT k.campaign_id, k.wallet, k.n, k.amount
+        FROM unnest(CAST(:u_ids AS uuid[]), CAST(:u_wallets AS varchar[]),
+                     CAST(:u_counts AS int[]), CAST(:u_amounts AS numeric[]))
+             AS k(campaign_id, wallet, n, amount)
+        WHERE k.campaign_id IN (SELECT id FROM budget)
+        ON CONFLICT (campaign_id, wallet) DO UPDATE
+        SET reward_count = u.reward_count + EXCLUDED.reward_count,
+            total_amount = u.total_amount + EXCLUDED.total_amount, updated_at = now()
+        RETURNING 1
+    ), ins AS (
+        INSERT INTO rewards (product_id, campaign_id, interaction_id, wallet, level, token,
+                             amount, available_at)
+        SELECT v.product_id, v.campaign_id, v.interaction_id, v.wallet, v.level, v.token,
+               v.amount, now() + make_interval(secs => v.lockup)
+        FROM unnest(CAST(:r_products AS varchar[]), CAST(:r_campaigns AS uuid[]),
+                    CAST(:r_interactions AS bigint[]), CAST(:r_wallets AS varchar[]),
+                    CAST(:r_levels AS smallint[]), CAST(:r_tokens AS varchar[]),
+                    CAST(:r_amounts AS numeric[]), CAST(:r_lockups AS int[]))
+             AS v(product_id, campaign_id, interaction_id, wallet, level, token, amount, lockup)
+        WHERE v.campaign_id IN (SELECT id FROM budget)
+        ON CONFLICT (interaction_id, campaign_id, level) DO NOTHING
+        RETURNING id, interaction_id, campaign_id, wallet, level, token, amount
+    )
+    SELECT id, interaction_id, campaign_id, wallet, level, token, amount, NULL AS status
+    FROM ins
+    UNION ALL
+    SELECT NULL, NULL, id, NULL, NULL, NULL, NULL, status FROM budget
+    """
+)
+
+
 @dataclass(frozen=True)
 class CampaignRule:
     """A campaign row as the engine reads it (amounts as int, config parsed)."""
@@ -171,8 +229,19 @@ class CampaignRule:
         )
 
     @property
+    def smallest(self) -> int:
+        return self.config.smallest_reward if self.config else 0
+
+    @property
     def has_period_cap(self) -> bool:
         return self.period_cap > 0 and self.budget_period != "total"
+
+    @property
+    def unmetered(self) -> bool:
+        """No per-user or period limit: the budget alone decides (the fast path)."""
+        return (
+            self.config is not None and not self.max_rewards_per_user and not (self.has_period_cap)
+        )
 
     def in_window(self, now: datetime) -> bool:
         return (self.starts_at is None or self.starts_at <= now) and not self.is_past(now)
@@ -343,21 +412,88 @@ async def evaluate(
     Returns the new rows by interaction id. Call `commit` afterwards.
     """
     now = now or datetime.now(UTC)
-    wanted: dict[int, list[uuid.UUID]] = {}
-    ids: set[uuid.UUID] = set()
+    wanted: dict[int, list[CampaignRule]] = {}
     for item in items:
         already = (skip or {}).get(item.interaction_id, set())
         matched = [
-            r.id
-            for r in await candidates(session, item.product_id, item.type)
-            if r.id not in already
+            r for r in await candidates(session, item.product_id, item.type) if r.id not in already
         ]
         if matched:
             wanted[item.interaction_id] = matched
-            ids.update(matched)
-    if not ids:
+    if not wanted:
         return {}
+    rules = {r.id: r for found in wanted.values() for r in found}
+    fast = {cid for cid, r in rules.items() if r.unmetered and r.in_window(now)}
+    result: dict[int, list[RewardOut]] = {}
+    if fast:
+        passed = await _evaluate_fast(session, items, wanted, fast, secret, result)
+        fast &= passed
+    slow = set(rules) - fast
+    if slow:
+        await _evaluate_locked(session, items, wanted, slow, secret, now, result)
+    for found in result.values():
+        found.sort(key=lambda r: (str(r.campaign_id), r.level))
+    return result
 
+
+async def _evaluate_fast(
+    session: AsyncSession,
+    items: Sequence[EvaluationInput],
+    wanted: Mapping[int, list[CampaignRule]],
+    fast: set[uuid.UUID],
+    secret: str,
+    result: dict[int, list[RewardOut]],
+) -> set[uuid.UUID]:
+    """Charge unmetered campaigns with guarded increments; returns the campaigns that passed.
+
+    A campaign whose guard fails (paused, edited, exhausted, outside its window)
+    pays nothing here and is left to the locked path, which decides per item.
+    """
+    planned: list[_Planned] = []
+    for item in items:
+        for rule in wanted.get(item.interaction_id, []):
+            if rule.id in fast:
+                split = plan_reward(rule, item, secret)
+                if split is not None:
+                    planned.append(_Planned(item, rule, *split))
+    if not planned:
+        return fast
+    totals: dict[uuid.UUID, int] = {}
+    charged: dict[uuid.UUID, CampaignRule] = {}
+    for plan in planned:
+        totals[plan.rule.id] = totals.get(plan.rule.id, 0) + plan.total
+        charged[plan.rule.id] = plan.rule
+    params = _write_params(planned, now=None)
+    params.update(
+        {
+            "c_ids": list(charged),
+            "c_totals": [totals[c] for c in charged],
+            "c_versions": [rule.version for rule in charged.values()],
+            "c_smallest": [max(rule.smallest, 1) for rule in charged.values()],
+        }
+    )
+    passed: set[uuid.UUID] = set()
+    for row in await session.execute(FAST_WRITE_SQL, params):
+        if row.id is None:
+            passed.add(row.campaign_id)
+            if row.status != "active":  # this charge used the budget up
+                invalidate_product_campaigns(charged[row.campaign_id].product_id)
+        else:
+            _collect(result, row)
+    # campaigns with nothing to charge "pass" trivially; failed ones go to the locked path
+    return (fast - set(totals)) | passed
+
+
+async def _evaluate_locked(
+    session: AsyncSession,
+    items: Sequence[EvaluationInput],
+    wanted: Mapping[int, list[CampaignRule]],
+    ids: set[uuid.UUID],
+    secret: str,
+    now: datetime,
+    result: dict[int, list[RewardOut]],
+) -> None:
+    """Lock the campaigns, decide item by item with fresh rows, write in one statement."""
     rows = (await session.execute(LOCK_SQL, {"ids": sorted(ids)})).mappings().all()
     states = {row["id"]: _CampaignState(CampaignRule.from_row(row), 0, "") for row in rows}
     for state in states.values():
@@ -370,8 +506,8 @@ async def evaluate(
 
     planned: list[_Planned] = []
     for item in items:
-        for campaign_id in sorted(wanted.get(item.interaction_id, [])):
-            locked = states.get(campaign_id)
+        for rule in sorted(wanted.get(item.interaction_id, []), key=lambda r: r.id):
+            locked = states.get(rule.id)
             if locked is None or locked.rule.trigger != item.type:
                 continue
             accepted = _decide(locked, item, secret, now)
@@ -379,15 +515,13 @@ async def evaluate(
                 planned.append(accepted)
 
     changed = [s for s in states.values() if s.changed]
-    if not changed and not planned:
-        return {}
-    result = await _write(session, states, planned, now)
+    if changed or planned:
+        await _write(session, states, planned, now, result)
     for state in changed:
         if state.status != "active":
             stale.add(state.rule.product_id)
     for product_id in stale:
         invalidate_product_campaigns(product_id)
-    return result
 
 
 async def _load_limits(
@@ -451,13 +585,8 @@ def _decide(
     return _Planned(item, rule, parts, recipients)
 
 
-async def _write(
-    session: AsyncSession,
-    states: Mapping[uuid.UUID, _CampaignState],
-    planned: Sequence[_Planned],
-    now: datetime,
-) -> dict[int, list[RewardOut]]:
-    changed = [s for s in states.values() if s.changed]
+def _write_params(planned: Sequence[_Planned], now: datetime | None) -> dict[str, Any]:
+    """Array parameters for per-user counters, period usage and reward rows."""
     users: dict[tuple[uuid.UUID, str], list[int]] = {}
     periods: dict[tuple[uuid.UUID, datetime], int] = {}
     reward_rows: list[tuple[Any, ...]] = []
@@ -466,7 +595,7 @@ async def _write(
         counter = users.setdefault((rule.id, plan.item.wallet), [0, 0])
         counter[0] += 1
         counter[1] += plan.parts[0]
-        if rule.budget_period != "total":
+        if now is not None and rule.budget_period != "total":
             key = (rule.id, period_start(rule.budget_period, now))
             periods[key] = periods.get(key, 0) + plan.total
         for level, (amount, wallet) in enumerate(zip(plan.parts, plan.recipients, strict=True)):
@@ -484,11 +613,7 @@ async def _write(
                     )
                 )
     columns = list(zip(*reward_rows, strict=True)) if reward_rows else [()] * 8
-    params = {
-        "c_ids": [s.rule.id for s in changed],
-        "c_used": [s.used for s in changed],
-        "c_status": [s.status for s in changed],
-        "c_reason": [s.reason for s in changed],
+    return {
         "u_ids": [k[0] for k in users],
         "u_wallets": [k[1] for k in users],
         "u_counts": [v[0] for v in users.values()],
@@ -505,23 +630,41 @@ async def _write(
         "r_amounts": list(columns[6]),
         "r_lockups": list(columns[7]),
     }
-    rows = await session.execute(WRITE_SQL, params)
-    result: dict[int, list[RewardOut]] = {}
-    for row in rows:
-        result.setdefault(row.interaction_id, []).append(
-            RewardOut(
-                id=row.id,
-                interaction_id=row.interaction_id,
-                campaign_id=row.campaign_id,
-                wallet=row.wallet,
-                level=row.level,
-                token=row.token,
-                amount=int(row.amount),
-            )
+
+
+def _collect(result: dict[int, list[RewardOut]], row: Any) -> None:
+    result.setdefault(row.interaction_id, []).append(
+        RewardOut(
+            id=row.id,
+            interaction_id=row.interaction_id,
+            campaign_id=row.campaign_id,
+            wallet=row.wallet,
+            level=row.level,
+            token=row.token,
+            amount=int(row.amount),
         )
-    for found in result.values():
-        found.sort(key=lambda r: (str(r.campaign_id), r.level))
-    return result
+    )
+
+
+async def _write(
+    session: AsyncSession,
+    states: Mapping[uuid.UUID, _CampaignState],
+    planned: Sequence[_Planned],
+    now: datetime,
+    result: dict[int, list[RewardOut]],
+) -> None:
+    changed = [s for s in states.values() if s.changed]
+    params = _write_params(planned, now)
+    params.update(
+        {
+            "c_ids": [s.rule.id for s in changed],
+            "c_used": [s.used for s in changed],
+            "c_status": [s.status for s in changed],
+            "c_reason": [s.reason for s in changed],
+        }
+    )
+    for row in await session.execute(WRITE_SQL, params):
+        _collect(result, row)
 
 
 async def reevaluate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Request, get, post
@@ -13,16 +14,45 @@ from backend.core.config import Settings
 from backend.interactions import listener, service, webhooks
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import BatchIn, InteractionIn
+from backend.products.ids import API_KEY_PREFIX, hash_token
 
 
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+API_KEY_CACHE_TTL_S = 5.0
+_api_keys: dict[str, tuple[float, Principal]] = {}
+
+
 async def _principal(request: Request[Any, Any, Any], db_session: AsyncSession) -> Principal:
-    # the app-level provider names its first parameter `connection`, which Litestar
-    # does not inject; hand it the request instead
-    return await resolve_principal(request, db_session)
+    """The caller; an API key's principal is reused for a few seconds.
+
+    Resolving a key writes its last_used_at and commits, and every request of a
+    busy server key would queue on that one row; so a key seen in the last
+    API_KEY_CACHE_TTL_S seconds is trusted again (a revocation takes effect
+    within that delay). The app-level provider names its first parameter
+    `connection`, which Litestar does not inject, hence the request here.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX):
+        return await resolve_principal(request, db_session)
+    digest = hash_token(token)
+    now = time.monotonic()
+    cached = _api_keys.get(digest)
+    if cached is not None and now - cached[0] < API_KEY_CACHE_TTL_S:
+        return cached[1]
+    principal = await resolve_principal(request, db_session)
+    if len(_api_keys) > 10_000:
+        _api_keys.clear()
+    _api_keys[digest] = (now, principal)
+    return principal
+
+
+def forget_api_keys() -> None:
+    """Drop cached API key principals (after a revocation, or between tests)."""
+    _api_keys.clear()
 
 
 PRINCIPAL = {"principal": Provide(_principal)}

@@ -15,6 +15,7 @@ from backend.auth.models import AuthSession
 from backend.campaigns import engine
 from backend.interactions import service
 from backend.interactions.ratelimit import ip_limiter
+from backend.interactions.routes import forget_api_keys
 from backend.products.ids import hash_token
 from backend.referrals.service import chain_cache
 
@@ -27,6 +28,7 @@ def reset_caches() -> None:
     service.invalidate_product()
     chain_cache.clear()
     ip_limiter.reset()
+    forget_api_keys()
 
 
 def bearer(token: str) -> dict[str, str]:
