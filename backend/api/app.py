@@ -63,12 +63,19 @@ def create_app(
 
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
-        from backend.settlement.job import register_jobs
+        from backend.notifications.jobs import register_jobs as register_webhook_jobs
+        from backend.observability.monitors import register_jobs as register_monitor_jobs
+        from backend.settlement.job import register_jobs as register_settlement_jobs
         from indexer.jobs import register_jobs as register_indexer_jobs
 
         scheduler = Scheduler(app_context)
-        register_jobs(scheduler)
-        register_indexer_jobs(scheduler)
+        for register in (
+            register_settlement_jobs,
+            register_indexer_jobs,
+            register_webhook_jobs,
+            register_monitor_jobs,
+        ):
+            register(scheduler)
         scheduler.start()
         jobs.append(scheduler)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import click
 
@@ -57,6 +58,10 @@ def run_server(settings: Settings, endpoints: Endpoints, host: str, port: int) -
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    # uvicorn drains on SIGTERM, then re-raises it with the default handler, which would
+    # kill us before embedded postgres/anvil are stopped; as KeyboardInterrupt it reaches
+    # the same clean path as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     done(f"listening on http://{host}:{port}  (docs: http://{host}:{port}/schema)")
     server.run()
 

@@ -51,12 +51,6 @@ def _read_response(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn re-raises SIGTERM after its own shutdown, which kills `cascade serve` "
-    "before it stops embedded postgres/anvil; fixed by making SIGTERM raise "
-    "KeyboardInterrupt in backend/cli/serve.py (see the issue 11 report)",
-)
 def test_sigterm__finishes_in_flight_request_refuses_new_ones_and_stops_everything(pg_tmp_path):
     sigterm_scenario([CASCADE, "serve"], pg_tmp_path)
 
