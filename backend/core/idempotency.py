@@ -14,13 +14,16 @@ gets 409 `idempotency_key_in_use`), and the response is stored when the work
 succeeds: the same key with the same method, path and body replays it for 24 h;
 with a different request it is 422 `idempotency_key_mismatch`. When the work
 fails the claim is released, so the client may retry with the same key.
+
+Secrets shown once (a new API key, a webhook secret) are never stored: name
+them in `redact` and a replay answers null for them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,6 +68,8 @@ async def idempotent(
     sessions: async_sessionmaker[AsyncSession],
     scope: str,
     work: Work,
+    *,
+    redact: Sequence[str] = (),
 ) -> Response[bytes]:
     """Run `work` (returning status and a JSON-encodable body) at most once per key."""
     key = request.headers.get(HEADER.lower())
@@ -86,8 +91,17 @@ async def idempotent(
     except BaseException:
         await _release(sessions, scope, key)
         raise
-    await _finish(sessions, scope, key, status, encoded)
+    await _finish(sessions, scope, key, status, _redacted(encoded, redact))
     return _json_response(status, encoded)
+
+
+def _redacted(body: bytes, fields: Sequence[str]) -> bytes:
+    if not fields:
+        return body
+    value = msgspec.json.decode(body)
+    if isinstance(value, dict):
+        value.update({field: None for field in fields if field in value})
+    return msgspec.json.encode(value)
 
 
 async def _claim(

@@ -35,7 +35,9 @@ async def create_product(
         product, key = await service.create_product(db_session, principal, data)
         return 201, s.ProductCreated(product.id, key, s.ProductRead.of(product))
 
-    return await idempotent(request, app_context.sessions, principal.actor, work)
+    return await idempotent(
+        request, app_context.sessions, principal.actor, work, redact=("api_key",)
+    )
 
 
 @get("/products", summary="Products the caller holds a role on")
@@ -82,7 +84,9 @@ async def rotate_webhook_secret(
         )
         return 201, s.WebhookSecretRotated(scheme, secret, active)
 
-    return await idempotent(request, app_context.sessions, principal.actor, work)
+    return await idempotent(
+        request, app_context.sessions, principal.actor, work, redact=("secret",)
+    )
 
 
 @get(PRODUCT + "/members", summary="Members and their roles (admin)")
@@ -149,7 +153,9 @@ async def create_api_key(
         row, key = await access.create_api_key(db_session, principal, product_id, data)
         return 201, s.ApiKeyCreated(key, s.ApiKeyRead.of(row))
 
-    return await idempotent(request, app_context.sessions, principal.actor, work)
+    return await idempotent(
+        request, app_context.sessions, principal.actor, work, redact=("api_key",)
+    )
 
 
 @delete(PRODUCT + "/api-keys/{key_id:str}", summary="Revoke an API key (admin)")

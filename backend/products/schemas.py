@@ -121,19 +121,19 @@ class ApiKeyRead(msgspec.Struct):
 
 
 class ApiKeyCreated(msgspec.Struct):
-    api_key: str  # shown once; only its hash is stored
+    api_key: str | None  # shown once (null in an Idempotency-Key replay); only its hash is kept
     key: ApiKeyRead
 
 
 class ProductCreated(msgspec.Struct):
     product_id: str
-    api_key: str  # the first admin key, shown once
+    api_key: str | None  # the first admin key, shown once (null in an Idempotency-Key replay)
     product: ProductRead
 
 
 class WebhookSecretRotated(msgspec.Struct):
     scheme: str
-    secret: str  # shown once
+    secret: str | None  # shown once (null in an Idempotency-Key replay)
     active_secrets: int  # the previous secret stays valid until the next rotation
 
 
