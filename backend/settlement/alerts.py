@@ -1,9 +1,9 @@
-"""Alerts and counters of the push job: log line, metric, Alert row, owner hook.
+"""Alerts and counters of the push job: log line, metric, Alert row, owner webhook.
 
-`notify` is the one place an owner-facing settlement event goes. Today it writes
-an Alert (deduplicated while open); the webhooks work will extend it to enqueue
-an outbox row in the same transaction, so a notification is never lost or sent
-for a rolled-back decision.
+`notify` is the one place an owner-facing settlement event goes: it opens (or
+refreshes) the alert and, the first time a condition opens, enqueues a
+`settlement.failed` webhook in the same transaction, so a notification is never
+lost or sent for a rolled-back decision.
 """
 
 from __future__ import annotations
@@ -13,17 +13,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.models import Alert
+from backend.notifications import events
+from backend.notifications.outbox import enqueue_event
+from backend.observability import metrics
+from backend.observability.alerts import ensure_alert
 
 log = logging.getLogger("backend.settlement")
 
-BATCHES = Counter("cascade_settlement_batches_total", "Settlement batches by outcome", ["outcome"])
-REWARDS_PUSHED = Counter("cascade_settlement_rewards_pushed_total", "Reward rows confirmed")
-TRANSACTIONS = Counter("cascade_settlement_transactions_total", "Broadcasts by kind", ["kind"])
-ALERTS = Counter("cascade_settlement_alerts_total", "Settlement alerts raised", ["code"])
+BATCHES = metrics.SETTLEMENT_BATCHES
+REWARDS_PUSHED = Counter(
+    "cascade_settlement_rewards_pushed_total", "Reward rows confirmed", registry=metrics.REGISTRY
+)
+TRANSACTIONS = Counter(
+    "cascade_settlement_transactions_total",
+    "Broadcasts by kind",
+    ["kind"],
+    registry=metrics.REGISTRY,
+)
 
 # Alert codes this domain raises.
 SIGNER_NOT_DISTRIBUTOR = "signer_not_distributor"
@@ -45,25 +55,22 @@ async def notify(
     severity: str = "error",
 ) -> Alert:
     """Record an owner/operator event; an identical open alert is reused, not duplicated."""
-    existing = await session.scalar(
-        select(Alert).where(
-            Alert.code == event_type, Alert.subject == subject, Alert.resolved_at.is_(None)
-        )
-    )
-    if existing is not None:
-        existing.details = {**existing.details, **payload}
-        return existing
-    alert = Alert(
-        code=event_type,
-        severity=severity,
+    alert, opened = await ensure_alert(
+        session,
+        event_type,
+        severity,
+        message,
         product_id=product_id,
         subject=subject,
-        message=message,
         details=payload,
     )
-    session.add(alert)
-    ALERTS.labels(code=event_type).inc()
-    log.error(message, extra={"alert": event_type, "subject": subject, **payload})
+    if opened and product_id is not None:
+        await enqueue_event(
+            session,
+            product_id,
+            events.SETTLEMENT_FAILED,
+            {"code": event_type, "message": message, **payload},
+        )
     return alert
 
 

@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.campaigns.models import Campaign, CampaignStatus
 from backend.chain.reverts import classify
+from backend.notifications import events
+from backend.notifications.outbox import enqueue_event
+from backend.observability import metrics
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement import alerts, faults
 from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
@@ -242,7 +245,23 @@ async def _confirm(
         .values(status=RewardStatus.PUSHED, tx_hash=event.tx_hash, pushed_at=now)
     )
     await session.execute(update(Tx).where(Tx.tx_hash == event.tx_hash).values(status=MINED))
+    await enqueue_event(
+        session,
+        batch.product_id,
+        events.REWARDS_PUSHED,
+        {
+            "batch_id": str(batch.id),
+            "campaign_id": str(batch.campaign_id),
+            "token": batch.token,
+            "total": str(batch.total),
+            "count": batch.reward_count,
+            "tx_hash": event.tx_hash,
+            "block_number": event.block_number,
+        },
+    )
     await session.commit()
+    if batch.gas_used and receipt is not None:
+        metrics.GAS_SPENT.inc(batch.gas_used * int(receipt.get("effectiveGasPrice", 0) or 0))
     outcome.pushed.append(batch.id)
     BATCHES.labels(outcome="pushed").inc()
     REWARDS_PUSHED.inc(batch.reward_count)
