@@ -1,0 +1,1 @@
+"""The dashboard and wallet pages: server-rendered HTML over the domain services."""

@@ -1,0 +1,107 @@
+"""GET /wallet: what a wallet can claim, per token, with its history and a Claim all button.
+
+Without JavaScript the page renders the numbers for `?address=0x…` on the
+server (the same wallet services as /api/wallet). With JavaScript
+(static/wallet.js) it connects an injected EIP-1193 wallet, follows the SSE
+stream, and claims every token in one MultiTokenPushPull.pullRewards call.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import msgspec
+from eth_utils import keccak
+from litestar import Request, Response, get
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.context import AppContext
+from backend.core.errors import InvalidInput
+from backend.dashboard.web import render
+from backend.wallets import service
+from indexer.settings import finality_depth
+
+PULL_REWARDS_SELECTOR = "0x" + keccak(text="pullRewards(address[])")[:4].hex()
+HISTORY_PAGE = 20
+
+
+class WalletPageSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    explorer_url: str | None = Field(
+        None, description="block explorer base URL for transaction links; unset: show hashes"
+    )
+
+
+@cache
+def page_settings() -> WalletPageSettings:
+    """Read once, like the app's Settings (from EXPLORER_URL or .env)."""
+    overrides: dict[str, Any] = {}
+    return WalletPageSettings(**overrides)
+
+
+def tx_url(tx_hash: str | None) -> str | None:
+    base = page_settings().explorer_url
+    if not tx_hash or not base:
+        return None
+    return f"{base.rstrip('/')}/tx/{tx_hash}"
+
+
+@get("/wallet", include_in_schema=False)
+async def wallet_page(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    app_context: AppContext,
+    address: str = "",
+) -> Response[str]:
+    context: dict[str, Any] = {
+        "address": "",
+        "snapshot": None,
+        "history": None,
+        "problem": "",
+        "meta": {},
+    }
+    status = 200
+    if address:
+        try:
+            wallet = service.normalize_wallet(address)
+        except InvalidInput as exc:
+            context["problem"] = exc.message
+            status = 422
+        else:
+            chain_id = await service.chain_id_of(app_context)
+            depth = finality_depth(app_context.settings)
+            context["address"] = wallet
+            snapshot = await service.rewards_snapshot(
+                db_session, chain_id=chain_id, wallet=wallet, confirmed_depth=depth
+            )
+            history = await service.history(
+                db_session,
+                chain_id=chain_id,
+                wallet=wallet,
+                limit=HISTORY_PAGE,
+                offset=0,
+                confirmed_depth=depth,
+            )
+            # builtins: the templates need the tagged union's `kind`, which is not an attribute
+            context["snapshot"] = msgspec.to_builtins(snapshot)
+            context["history"] = msgspec.to_builtins(history)
+            context["meta"] = {t.token: t for t in snapshot.tokens}
+    return render(
+        request,
+        "wallet.html",
+        status=status,
+        viewer=None,
+        push_pull=app_context.settings.push_pull_address or "",
+        chain_id=app_context.settings.chain_id or "",
+        pull_selector=PULL_REWARDS_SELECTOR,
+        explorer=page_settings().explorer_url or "",
+        tx_url=tx_url,
+        **context,
+    )
+
+
+route_handlers = [wallet_page]
