@@ -250,3 +250,17 @@ async def test_transition__another_products_key__is_404(api, db_session, action)
 
 def live_token(live) -> str:
     return live[4]
+
+
+async def test_concurrent_transitions__exactly_one_wins(api, db_session):
+    import asyncio
+
+    product, key = await make_product(db_session)
+    campaign = await make_campaign(db_session, product, status="active")
+
+    responses = await asyncio.gather(
+        *(api.post(f"{API}/{campaign.id}/pause", headers=bearer(key)) for _ in range(5))
+    )
+
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409, 409]
+    assert (await api.get(f"{API}/{campaign.id}", headers=bearer(key))).json()["version"] == 2
