@@ -1,0 +1,214 @@
+"""Issue 9, end to end in headless Chromium: the demo shop on one origin, the backend on another.
+
+Alice connects through the listener with a passkey bound to her wallet and
+shares a link; Bob lands through it, connects, buys; the shop's server has
+Shopify send the signed orders/paid webhook; both see their rewards through
+watchWalletStatus. Every request and message that matters is asserted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from backend.campaigns.models import Campaign
+from backend.interactions.models import Interaction
+from backend.products.models import Product
+from backend.rewards.models import Reward
+from tests.browser.harness import LiveServer
+from tests.factories import TEST_TOKEN, make_campaign, make_product, make_token
+from tests.sdk_e2e.shop import ShopSite, send_shopify_webhook, shopify_order
+
+SHOPIFY_SECRET = "shpss_northwind-outfitters-test"
+BASE = 10 * 10**18  # the campaign's fixed reward
+USER_SHARE = BASE * 5_000 // 10_000  # Bob, the buyer: 50 %
+REFERRER_SHARE = BASE - USER_SHARE  # Alice, the only referrer, takes the rest
+
+
+@dataclass
+class Shop:
+    product: Product
+    api_key: str
+    campaign: Campaign
+    origin: str  # the shop's origin, the one the product registered
+    url: str  # the demo shop page, configured for this product and backend
+    webhooks: list[httpx.Response] = field(default_factory=list)  # what Cascade answered
+
+    @property
+    def id(self) -> str:
+        return self.product.id
+
+
+@pytest.fixture
+async def shop(db_session, shop_site: ShopSite, live_server: LiveServer) -> Iterator[Shop]:
+    """A product registered for the shop's origin, its token, a "purchase after referral"
+    campaign, and the shop's server wired to send Shopify's orders/paid on checkout."""
+    product, api_key = await make_product(
+        db_session, domain=shop_site.domain, webhook_secrets={"shopify": [SHOPIFY_SECRET]}
+    )
+    await make_token(db_session, product)
+    campaign = await make_campaign(
+        db_session,
+        product,
+        name="Purchase after referral",
+        trigger="purchase.completed",
+        requires_referral=True,
+    )
+    query = urlencode({"backend": live_server.url, "product": product.id, "checkout": "/checkout"})
+    shop = Shop(product, api_key, campaign, shop_site.origin, f"{shop_site.url}/?{query}")
+
+    def checkout(order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        payload = shopify_order(order["order_id"], order["total_price"], order["currency"])
+        answer = send_shopify_webhook(
+            live_server.url, product.id, SHOPIFY_SECRET, "orders/paid", payload
+        )
+        shop.webhooks.append(answer)
+        return (200 if answer.is_success else 502), {"webhook_status": answer.status_code}
+
+    shop_site.on_checkout = checkout
+    yield shop
+    shop_site.on_checkout = None
+
+
+def token_status(queued: int) -> dict[str, Any]:
+    """One token's entry in a watchWalletStatus status, as the host page receives it."""
+    return {
+        "token": TEST_TOKEN,  # as the campaign names it
+        "symbol": "TST",
+        "decimals": 18,
+        "claimable": "0",
+        "queued": str(queued),
+        "claimed_total": "0",
+        "total": str(queued),
+    }
+
+
+QUEUED_OF_FIRST_TOKEN = "document.querySelector('#wallet-tokens li[data-queued]')?.dataset.queued"
+
+
+async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
+    shop: Shop, shoppers, db_session, live_server: LiveServer
+):
+    # 1. Alice connects through the listener (passkey bound to her wallet) and shares
+    alice = await shoppers("alice")
+    await alice.visit(shop.url)
+    await alice.wait_ready()
+    await alice.connect_new_passkey()
+    assert [method for method, _ in alice.wallet.calls] == ["eth_requestAccounts", "personal_sign"]
+
+    await alice.press("#share")
+    link = await alice.page.wait_for("document.querySelector('#share-link').value")
+    token = parse_qs(urlsplit(link).query)["cascade"][0]
+    assert link == f"{shop.url}&cascade={token}"
+    [created] = await alice.traffic.to("/api/external/referral-links")
+    assert created.frame_id == await alice.listener()
+    assert created.json() == {"product_id": shop.id, "wallet": alice.address, "url": shop.url}
+    assert created.status == 200
+
+    # 2. Bob lands through the link in his own browser: the token leaves the visible URL
+    bob = await shoppers("bob")
+    await bob.visit(link)
+    assert await bob.url() == shop.url
+    [landing] = await bob.stored(f"cascade:{shop.id}:referral")
+    assert landing["type"] == "referral.referred"
+    assert landing["data"] == {"referrer_token": token}
+
+    # 3. Bob connects; the SDK sends referral.referred with the token, through the listener
+    await bob.wait_ready()
+    await bob.connect_new_passkey()
+    await bob.page.wait_for(f"localStorage.getItem('cascade:{shop.id}:referral') === '[]'")
+    listener = await bob.listener()
+    requests = [
+        message
+        for message in await bob.traffic.received(listener)
+        if message["data"].get("type") == "interaction"
+    ]
+    assert requests == [
+        {
+            "origin": shop.origin,
+            "data": {
+                "cascade": 1,
+                "id": requests[0]["data"]["id"],
+                "type": "interaction",
+                "payload": {
+                    "type": "referral.referred",
+                    "data": {"referrer_token": token},
+                    "dedup_key": landing["key"],
+                },
+            },
+        }
+    ]
+    [verified] = await bob.traffic.to("/api/external/referral-tokens/", "GET")
+    assert verified.url == f"{live_server.url}/api/external/referral-tokens/{token}"
+    assert (verified.frame_id, verified.status) == (listener, 200)
+    [referred] = await bob.traffic.to("/api/external/interactions")
+    assert referred.frame_id == listener
+    assert referred.json() == {
+        "product_id": shop.id,
+        "wallet": bob.address,
+        "type": "referral.referred",
+        "data": {"referrer_token": token},
+        "dedup_key": landing["key"],
+    }
+    assert referred.status == 202
+    assert referred.headers["authorization"].startswith("Bearer ")  # the listener's session
+
+    # 4. Bob buys: trackPurchase(orderId) -> purchase.started for his wallet
+    await bob.press("#buy")
+    order_id = await bob.page.wait_for(
+        "document.querySelector('#order').dataset.tracked === 'yes'"
+        " && document.querySelector('#order').dataset.orderId"
+    )
+    started = (await bob.traffic.to("/api/external/interactions"))[1]
+    assert started.json() == {
+        "product_id": shop.id,
+        "wallet": bob.address,
+        "type": "purchase.started",
+        "data": {"order_id": order_id},
+        "dedup_key": f"purchase:{order_id}",
+    }
+    assert started.status == 202
+
+    # 5. Bob pays: the shop's server has Shopify send the signed orders/paid webhook
+    await bob.press("#pay")
+    await bob.page.wait_for("document.querySelector('#order').dataset.state === 'paid'")
+    [webhook] = shop.webhooks
+    assert webhook.status_code == 200, webhook.text
+    answer = webhook.json()
+    assert (answer["event"], answer["order_id"], answer["status"]) == (
+        "completed",
+        order_id,
+        "rewarded",
+    )
+
+    # 6. both see their queued reward through watchWalletStatus (the listener's stream)
+    await bob.page.wait_for(f"{QUEUED_OF_FIRST_TOKEN} === '{USER_SHARE}'")
+    assert await bob.status() == {"wallet": bob.address, "tokens": [token_status(USER_SHARE)]}
+    await alice.page.wait_for(f"{QUEUED_OF_FIRST_TOKEN} === '{REFERRER_SHARE}'")
+    assert await alice.status() == {
+        "wallet": alice.address,
+        "tokens": [token_status(REFERRER_SHARE)],
+    }
+    assert await alice.page.evaluate("document.querySelector('#wallet-tokens li').textContent") == (
+        "0 TST claimable · 5 TST queued"
+    )
+    assert await alice.errors() == [] and await bob.errors() == []
+
+    # and the database agrees: one split, no more
+    rewards = (await db_session.scalars(select(Reward).order_by(Reward.level))).all()
+    assert [(r.wallet, r.level, r.amount, r.status) for r in rewards] == [
+        (bob.address, 0, USER_SHARE, "pending"),
+        (alice.address, 1, REFERRER_SHARE, "pending"),
+    ]
+    edges = (
+        await db_session.scalars(select(Interaction).where(Interaction.type == "referral.referred"))
+    ).all()
+    assert [(i.wallet, i.referrer_wallet, i.flag) for i in edges] == [
+        (bob.address, alice.address, None)
+    ]
