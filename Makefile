@@ -45,7 +45,7 @@ $(SDK_DIST): $(SDK_STAMP) $(SDK_SOURCES)
 	@cd sdk-js && npm run --silent build
 
 demo: setup
-	@$(BIN)/cascade $(if $(shell $(BIN)/cascade demo --help >/dev/null 2>&1 && echo y),demo,serve)
+	@$(BIN)/cascade demo
 
 serve: setup
 	@$(BIN)/cascade serve

@@ -7,6 +7,7 @@ import click
 from backend.cli.chain import chain
 from backend.cli.config_cmd import config
 from backend.cli.db import db
+from backend.cli.demo import demo
 from backend.cli.index import index
 from backend.cli.products import products
 from backend.cli.serve import serve
@@ -18,5 +19,5 @@ def cli() -> None:
     """Cascade: rewards backend with on-chain settlement."""
 
 
-for command in (serve, db, config, chain, push, reconcile, index, products):
+for command in (serve, demo, db, config, chain, push, reconcile, index, products):
     cli.add_command(command)

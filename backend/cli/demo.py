@@ -1,0 +1,48 @@
+"""`cascade demo`: the whole flow on embedded defaults, checked, then served."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from backend.cli.context import get_settings, handles_config_errors
+from backend.cli.output import done, fail, step
+
+
+@click.command("demo")
+@click.option(
+    "--no-serve", is_flag=True, help="run the story and exit (0 only if every check held)"
+)
+@click.option(
+    "--port", type=int, default=None, help="API port (default: PORT or 8000; 0: a free one)"
+)
+@handles_config_errors
+def demo(no_serve: bool, port: int | None) -> None:
+    """Play the mission end to end on fresh embedded PostgreSQL and anvil (under DATA_DIR/demo)."""
+    from backend.demo.run import run_demo
+    from backend.runtime.anvil import free_port
+
+    settings = get_settings()
+    chosen = settings.port if port is None else port
+    if chosen == 0 or not _port_free(chosen):
+        if chosen:
+            step(f"port {chosen} is busy; using a free one")
+        chosen = free_port()
+    result = run_demo(settings, serve=not no_serve, port=chosen, say=step)
+    if result.failures:
+        for failure in result.failures:
+            fail(failure)
+        sys.exit(1)
+    done("every check held")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""`cascade demo`: the whole mission on embedded defaults, told as a story with checks."""

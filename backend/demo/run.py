@@ -1,0 +1,252 @@
+"""Run the demo: fresh embedded services, contracts, a funded shop, the story, then serve."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from backend.core import migrate
+from backend.core.config import Settings
+from backend.core.context import AppContext
+from backend.demo.accounts import people
+from backend.demo.servers import ApiServer, StaticSite
+from backend.demo.story import TOKEN, Story, tokens
+from backend.runtime.anvil import free_port, rpc_call
+from backend.runtime.contracts import ensure_core_contracts
+from backend.runtime.paths import REPO_ROOT
+from backend.runtime.services import embedded_services
+
+SHOP_DIR = REPO_ROOT / "sdk-js" / "examples" / "shop"
+BANK_FUNDING = 10_000 * TOKEN
+
+
+@dataclass
+class DemoResult:
+    failures: list[str] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def demo_settings(settings: Settings, port: int) -> Settings:
+    """Embedded everything under DATA_DIR/demo, pushes as soon as rewards exist."""
+    return settings.model_copy(
+        update={
+            "database_url": None,
+            "rpc_url": None,
+            "push_pull_address": None,
+            "bank_factory_address": None,
+            "data_dir": Path(settings.data_dir) / "demo",
+            "public_url": f"http://localhost:{port}",
+            "push_cooldown_s": 0,
+            "port": port,
+        }
+    )
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    serve: bool,
+    port: int,
+    say: Callable[[str], None],
+    ready: Callable[[DemoResult], None] | None = None,
+) -> DemoResult:
+    settings = demo_settings(settings, port)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)  # every demo starts from nothing
+    settings.data_dir.mkdir(parents=True)
+    say(f"starting embedded PostgreSQL and anvil under {settings.data_dir}")
+    with embedded_services(settings) as endpoints:
+        settings = ensure_core_contracts(settings, endpoints.rpc_url)
+        say(f"MultiTokenPushPull {settings.push_pull_address}")
+        say(f"ProductBankFactory {settings.bank_factory_address}")
+        return asyncio.run(
+            _run(settings, endpoints.database_url, endpoints.rpc_url, serve, say, ready)
+        )
+
+
+async def _run(
+    settings: Settings,
+    database_url: str,
+    rpc_url: str,
+    serve: bool,
+    say: Callable[[str], None],
+    ready: Callable[[DemoResult], None] | None,
+) -> DemoResult:
+    from backend.api.app import create_app
+
+    result = DemoResult()
+    ctx = AppContext(settings, database_url, rpc_url)
+    await migrate.upgrade(ctx.engine)
+    cast = people()
+    token = await asyncio.to_thread(_deploy_token, rpc_url, cast["operator"].key)
+    say(f"EURe (test) token {token}, 18 decimals")
+    shop = StaticSite(SHOP_DIR, free_port())
+    product_id, api_key = await _create_product(ctx, cast["owner"].address, shop.port)
+    say(f"product 'Demo shop' for shop.localhost: {product_id}")
+
+    api = ApiServer(
+        create_app(settings, database_url=database_url, rpc_url=rpc_url), "127.0.0.1", settings.port
+    )
+    api.start()
+    say(f"API listening on {api.url}")
+    try:
+        async with httpx.AsyncClient(base_url=api.url, timeout=60) as client:
+            story = Story(
+                client, ctx, cast, product_id, api_key, token, f"http://localhost:{shop.port}/", say
+            )
+            await _play(story, rpc_url, cast, token)
+            result.failures = story.failures
+        if serve:
+            shop.start()
+            result.urls = await _urls(ctx, settings, product_id, cast, shop.port)
+            await _serve(ctx, result, say, ready)
+    finally:
+        api.stop()
+        await ctx.close()
+    return result
+
+
+async def _play(story: Story, rpc_url: str, cast: dict, token: str) -> None:
+    bank = await story.set_up_campaign()
+    await asyncio.to_thread(
+        _fund_bank, rpc_url, cast["operator"].key, cast["owner"].key, token, bank
+    )
+    story.say(f"owner deposited {tokens(BANK_FUNDING)} EURe into the bank")
+    await story.share("alice")
+    await story.land_and_buy("bob", via="alice", order_id="1001")
+    await story.share("bob")
+    await story.land_and_buy("carol", via="bob", order_id="1002")
+    await story.share("carol")
+    await story.land_and_buy("dave", via="carol", order_id="1003")
+
+    def mine(blocks: int) -> None:
+        for _ in range(blocks):
+            rpc_call(rpc_url, "evm_mine")
+
+    await story.settle(mine)
+    claimable = await story.claimable()
+    story.say("claimable on-chain per wallet, against the reward formula:")
+    for line in story.table(claimable):
+        story.say(line)
+    for name, expected in story.expected.items():
+        story.check(claimable[name] == expected, f"{name} can claim exactly {tokens(expected)}")
+    story.check(
+        sum(story.expected.values()) == 30 * TOKEN,
+        "three purchases paid exactly 3 x 10 EURe, nothing created or lost",
+    )
+
+    bob = cast["bob"]
+    balance = await asyncio.to_thread(_claim, rpc_url, bob.key, story.ctx.settings, token)
+    story.say(f"Bob claims on-chain: his EURe balance is now {tokens(balance)}")
+    story.check(balance == story.expected["bob"], "Bob's wallet holds exactly what he earned")
+
+    from backend.settlement.reconcile import reconcile
+
+    report = await reconcile(story.ctx)
+    story.check(
+        not report.mismatches and report.pairs > 0,
+        f"reconcile: {report.pairs} (token, wallet) pairs, {len(report.mismatches)} mismatch(es)",
+    )
+
+
+async def _create_product(ctx: AppContext, owner: str, shop_port: int) -> tuple[str, str]:
+    from backend.auth.principal import CLI_PRINCIPAL
+    from backend.products import schemas, service
+
+    async with ctx.sessions() as session:
+        product, key = await service.create_product(
+            session,
+            CLI_PRINCIPAL,
+            schemas.ProductCreate(
+                name="Demo shop",
+                domains=["shop.localhost", f"localhost:{shop_port}"],
+                owner=owner,
+            ),
+        )
+        return product.id, key
+
+
+async def _urls(
+    ctx: AppContext, settings: Settings, product_id: str, cast: dict, shop_port: int
+) -> dict[str, str]:
+    from backend.auth.sessions import create_login_link
+
+    base = str(settings.public_url)
+    async with ctx.sessions() as session:
+        login = await create_login_link(session, cast["owner"].address)
+        await session.commit()
+    return {
+        "dashboard (one-time login link for the owner)": f"{base}/api/auth/magic/{login}",
+        "wallet page (Bob)": f"{base}/wallet?address={cast['bob'].address}",
+        "demo shop with the SDK": (
+            f"http://localhost:{shop_port}/?backend={base}&product={product_id}"
+        ),
+        "API docs": f"{base}/schema",
+    }
+
+
+async def _serve(
+    ctx: AppContext,
+    result: DemoResult,
+    say: Callable[[str], None],
+    ready: Callable[[DemoResult], None] | None,
+) -> None:
+    """Keep serving, with the scheduler's jobs running, until Ctrl-C or SIGTERM."""
+    from backend.core.scheduler import Scheduler
+    from backend.notifications.jobs import register_jobs as webhook_jobs
+    from backend.settlement.job import register_jobs as settlement_jobs
+    from indexer.jobs import register_jobs as indexer_jobs
+
+    scheduler = Scheduler(ctx)
+    for register in (settlement_jobs, indexer_jobs, webhook_jobs):
+        register(scheduler)
+    scheduler.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    say("serving; open these (Ctrl-C to stop):")
+    for label, url in result.urls.items():
+        say(f"  {label}: {url}")
+    if ready is not None:
+        ready(result)
+    try:
+        await stop.wait()
+    finally:
+        await scheduler.shutdown()
+
+
+def _deploy_token(rpc_url: str, key: str) -> str:
+    from backend.chain.client import connect
+    from backend.chain.deploy import deploy_test_token
+
+    return deploy_test_token(connect(rpc_url), key, "EURe (test)", "EURe", 18)
+
+
+def _fund_bank(rpc_url: str, minter_key: str, owner_key: str, token: str, bank: str) -> None:
+    from backend.chain.client import account, connect, contract, send
+
+    w3 = connect(rpc_url)
+    owner = account(owner_key).address
+    erc20 = contract(w3, "MockERC20", token)
+    send(w3, minter_key, erc20.functions.mint(owner, BANK_FUNDING))
+    send(w3, owner_key, erc20.functions.approve(bank, BANK_FUNDING))
+    send(w3, owner_key, contract(w3, "ProductBank", bank).functions.deposit(token, BANK_FUNDING))
+
+
+def _claim(rpc_url: str, key: str, settings: Settings, token: str) -> int:
+    from backend.chain.client import account, connect, contract, send
+
+    w3 = connect(rpc_url)
+    push_pull = contract(w3, "MultiTokenPushPull", str(settings.push_pull_address))
+    send(w3, key, push_pull.functions.pullReward(token))
+    return int(contract(w3, "MockERC20", token).functions.balanceOf(account(key).address).call())
