@@ -20,7 +20,6 @@ class ApiServer:
 
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
         self.url = f"http://{host}:{port}"
 

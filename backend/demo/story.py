@@ -23,13 +23,14 @@ from backend.demo.accounts import Person
 from backend.rewards.calculator import split_reward
 
 TOKEN = 10**18
-CAMPAIGN = {
+MAX_DEPTH = 5
+CAMPAIGN: dict[str, Any] = {
     "name": "purchase after referral",
     "trigger": "purchase.completed",
     "reward": {"type": "fixed", "amount": str(10 * TOKEN)},
     "user_bps": 5_000,
     "decay_bps": 8_000,
-    "max_depth": 5,
+    "max_depth": MAX_DEPTH,
     "requires_referral": True,
     "budget_cap": str(1_000 * TOKEN),
 }
@@ -112,7 +113,7 @@ class Story:
         await self.interaction(
             wallet, "referral.referred", {"referrer_token": self.referral_token[via]}
         )
-        self.chain_of[name] = [via, *self.chain_of.get(via, [])][: CAMPAIGN["max_depth"]]
+        self.chain_of[name] = [via, *self.chain_of.get(via, [])][:MAX_DEPTH]
         await self.interaction(wallet, "purchase.started", {"order_id": order_id})
         await self.shopify_paid(order_id)
         parts = split_reward(
