@@ -60,6 +60,9 @@ def build_app(settings: Settings, context: AppContext | None) -> Litestar:
 
 
 def csrf_of(html: str) -> str:
+    """The page's CSRF token; every form on the page must carry the same, non-empty one."""
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]*)"', html))
+    assert len(tokens) == 1, f"forms carry different or no CSRF tokens: {tokens}"
     found = CSRF.search(html)
     assert found, "no CSRF token in the page"
     return found.group(1)
