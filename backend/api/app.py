@@ -64,19 +64,10 @@ def create_app(
 
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
-        from backend.notifications.jobs import register_jobs as register_webhook_jobs
-        from backend.observability.monitors import register_jobs as register_monitor_jobs
-        from backend.settlement.job import register_jobs as register_settlement_jobs
-        from indexer.jobs import register_jobs as register_indexer_jobs
+        from backend.runtime.jobs import register_all_jobs
 
         scheduler = Scheduler(app_context)
-        for register in (
-            register_settlement_jobs,
-            register_indexer_jobs,
-            register_webhook_jobs,
-            register_monitor_jobs,
-        ):
-            register(scheduler)
+        register_all_jobs(scheduler)
         scheduler.start()
         jobs.append(scheduler)
 

@@ -202,13 +202,10 @@ async def _serve(
 ) -> None:
     """Keep serving, with the scheduler's jobs running, until Ctrl-C or SIGTERM."""
     from backend.core.scheduler import Scheduler
-    from backend.notifications.jobs import register_jobs as webhook_jobs
-    from backend.settlement.job import register_jobs as settlement_jobs
-    from indexer.jobs import register_jobs as indexer_jobs
+    from backend.runtime.jobs import register_all_jobs
 
     scheduler = Scheduler(ctx)
-    for register in (settlement_jobs, indexer_jobs, webhook_jobs):
-        register(scheduler)
+    register_all_jobs(scheduler)
     scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

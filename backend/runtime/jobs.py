@@ -1,0 +1,42 @@
+"""Every background job of a running Cascade, registered on one scheduler.
+
+`cascade serve` (through create_app(run_jobs=True)) and `cascade demo` both call
+`register_all_jobs`, so the two can never run different sets of jobs.
+"""
+
+from __future__ import annotations
+
+from backend.core.context import AppContext
+from backend.core.db import job_session
+from backend.core.scheduler import Scheduler
+
+CAMPAIGN_EXPIRY_INTERVAL_S = 60
+IDEMPOTENCY_PURGE_INTERVAL_S = 3600
+
+
+async def expire_campaigns_job(ctx: AppContext) -> None:
+    """Campaigns past ends_at become expired even when no interaction arrives."""
+    from backend.campaigns.engine import expire_campaigns
+
+    async with ctx.sessions() as session:
+        await expire_campaigns(session)
+
+
+async def purge_idempotency_job(ctx: AppContext) -> None:
+    """Stored responses of creating POSTs are kept 24 h, then deleted."""
+    from backend.core.idempotency import purge_expired
+
+    async with job_session(ctx.sessions) as session:
+        await purge_expired(session)
+
+
+def register_all_jobs(scheduler: Scheduler) -> None:
+    from backend.notifications.jobs import register_jobs as webhook_jobs
+    from backend.observability.monitors import register_jobs as monitor_jobs
+    from backend.settlement.job import register_jobs as settlement_jobs
+    from indexer.jobs import register_jobs as indexer_jobs
+
+    for register in (settlement_jobs, indexer_jobs, webhook_jobs, monitor_jobs):
+        register(scheduler)
+    scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
+    scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
