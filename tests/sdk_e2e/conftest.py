@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
 
 from backend.api.app import create_app
 from backend.core.config import Settings
-from backend.interactions.ratelimit import ip_limiter
-from backend.interactions.routes import forget_api_keys
 from tests.browser.conftest import ensure_sdk_built
 from tests.browser.harness import FakeEthereum, LiveServer, Page, VirtualAuthenticator
 from tests.browser.harness.cdp import CdpConnection
 from tests.browser.harness.fixtures import *  # noqa: F403 (browser, page, the failure hook)
 from tests.browser.harness.fixtures import OUTPUT_DIR
-from tests.sdk_e2e.shop import ShopSite
+from tests.factories import make_campaign, make_product, make_token
+from tests.interactions.helpers import reset_caches
+from tests.sdk_e2e.shop import (
+    SHOPIFY_SECRET,
+    Shop,
+    ShopSite,
+    send_shopify_webhook,
+    shop_page,
+    shopify_order,
+)
 from tests.sdk_e2e.shopper import Shopper
 from tests.sdk_e2e.traffic import Traffic
 
@@ -59,13 +67,15 @@ def live_server(settings: Settings, database_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_limits(live_server: LiveServer) -> None:
-    """Every request comes from 127.0.0.1: start each test with empty rate-limit windows."""
+def fresh_process_state(live_server: LiveServer) -> None:
+    """The server runs in this process: its caches (active campaigns, products, referral
+    chains) outlive the per-test TRUNCATE, and every request comes from 127.0.0.1, so
+    each test starts with empty caches and rate-limit windows. (Every test registers
+    the same shop domain, hence the same product id, with a new campaign.)"""
+    reset_caches()
     env = live_server.app.state.get("auth_env")
     if env is not None:
         env.limits.reset()
-    ip_limiter.reset()
-    forget_api_keys()
 
 
 @pytest.fixture
@@ -103,3 +113,34 @@ async def shoppers(
                 shopper.page.console.append(f"(screenshot failed: {exc})")
             (OUTPUT_DIR / f"{name}.log").write_text("\n".join(shopper.page.console) + "\n")
         await shopper.page.close()
+
+
+@pytest.fixture
+async def shop(db_session, shop_site: ShopSite, live_server: LiveServer) -> AsyncIterator[Shop]:
+    """A product registered for the shop's origin, its token, a "purchase after referral"
+    campaign, and the shop's server wired to send Shopify's orders/paid on checkout."""
+    product, api_key = await make_product(
+        db_session, domain=shop_site.domain, webhook_secrets={"shopify": [SHOPIFY_SECRET]}
+    )
+    await make_token(db_session, product)
+    campaign = await make_campaign(
+        db_session,
+        product,
+        name="Purchase after referral",
+        trigger="purchase.completed",
+        requires_referral=True,
+    )
+    page = shop_page(shop_site, live_server.url, product.id)
+    shop = Shop(product, api_key, campaign, shop_site.origin, page)
+
+    def checkout(order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        payload = shopify_order(order["order_id"], order["total_price"], order["currency"])
+        answer = send_shopify_webhook(
+            live_server.url, product.id, SHOPIFY_SECRET, "orders/paid", payload
+        )
+        shop.webhooks.append(answer)
+        return (200 if answer.is_success else 502), {"webhook_status": answer.status_code}
+
+    shop_site.on_checkout = checkout
+    yield shop
+    shop_site.on_checkout = None

@@ -15,11 +15,16 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+
+from backend.campaigns.models import Campaign
+from backend.products.models import Product
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "sdk-js" / "examples" / "shop"
 CONTENT_TYPES = {
@@ -27,6 +32,8 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
 }
+
+SHOPIFY_SECRET = "shpss_northwind-outfitters-test"  # the shop's webhook secret in every test
 
 CheckoutHandler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
@@ -85,6 +92,28 @@ class ShopSite:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def shop_page(site: ShopSite, backend_url: str, product_id: str, checkout: bool = True) -> str:
+    """The demo page's URL on `site`, configured by query for a backend and a product."""
+    query = {"backend": backend_url, "product": product_id}
+    if checkout:
+        query["checkout"] = "/checkout"
+    return f"{site.url}/?{urlencode(query)}"
+
+
+@dataclass
+class Shop:
+    product: Product
+    api_key: str
+    campaign: Campaign
+    origin: str  # the shop's origin, the one the product registered
+    url: str  # the demo shop page, configured for this product and backend
+    webhooks: list[httpx.Response] = field(default_factory=list)  # what Cascade answered
+
+    @property
+    def id(self) -> str:
+        return self.product.id
 
 
 # -- the shop platform's side: Shopify webhooks ----------------------------------------------

@@ -8,72 +8,20 @@ watchWalletStatus. Every request and message that matters is asserted exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from backend.campaigns.models import Campaign
 from backend.interactions.models import Interaction
-from backend.products.models import Product
 from backend.rewards.models import Reward
 from tests.browser.harness import LiveServer
-from tests.factories import TEST_TOKEN, make_campaign, make_product, make_token
-from tests.sdk_e2e.shop import ShopSite, send_shopify_webhook, shopify_order
+from tests.factories import TEST_TOKEN
+from tests.sdk_e2e.shop import Shop
 
-SHOPIFY_SECRET = "shpss_northwind-outfitters-test"
 BASE = 10 * 10**18  # the campaign's fixed reward
 USER_SHARE = BASE * 5_000 // 10_000  # Bob, the buyer: 50 %
 REFERRER_SHARE = BASE - USER_SHARE  # Alice, the only referrer, takes the rest
-
-
-@dataclass
-class Shop:
-    product: Product
-    api_key: str
-    campaign: Campaign
-    origin: str  # the shop's origin, the one the product registered
-    url: str  # the demo shop page, configured for this product and backend
-    webhooks: list[httpx.Response] = field(default_factory=list)  # what Cascade answered
-
-    @property
-    def id(self) -> str:
-        return self.product.id
-
-
-@pytest.fixture
-async def shop(db_session, shop_site: ShopSite, live_server: LiveServer) -> Iterator[Shop]:
-    """A product registered for the shop's origin, its token, a "purchase after referral"
-    campaign, and the shop's server wired to send Shopify's orders/paid on checkout."""
-    product, api_key = await make_product(
-        db_session, domain=shop_site.domain, webhook_secrets={"shopify": [SHOPIFY_SECRET]}
-    )
-    await make_token(db_session, product)
-    campaign = await make_campaign(
-        db_session,
-        product,
-        name="Purchase after referral",
-        trigger="purchase.completed",
-        requires_referral=True,
-    )
-    query = urlencode({"backend": live_server.url, "product": product.id, "checkout": "/checkout"})
-    shop = Shop(product, api_key, campaign, shop_site.origin, f"{shop_site.url}/?{query}")
-
-    def checkout(order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        payload = shopify_order(order["order_id"], order["total_price"], order["currency"])
-        answer = send_shopify_webhook(
-            live_server.url, product.id, SHOPIFY_SECRET, "orders/paid", payload
-        )
-        shop.webhooks.append(answer)
-        return (200 if answer.is_success else 502), {"webhook_status": answer.status_code}
-
-    shop_site.on_checkout = checkout
-    yield shop
-    shop_site.on_checkout = None
 
 
 def token_status(queued: int) -> dict[str, Any]:
