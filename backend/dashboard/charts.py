@@ -202,7 +202,7 @@ def lines(
         dash = " dashed" if s.dashed else ""
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in points)
         parts.append(f'<polyline class="line s{n % 6}{dash}" points="{path}"/>')
-        if markers and len(points) <= 62:
+        if markers and not s.dashed and len(points) <= 62:
             for x, y, label, value in points:
                 tip = f"{label} · {s.name}: {fmt(value)}"
                 parts.append(

@@ -9,7 +9,7 @@ or styles), so every script and style comes from /dashboard/static.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,27 @@ class LoginRequired(Exception):
     """No valid dashboard session: the page answers with a redirect to the login page."""
 
 
-def amount(value: int | str | None, decimals: int | None = None, symbol: str | None = None) -> str:
-    """Base units as a human amount ("12.5 RWD"); exact (Decimal), thousands separated."""
+def amount(
+    value: int | str | None,
+    decimals: int | None = None,
+    symbol: str | None = None,
+    places: int | None = None,
+) -> str:
+    """Base units as a human amount ("12.5 RWD"), thousands separated.
+
+    Exact by default (Decimal); `places` rounds down to that many decimals for
+    summaries, where 86.333333333333333333 says less than 86.3333.
+    """
     if value is None or value == "":
         return "–"
     units = int(value)
     text = f"{units:,}"
     if decimals:
         scaled = Decimal(units).scaleb(-decimals)
-        text = f"{scaled:,.{decimals}f}".rstrip("0").rstrip(".")
+        shown = min(decimals, places) if places is not None else decimals
+        if shown < decimals:
+            scaled = scaled.quantize(Decimal(1).scaleb(-shown), rounding=ROUND_DOWN)
+        text = f"{scaled:,.{shown}f}".rstrip("0").rstrip(".") if shown else f"{scaled:,.0f}"
     return f"{text} {symbol}" if symbol else text
 
 

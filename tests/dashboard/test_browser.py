@@ -67,7 +67,7 @@ async def test_owner__passkey_product_campaign_activate_and_live_analytics(
     assert await path(page) == "/dashboard/login"
     await click(page, "#passkey-register")
     await page.wait_for("location.pathname === '/dashboard'", timeout_s=20)
-    assert owner.address[:8] in await page.text()
+    await page.wait_for(f"document.body.innerText.includes({json.dumps(owner.address[:8])})")
 
     # 2. a product, through the form; its admin API key is shown once
     domain = f"sunny-{uuid.uuid4().hex[:6]}.example"
@@ -123,7 +123,7 @@ async def test_owner__passkey_product_campaign_activate_and_live_analytics(
     assert await path(page) == "/dashboard/login"
     await click(page, "#passkey-login")
     await page.wait_for("location.pathname === '/dashboard'", timeout_s=20)
-    assert "Sunny shop" in await page.text()
+    await page.wait_for("document.body.innerText.includes('Sunny shop')")
 
 
 async def _signup(base_url: str, product_id: str, api_key: str) -> dict:
