@@ -20,7 +20,7 @@ from backend.chain.client import ChainRevert
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, Unavailable
 from backend.products.bank import read_bank
-from backend.products.chain import bound, bytes32, in_thread, read, signer_key, transact
+from backend.products.chain import bound, bytes32, read, signer_key, signer_thread, transact
 from backend.products.models import ProductBank
 from backend.products.schemas import BankRead, CampaignBudget
 from backend.rewards.models import Reward
@@ -49,7 +49,10 @@ async def allocate(ctx: AppContext, bank: str, campaign: Campaign, budget: int) 
     key = signer_key(ctx)
     args = (bytes32(campaign.chain_campaign_id), campaign.token, budget)
     tx_hash, _ = await _send(
-        ctx, lambda w3: transact(w3, key, "ProductBank", bank, "allocateCampaignBudget", *args)
+        ctx,
+        lambda w3, floor: transact(
+            w3, key, "ProductBank", bank, "allocateCampaignBudget", *args, nonce_floor=floor
+        ),
     )
     return tx_hash
 
@@ -60,7 +63,10 @@ async def deactivate(ctx: AppContext, bank: str, campaign: Campaign) -> str | No
     cid = bytes32(campaign.chain_campaign_id)
     try:
         tx_hash, _ = await _send(
-            ctx, lambda w3: transact(w3, key, "ProductBank", bank, "deactivateCampaign", cid)
+            ctx,
+            lambda w3, floor: transact(
+                w3, key, "ProductBank", bank, "deactivateCampaign", cid, nonce_floor=floor
+            ),
         )
     except Conflict as exc:
         if exc.code == "campaign_deactivated_on_chain":
@@ -97,7 +103,7 @@ async def sync(session: AsyncSession, ctx: AppContext, bank: str, campaign: Camp
 
 async def _send(ctx: AppContext, work: Any) -> tuple[str, int]:
     try:
-        result: tuple[str, int] = await in_thread(ctx, work)
+        result: tuple[str, int] = await signer_thread(ctx, work)
     except ChainRevert as exc:
         details = {"revert": exc.reason, "revert_code": exc.code}
         if exc.code == "not_manager":

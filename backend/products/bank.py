@@ -26,10 +26,10 @@ from backend.products.chain import (
     bound,
     bytes32,
     erc20,
-    in_thread,
     read,
     signer_address,
     signer_key,
+    signer_thread,
     transact,
 )
 from backend.products.models import Product, ProductBank, Role
@@ -59,8 +59,9 @@ async def deploy_bank(
         raise Unavailable("BANK_FACTORY_ADDRESS is not configured", code="chain_not_configured")
     key = signer_key(ctx)
     try:
-        deployed = await in_thread(
-            ctx, lambda w3: _deploy(w3, key, factory, product.id, product.owner_wallet)
+        deployed = await signer_thread(
+            ctx,
+            lambda w3, floor: _deploy(w3, key, factory, product.id, product.owner_wallet, floor),
         )
     except ChainRevert as exc:
         raise Unavailable(
@@ -99,7 +100,7 @@ async def deploy_bank(
     return await read_bank(session, product, ctx), inserted is not None
 
 
-def _deploy(w3: Web3, key: str, factory: str, product_id: str, owner: str) -> Deployed:
+def _deploy(w3: Web3, key: str, factory: str, product_id: str, owner: str, floor: int) -> Deployed:
     bank_factory = contract(w3, "ProductBankFactory", factory)
     pid = bytes32(product_id)
     tx_hash: str | None = None
@@ -107,7 +108,7 @@ def _deploy(w3: Web3, key: str, factory: str, product_id: str, owner: str) -> De
     if bank_factory.functions.bankOf(pid).call() == ZERO_ADDRESS:
         try:
             tx_hash, block = transact(
-                w3, key, "ProductBankFactory", factory, "deployBank", pid, owner
+                w3, key, "ProductBankFactory", factory, "deployBank", pid, owner, nonce_floor=floor
             )
         except ChainRevert as exc:
             if exc.code != "bank_exists":  # a concurrent deployment won: adopt it

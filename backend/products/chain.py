@@ -22,9 +22,11 @@ from web3.exceptions import ContractLogicError, ProviderConnectionError, TimeExh
 
 from backend.chain.artifacts import load_artifact
 from backend.chain.client import ChainRevert, account, connect, contract, send
+from backend.chain.nonces import nonce_floor, sender_lock
 from backend.core.config import ConfigError
 from backend.core.context import AppContext
 from backend.core.errors import Unavailable
+from backend.core.locks import advisory_lock
 
 T = TypeVar("T")
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -102,16 +104,31 @@ async def in_thread(ctx: AppContext, work: Callable[[Web3], T]) -> T:
         raise unavailable(exc) from exc
 
 
+async def signer_thread(ctx: AppContext, work: Callable[[Web3, int], T]) -> T:
+    """Run a signer send in a worker thread under the signer's cross-process lock.
+
+    `work(w3, nonce_floor)` must not use a nonce below `nonce_floor`: the settlement
+    pusher may have stored (not yet broadcast) transactions up to it.
+    """
+    address = signer_address(ctx)
+    chain_id = int(await read(ctx.w3.eth.chain_id))
+    async with advisory_lock(ctx.engine, sender_lock(chain_id, address)):
+        async with ctx.sessions() as session:
+            floor = await nonce_floor(session, chain_id, address)
+        return await in_thread(ctx, lambda w3: work(w3, floor))
+
+
 def transact(
-    w3: Web3, key: str, name: str, address: str, method: str, *args: Any
+    w3: Web3, key: str, name: str, address: str, method: str, *args: Any, nonce_floor: int = 0
 ) -> tuple[str, int]:
-    """Send `name(address).method(*args)` from the signer (inside `in_thread`).
+    """Send `name(address).method(*args)` from the signer (inside `signer_thread`).
 
     Returns the mined transaction's (hash, block number).
     """
     fn = getattr(contract(w3, name, address).functions, method)(*args)
     with _SEND_LOCK:
-        receipt = send(w3, key, fn)
+        pending = w3.eth.get_transaction_count(account(key).address, "pending")
+        receipt = send(w3, key, fn, nonce=max(pending, nonce_floor))
     return "0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"])
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.chain.nonces import SenderNonce  # noqa: F401 - shared with admin sends
 from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
 
 
@@ -98,14 +99,3 @@ class SettlementTransaction(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
     __table_args__ = (Index("ix_settlement_transactions_batch", "batch_id"),)
-
-
-class SenderNonce(Base):
-    """Account nonces handed out from Postgres, so restarts and replicas never collide."""
-
-    __tablename__ = "sender_nonces"
-
-    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    sender: Mapped[str] = Address(primary_key=True)
-    next_nonce: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.campaigns.models import Campaign, CampaignStatus
+from backend.chain.nonces import sender_lock
 from backend.chain.reverts import classify
+from backend.core.locks import advisory_lock
 from backend.notifications import events
 from backend.notifications.outbox import enqueue_event
 from backend.observability import metrics
@@ -200,12 +202,17 @@ async def resolve_batch(
         return
     gas = await reader.estimate_gas(call)
     gas += gas * sender.options.gas_margin_bps // 10_000
-    row = await store_push(session, sender, batch, data, gas)
-    batch.status = BatchStatus.SUBMITTED
-    batch.attempts += 1
-    await session.commit()
-    faults.crash_point("tx_stored")
-    await broadcast(sender, row)
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    # Nonce choice through broadcast under the signer's lock: an admin send from the
+    # same key (bank deploy, budget) can never take the nonce stored here.
+    async with advisory_lock(engine, sender_lock(sender.chain_id, sender.signer.address)):
+        row = await store_push(session, sender, batch, data, gas)
+        batch.status = BatchStatus.SUBMITTED
+        batch.attempts += 1
+        await session.commit()
+        faults.crash_point("tx_stored")
+        await broadcast(sender, row)
     faults.crash_point("tx_sent")
     outcome.sent.append(row.tx_hash)
 
