@@ -54,8 +54,20 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
     link = await alice.page.wait_for("document.querySelector('#share-link').value")
     token = parse_qs(urlsplit(link).query)["cascade"][0]
     assert link == f"{shop.url}&cascade={token}"
+    alice_listener = await alice.listener()
+    [asked] = [
+        m["data"]
+        for m in await alice.traffic.received(alice_listener)
+        if m["data"]["type"] == "createReferralLink"
+    ]
+    assert asked == {
+        "cascade": 1,
+        "id": asked["id"],
+        "type": "createReferralLink",
+        "payload": {"url": shop.url},  # the page as it is, to be shared
+    }
     [created] = await alice.traffic.to("/api/external/referral-links")
-    assert created.frame_id == await alice.listener()
+    assert created.frame_id == alice_listener
     assert created.json() == {"product_id": shop.id, "wallet": alice.address, "url": shop.url}
     assert created.status == 200
 

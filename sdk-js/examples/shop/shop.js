@@ -117,7 +117,8 @@
     }
     const paid = response && response.ok
     showOrder(orderId, paid ? 'paid' : 'failed', paid ? 'paid, thank you!' : 'payment failed.')
-    if (!paid) $('pay').disabled = false
+    $('pay').hidden = paid
+    $('pay').disabled = paid
   }
 
   // -- share link ------------------------------------------------------------------------
