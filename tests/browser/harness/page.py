@@ -245,8 +245,9 @@ class Page:
         self, selector: str, *, frame: str | None = None, timeout_s: float = 10
     ) -> None:
         """Click the first element matching `selector` once it exists, as a user gesture."""
+        # `!!`: an element comes back over CDP as `{}`, which Python reads as falsy
         await self.wait_for(
-            f"document.querySelector({json.dumps(selector)})", frame=frame, timeout_s=timeout_s
+            f"!!document.querySelector({json.dumps(selector)})", frame=frame, timeout_s=timeout_s
         )
         await self.evaluate(
             f"document.querySelector({json.dumps(selector)}).click()",
