@@ -41,25 +41,36 @@ async def _run_check(name: str, check: Any, ctx: AppContext) -> tuple[str, dict[
         return name, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-# Later domains (indexer lag, settlement alerts) append (name, check) pairs here.
+# Readiness means "this replica can serve requests": its database, chain and indexer.
 READINESS_CHECKS: list[tuple[str, Any]] = [
     ("database", _check_database),
     ("chain", _check_chain),
+    ("indexer", check_indexer_lag),
+]
+# Reported alongside but never gating: a signer low on gas or a halted bank is an
+# operator's problem, and taking every replica out of the load balancer for it would
+# stop ingestion too.
+READINESS_DETAILS: list[tuple[str, Any]] = [
     ("settlement", check_settlement),
     ("alerts", check_alerts),
-    ("indexer", check_indexer_lag),
 ]
 
 
-@get("/health/ready", tags=["health"], summary="Database and chain answer")
+@get("/health/ready", tags=["health"], summary="Database, chain and indexer answer")
 async def ready(app_context: AppContext) -> Response[dict[str, Any]]:
+    gating = [name for name, _ in READINESS_CHECKS]
     results = await asyncio.gather(
-        *(_run_check(name, check, app_context) for name, check in READINESS_CHECKS)
+        *(
+            _run_check(name, check, app_context)
+            for name, check in (*READINESS_CHECKS, *READINESS_DETAILS)
+        )
     )
     checks = dict(results)
-    ok = all(result["ok"] for result in checks.values())
+    for name, result in checks.items():
+        result["gating"] = name in gating
+    ok = all(checks[name]["ok"] for name in gating)
     body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
     if not ok:
-        reasons = {name: r["reason"] for name, r in checks.items() if not r["ok"]}
+        reasons = {name: checks[name]["reason"] for name in gating if not checks[name]["ok"]}
         body["error"] = {"code": "not_ready", "message": "not ready", "details": reasons}
     return Response(body, status_code=200 if ok else 503)

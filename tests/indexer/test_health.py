@@ -49,6 +49,7 @@ async def test_ready__lag_within_threshold_then_beyond(
         "checkpoint": chain.head(),
         "lag": 0,
         "max_lag": 2,
+        "gating": True,  # indexer lag takes a replica out of the load balancer
     }
 
     rpc_call(chain.rpc_url, "anvil_mine", ["0x3"])
