@@ -127,6 +127,10 @@ _NON_EMPTY = text(
 
 
 async def truncate_all(context: AppContext) -> None:
+    """Empty the tables a test wrote to, and the process caches that remember them."""
+    from tests.interactions.helpers import reset_caches
+
+    reset_caches()
     async with context.engine.begin() as conn:
         used = (await conn.execute(_NON_EMPTY)).scalars().all()
         if used:
