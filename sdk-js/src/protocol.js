@@ -55,7 +55,8 @@ export const envelope = (type, id, payload) => ({ cascade: VERSION, id, type, pa
 
 /**
  * @typedef {object} TokenStatus amounts are decimal strings in base units
- * @property {string} token @property {string} symbol @property {number} decimals
+ * @property {string} token @property {string | null} symbol @property {number | null} decimals
+ * (null when the product has not registered the token)
  * @property {string} claimable @property {string} queued @property {string} claimed_total
  */
 /** @typedef {{ wallet: string | null, tokens: TokenStatus[] }} Status */
@@ -76,8 +77,8 @@ export function readStatus(payload) {
     if (
       !isObject(entry) ||
       !(typeof entry.token == 'string' && WALLET.test(entry.token)) ||
-      !isString(entry.symbol, 32) ||
-      !(Number.isInteger(entry.decimals) && entry.decimals >= 0 && entry.decimals <= 36) ||
+      !(entry.symbol === null || isString(entry.symbol, 32)) ||
+      !(entry.decimals === null || (Number.isInteger(entry.decimals) && entry.decimals >= 0 && entry.decimals <= 36)) ||
       !AMOUNTS.every((name) => typeof entry[name] == 'string' && AMOUNT.test(entry[name]))
     ) {
       return null

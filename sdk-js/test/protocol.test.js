@@ -72,6 +72,14 @@ describe('listener messages, as the SDK reads them', () => {
     }
   })
 
+  test('accepts a token the product has not registered (symbol and decimals null)', () => {
+    const unregistered = { ...token, symbol: null, decimals: null }
+    const message = fromFrame({ cascade: 1, id: 's', type: 'status', payload: { wallet: WALLET, tokens: [unregistered] } })
+    assert.deepEqual(message.payload, { wallet: WALLET, tokens: [unregistered] })
+    const half = fromFrame({ cascade: 1, id: 's', type: 'status', payload: { wallet: WALLET, tokens: [{ ...token, symbol: 7 }] } })
+    assert.equal(half, null)
+  })
+
   test('copies only known fields', () => {
     const message = fromFrame({ cascade: 1, id: 's', type: 'status', payload: { wallet: WALLET, extra: 1, tokens: [{ ...token, html: '<b>' }] } })
     assert.deepEqual(message.payload, status)
