@@ -6,6 +6,9 @@ concurrency. Both come from one lock: every writer of a campaign's budget,
 period usage or per-user counters first takes that campaign's row lock
 (`SELECT ... FOR UPDATE`, campaigns in id order so two writers never deadlock),
 decides with the fresh row in hand, then writes everything in one statement.
+The single endpoint's one-statement path (`plan_inline`, run by
+backend.interactions.inline) takes the same locks in the same order inside the
+statement that stores the interaction.
 
 Which campaigns match a (product, trigger) is cached per process for a few
 seconds; the business API calls `invalidate_product_campaigns` when it changes
@@ -434,6 +437,70 @@ async def evaluate(
     for found in result.values():
         found.sort(key=lambda r: (str(r.campaign_id), r.level))
     return result
+
+
+@dataclass(frozen=True)
+class InlinePlan:
+    """What one interaction pays, for a statement that also stores the interaction.
+
+    The statement locks `charged` (in id order, like LOCK_SQL) and pays only if
+    every guard still holds; otherwise it stores nothing and the caller takes
+    the locked path.
+    """
+
+    charged: dict[uuid.UUID, CampaignRule]
+    params: dict[str, Any]
+
+
+def needs_interaction_id(rules: Iterable[CampaignRule]) -> bool:
+    """A range reward is drawn from a seed holding the interaction id."""
+    return any(rule.config is not None and rule.config.reward_type == "range" for rule in rules)
+
+
+def plan_inline(
+    rules: Sequence[CampaignRule], item: EvaluationInput, secret: str, now: datetime
+) -> InlinePlan | None:
+    """Parameters for charging `rules` inside the statement storing `item`.
+
+    None when a campaign needs the locked path (per-user or period limit, outside
+    its window, invalid config): that path reads counters under the lock.
+    """
+    if not all(rule.unmetered and rule.in_window(now) for rule in rules):
+        return None
+    planned: list[_Planned] = []
+    for rule in sorted(rules, key=lambda r: r.id):
+        split = plan_reward(rule, item, secret)
+        if split is not None:
+            planned.append(_Planned(item, rule, *split))
+    totals: dict[uuid.UUID, int] = {}
+    charged: dict[uuid.UUID, CampaignRule] = {}
+    for plan in planned:
+        totals[plan.rule.id] = totals.get(plan.rule.id, 0) + plan.total
+        charged[plan.rule.id] = plan.rule
+    params = _write_params(planned, now=None)
+    params.update(
+        {
+            "c_ids": list(charged),
+            "c_totals": [totals[c] for c in charged],
+            "c_versions": [rule.version for rule in charged.values()],
+            "c_smallest": [max(rule.smallest, 1) for rule in charged.values()],
+            "c_count": len(charged),
+        }
+    )
+    return InlinePlan(charged, params)
+
+
+def inline_outcome(plan: InlinePlan, rows: Iterable[Any]) -> list[RewardOut]:
+    """Reward rows written by the inline statement; refreshes the cache on exhaustion."""
+    found: dict[int, list[RewardOut]] = {}
+    for row in rows:
+        if row.id is not None:
+            _collect(found, row)
+        elif row.status is not None and row.status != "active":
+            invalidate_product_campaigns(plan.charged[row.campaign_id].product_id)
+    out = [r for rows_of in found.values() for r in rows_of]
+    out.sort(key=lambda r: (str(r.campaign_id), r.level))
+    return out
 
 
 async def _evaluate_fast(

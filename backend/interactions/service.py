@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import Principal
 from backend.campaigns import engine
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
-from backend.interactions import orders
+from backend.interactions import inline, orders
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import (
     SERVER_ONLY_TYPES,
@@ -334,13 +334,69 @@ def limit_browser(caller: Caller) -> None:
 async def ingest_prepared(
     session: AsyncSession, caller: Caller, item: Prepared, *, secret: str
 ) -> IngestResult:
-    """`ingest` for an item already validated and authorised."""
+    """`ingest` for an item already validated and authorised.
+
+    A plain interaction on a session with no open transaction is stored by one
+    autocommit statement (backend.interactions.inline): no BEGIN, no COMMIT, one
+    round trip. Anything else, or a campaign that needs the locked path, runs
+    in one transaction as below.
+    """
+    if not session.in_transaction() and _inline_kind(item) and item.dedup_key is None:
+        result = await _ingest_autocommit(session, caller, item, secret)
+        if result is not None:
+            return result
     product = await product_info(session, item.product_id)
     after = _AfterCommit()
     result = await _ingest_one(session, caller, product, item, secret, after)
     await session.commit()
     after.run()
     return result
+
+
+def _inline_kind(item: Prepared) -> bool:
+    """Plain interactions: no referral graph, no orders, not flagged."""
+    return item.type not in _BULK_TYPES_EXCLUDED and item.flag is None
+
+
+async def _ingest_autocommit(
+    session: AsyncSession, caller: Caller, item: Prepared, secret: str
+) -> IngestResult | None:
+    """The one-statement path on an autocommit connection; None: take the transactional one.
+
+    Every statement here is its own transaction: the reads (caches' misses) see
+    committed data, the write is atomic on its own, and nothing is left open.
+    """
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        product = await product_info(session, item.product_id)
+        stored = await _inline(session, caller, product, item, secret)
+    finally:
+        # ends the session's (wire-less) transaction: the connection goes back to the
+        # pool with its isolation level reset, and a fallback starts a real transaction
+        await session.rollback()
+    return stored
+
+
+async def _inline(
+    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared, secret: str
+) -> IngestResult | None:
+    stored = await inline.store_and_charge(
+        session,
+        product_id=product.id,
+        item=item,
+        source=caller.source,
+        source_ref=caller.source_ref,
+        client_ip=caller.client_ip,
+        window_s=product.dedup_window_s,
+        limit=product.rate_limit_per_hour if caller.rate_limited else NO_LIMIT,
+        secret=secret,
+    )
+    if stored is None:
+        return None
+    if stored.duplicate_of is not None:
+        return IngestResult(stored.duplicate_of, duplicate=True, rewards=stored.rewards)
+    assert stored.interaction_id is not None
+    return IngestResult(stored.interaction_id, rewards=stored.rewards)
 
 
 async def _ingest_one(
@@ -363,6 +419,12 @@ async def _ingest_one(
     if item.dedup_key is not None:
         key = f"{product.id}:{item.wallet}:{item.type}:{item.dedup_key}"
         await session.execute(DEDUP_LOCK_SQL, {"key": key})
+    if _inline_kind(item):
+        # one statement instead of insert + evaluate; None (a campaign needs the
+        # locked path) wrote nothing, and the two steps below decide
+        done = await _inline(session, caller, product, item, secret)
+        if done is not None:
+            return done
     limit = product.rate_limit_per_hour if caller.rate_limited else NO_LIMIT
     row = (
         await session.execute(
