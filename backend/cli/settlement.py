@@ -78,7 +78,7 @@ def _print_report(report: dict[str, Any]) -> None:
 @handles_config_errors
 def reconcile(as_json: bool) -> None:
     """Compare pushed rewards with on-chain RewardAdded per (token, wallet); exit 1 on mismatch."""
-    from backend.settlement.reconcile import reconcile as run_reconcile
+    from backend.settlement.reconcile import reconcile_and_alert as run_reconcile
 
     settings = get_settings()
     with embedded_services(settings) as endpoints:

@@ -12,6 +12,7 @@ from backend.core.scheduler import Scheduler
 
 CAMPAIGN_EXPIRY_INTERVAL_S = 60
 IDEMPOTENCY_PURGE_INTERVAL_S = 3600
+RECONCILE_INTERVAL_S = 3600
 
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
@@ -30,6 +31,13 @@ async def purge_idempotency_job(ctx: AppContext) -> None:
         await purge_expired(session)
 
 
+async def reconcile_job(ctx: AppContext) -> None:
+    """Database vs chain every hour; a mismatch is a critical alert until it is gone."""
+    from backend.settlement.reconcile import reconcile_and_alert
+
+    await reconcile_and_alert(ctx)
+
+
 def register_all_jobs(scheduler: Scheduler) -> None:
     from backend.notifications.jobs import register_jobs as webhook_jobs
     from backend.observability.monitors import register_jobs as monitor_jobs
@@ -40,3 +48,5 @@ def register_all_jobs(scheduler: Scheduler) -> None:
         register(scheduler)
     scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
+    if scheduler.ctx.settings.push_pull_address:  # nothing on-chain to compare without it
+        scheduler.add_job("settlement.reconcile", RECONCILE_INTERVAL_S, reconcile_job)

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
+from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement.chain import ChainReader
@@ -165,3 +166,28 @@ async def _log_totals(
             totals[(token, wallet)] += int.from_bytes(bytes(entry["data"])[:32], "big")
         start = end + 1
     return dict(totals)
+
+
+async def reconcile_and_alert(ctx: AppContext) -> ReconcileReport:
+    """Reconcile, then open the critical `reconcile_mismatch` alert or resolve it.
+
+    Both `cascade reconcile` and the hourly job go through here, so an operator
+    sees a mismatch on /health/ready details and in metrics whoever found it.
+    """
+    from backend.observability.alerts import RECONCILE_MISMATCH, raise_alert, resolve_alert
+
+    report = await reconcile(ctx)
+    async with job_session(ctx.sessions) as session:
+        if report.mismatches:
+            await raise_alert(
+                session,
+                RECONCILE_MISMATCH,
+                "critical",
+                f"{len(report.mismatches)} (token, wallet) pair(s) differ between the "
+                "database's pushed rewards and the chain",
+                subject="reconcile",
+                details={"mismatches": report.as_dict()["mismatches"][:20]},
+            )
+        else:
+            await resolve_alert(session, RECONCILE_MISMATCH, "reconcile")
+    return report

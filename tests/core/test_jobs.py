@@ -31,12 +31,14 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "monitors",
         "campaigns.expire",
         "idempotency.purge",
+        "settlement.reconcile",
     }
 
 
 def test_register_all_jobs__no_contracts_means_no_indexer(app_context):
     names = _job_names(app_context)
     assert "indexer" not in names and "settlement.push" in names
+    assert "settlement.reconcile" not in names
 
 
 async def test_expire_job__ends_campaigns_past_ends_at(db_session, clean_db):

@@ -60,3 +60,43 @@ async def test_reconcile__after_settlement__no_mismatch_then_injected_one_found(
     code, out = await asyncio.to_thread(_cli_reconcile, env)
     assert code == 1
     assert json.loads(out)["mismatches"][0]["wallet"] == wallets[2]
+
+
+async def test_reconcile_job__mismatch_opens_critical_alert_and_fix_resolves_it(env: Env):
+    from backend.core.models import Alert
+    from backend.runtime.jobs import reconcile_job
+
+    wallets = [wallet() for _ in range(2)]
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(w, TOKENS) for w in wallets])
+    await push_once(env.ctx, options=FAST)
+
+    async def open_alerts() -> list[Alert]:
+        async with env.ctx.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Alert).where(
+                        Alert.code == "reconcile_mismatch", Alert.resolved_at.is_(None)
+                    )
+                )
+            )
+
+    await reconcile_job(env.ctx)
+    assert await open_alerts() == []
+
+    async with env.ctx.sessions() as session:
+        row = await session.scalar(select(Reward).where(Reward.wallet == wallets[0]))
+        assert row is not None
+        original = row.amount
+        row.amount = original + 1
+        await session.commit()
+    await reconcile_job(env.ctx)
+    alerts = await open_alerts()
+    assert [(a.severity, a.subject) for a in alerts] == [("critical", "reconcile")]
+    assert alerts[0].details["mismatches"][0]["wallet"] == wallets[0]
+
+    async with env.ctx.sessions() as session:
+        await session.execute(update(Reward).where(Reward.id == row.id).values(amount=original))
+        await session.commit()
+    await reconcile_job(env.ctx)
+    assert await open_alerts() == []
