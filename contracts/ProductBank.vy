@@ -13,6 +13,8 @@
          each push decrements the remaining budget by the batch total;
        - the bank pays exactly the batch total into MultiTokenPushPull
          (approve + pull of the same amount, so the allowance ends at zero);
+       - pushPull holds code (checked in the constructor), so the raw_call
+         that pays a batch cannot succeed without running MultiTokenPushPull;
        - the constructor is the only initialiser: parameters come from the
          deploying factory (see IProductBankFactory), so a bank can never be
          initialised twice, and its init code is constant for CREATE2.
@@ -37,6 +39,13 @@ exports: (
 )
 
 MAX_BATCH: constant(uint256) = 500
+# IMultiTokenPushPull.pushRewards. pushRewards calls it with raw_call: an
+# extcall always sends the arguments' largest encoding (32,100 bytes for a
+# 500-reward batch), and the memory for that costs ~20,000 gas whatever the
+# batch size; raw_call sends exactly the encoded batch.
+PUSH_REWARDS_SELECTOR: constant(bytes4) = method_id(
+    "pushRewards(address,(address,uint256)[])", output_type=bytes4
+)
 
 MANAGER_ROLE: public(constant(bytes32)) = keccak256("MANAGER_ROLE")
 DISTRIBUTOR_ROLE: public(constant(bytes32)) = keccak256("DISTRIBUTOR_ROLE")
@@ -131,7 +140,9 @@ event RewardsPushed:
 def __init__():
     params: IProductBankFactory.BankParams = staticcall IProductBankFactory(msg.sender).bankParams()
     assert params.owner != empty(address), "bank: no deploy params"
-    assert params.pushPull != empty(address), "bank: no deploy params"
+    # Also rules out the zero address. pushRewards pays with raw_call, which
+    # (unlike an extcall) would not notice a target without code.
+    assert params.pushPull.is_contract, "bank: no deploy params"
     ownable.__init__(params.owner)
     productId = params.productId
     pushPull = params.pushPull
@@ -280,18 +291,23 @@ def pushRewards(
     budget: uint256 = self._budgets[campaign_id][token]
     assert budget & BUDGET_ALLOCATED != 0, "bank: campaign inactive"
 
+    # Unchecked sum: a batch whose amounts overflow uint256 can never be paid,
+    # because MultiTokenPushPull adds the same amounts with checked arithmetic
+    # and its revert undoes this whole transaction (test_push__overflowing_batch).
     total: uint256 = 0
-    reward_hashes: DynArray[bytes32, MAX_BATCH] = []
+    count: uint256 = 0  # <= len(rewards) <= MAX_BATCH: cannot overflow
+    reward_hashes: bytes32[MAX_BATCH] = empty(bytes32[MAX_BATCH])
     for reward: IMultiTokenPushPull.Reward in rewards:
         assert reward.amount != 0, "bank: zero amount"
-        total += reward.amount
-        reward_hashes.append(keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
-
-    # EIP-712 hashes an array as keccak256 of its elements' hashes, concatenated
-    # without the length word abi_encode puts first. Inline: an internal call
-    # would copy the hashes again, and memory expansion is paid per byte.
-    encoded: Bytes[32 * (MAX_BATCH + 1)] = abi_encode(reward_hashes, ensure_tuple=False)
-    rewards_hash: bytes32 = keccak256(slice(encoded, 32, 32 * len(rewards)))
+        total = unsafe_add(total, reward.amount)
+        reward_hashes[count] = keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount))
+        count = unsafe_add(count, 1)
+    # EIP-712 hashes an array as keccak256 of its elements' hashes, concatenated.
+    # A fixed-size array abi-encodes with one memory copy and no length word (a
+    # DynArray is encoded element by element); the slice keeps the batch's part.
+    # Inline on purpose: an internal function's frame sits below this one, so
+    # its buffers would move this frame's 1,000-word rewards copy up in memory.
+    rewards_hash: bytes32 = keccak256(slice(abi_encode(reward_hashes), 0, 32 * count))
     digest: bytes32 = self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
     signer: address = self._recover(digest, signature)
     assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
@@ -303,7 +319,9 @@ def pushRewards(
     self._usedNonces[nonce] = True
 
     extcall IERC20(token).approve(pushPull, total, default_return_value=True)
-    extcall IMultiTokenPushPull(pushPull).pushRewards(token, rewards)
+    # IMultiTokenPushPull(pushPull).pushRewards(token, rewards); raw_call
+    # bubbles up its revert reason like an extcall would.
+    raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_REWARDS_SELECTOR))
     log RewardsPushed(
         campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
     )
@@ -368,11 +386,12 @@ def pushDigest(
     @notice The EIP-712 digest a distributor signs for this batch.
     @dev For cross-checking off-chain signers; pushRewards computes the same.
     """
-    reward_hashes: DynArray[bytes32, MAX_BATCH] = []
+    count: uint256 = 0
+    reward_hashes: bytes32[MAX_BATCH] = empty(bytes32[MAX_BATCH])
     for reward: IMultiTokenPushPull.Reward in rewards:
-        reward_hashes.append(keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
-    encoded: Bytes[32 * (MAX_BATCH + 1)] = abi_encode(reward_hashes, ensure_tuple=False)
-    rewards_hash: bytes32 = keccak256(slice(encoded, 32, 32 * len(rewards)))
+        reward_hashes[count] = keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount))
+        count += 1
+    rewards_hash: bytes32 = keccak256(slice(abi_encode(reward_hashes), 0, 32 * count))
     return self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
 
 

@@ -133,6 +133,25 @@ def test_push__budget_decrements_and_exhausts(
     assert push_pull.getTotalPending(token) == 100
 
 
+def test_push__overflowing_batch_reverts_and_changes_nothing(
+    bank, signer, push_pull, token, sign_batch, users, stranger
+):
+    # The amounts sum to 2**256 + 1: the bank's unchecked total wraps to 1,
+    # MultiTokenPushPull's checked sum reverts, and the whole push is undone.
+    campaign = random_bytes32()
+    bank.allocateCampaignBudget(campaign, token, 100, sender=signer)
+    token.mint(bank, 100, sender=stranger)
+    args = sign_batch(bank, campaign, token, [(users[0], 2**256 - 1), (users[1], 2)])
+    with ape.reverts():
+        bank.pushRewards(*args, sender=signer)
+    assert bank.isNonceUsed(args[3]) is False
+    assert bank.getCampaignBudget(campaign, token) == 100
+    assert token.balanceOf(bank) == 100
+    assert token.allowance(bank, push_pull) == 0
+    assert push_pull.getPendingAmount(token, users[0]) == 0
+    assert push_pull.getTotalPending(token) == 0
+
+
 def test_push__insufficient_balance(bank, signer, token, sign_batch, users, stranger):
     campaign = random_bytes32()
     bank.allocateCampaignBudget(campaign, token, 0, sender=signer)
