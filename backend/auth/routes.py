@@ -79,7 +79,11 @@ def _session_response(env: AuthEnv, issued: IssuedSession) -> Response[dict[str,
     return Response(body, status_code=HTTP_200_OK, cookies=[_session_cookie(env, issued)])
 
 
-@post("/wallet-challenge", status_code=HTTP_200_OK)
+@post(
+    "/wallet-challenge",
+    status_code=HTTP_200_OK,
+    summary="A Sign-In with Ethereum message to prove a wallet (single use, 5 min)",
+)
 async def wallet_challenge(
     request: Request[Any, Any, Any],
     data: WalletChallengeIn,
@@ -92,7 +96,11 @@ async def wallet_challenge(
     )
 
 
-@post("/passkeys/register/options", status_code=HTTP_200_OK)
+@post(
+    "/passkeys/register/options",
+    status_code=HTTP_200_OK,
+    summary="Passkey creation options for a wallet proven by its signature",
+)
 async def register_options(
     request: Request[Any, Any, Any],
     data: RegisterOptionsIn,
@@ -110,7 +118,11 @@ async def register_options(
     )
 
 
-@post("/passkeys/register/verify", status_code=HTTP_200_OK)
+@post(
+    "/passkeys/register/verify",
+    status_code=HTTP_200_OK,
+    summary="Store the new passkey and open a session (bearer or cookie)",
+)
 async def register_verify(
     request: Request[Any, Any, Any],
     data: CredentialIn,
@@ -125,7 +137,11 @@ async def register_verify(
     return _session_response(auth_env, issued)
 
 
-@post("/passkeys/login/options", status_code=HTTP_200_OK)
+@post(
+    "/passkeys/login/options",
+    status_code=HTTP_200_OK,
+    summary="Discoverable-credential login options (no username)",
+)
 async def login_options(
     request: Request[Any, Any, Any],
     data: LoginOptionsIn,
@@ -136,7 +152,11 @@ async def login_options(
     return await service.login_options(db_session, auth_env, _client(request, auth_env))
 
 
-@post("/passkeys/login/verify", status_code=HTTP_200_OK)
+@post(
+    "/passkeys/login/verify",
+    status_code=HTTP_200_OK,
+    summary="Verify a passkey assertion and open a session (bearer or cookie)",
+)
 async def login_verify(
     request: Request[Any, Any, Any],
     data: CredentialIn,
@@ -162,7 +182,7 @@ def _session_view(row: AuthSession, principal: Principal) -> dict[str, Any]:
     }
 
 
-@get("/me")
+@get("/me", summary="Who this session is")
 async def me(principal: Principal) -> dict[str, Any]:
     """Who this session is (the dashboard's first call)."""
     return {
@@ -173,20 +193,24 @@ async def me(principal: Principal) -> dict[str, Any]:
     }
 
 
-@get("/sessions")
+@get("/sessions", summary="The wallet's live sessions")
 async def list_sessions(principal: Principal, db_session: AsyncSession) -> dict[str, Any]:
     """The caller's wallet's live sessions (cookie and bearer)."""
     rows = await sessions.list_sessions(db_session, principal)
     return {"sessions": [_session_view(row, principal) for row in rows]}
 
 
-@delete("/sessions/{session_id:str}", status_code=HTTP_204_NO_CONTENT)
+@delete(
+    "/sessions/{session_id:str}",
+    status_code=HTTP_204_NO_CONTENT,
+    summary="Revoke one session",
+)
 async def revoke_session(session_id: str, principal: Principal, db_session: AsyncSession) -> None:
     """Revoke one of the wallet's sessions (any kind)."""
     await sessions.revoke_session(db_session, principal, session_id)
 
 
-@delete("/sessions", status_code=HTTP_204_NO_CONTENT)
+@delete("/sessions", status_code=HTTP_204_NO_CONTENT, summary="Sign out everywhere")
 async def revoke_all_sessions(
     principal: Principal, db_session: AsyncSession, auth_env: AuthEnvDep
 ) -> Response[None]:
@@ -197,7 +221,7 @@ async def revoke_all_sessions(
     )
 
 
-@post("/logout", status_code=HTTP_204_NO_CONTENT)
+@post("/logout", status_code=HTTP_204_NO_CONTENT, summary="End this session")
 async def logout(
     principal: Principal, db_session: AsyncSession, auth_env: AuthEnvDep
 ) -> Response[None]:
@@ -208,7 +232,7 @@ async def logout(
     )
 
 
-@get("/magic/{token:str}")
+@get("/magic/{token:str}", summary="Consume a one-time login link (CLI/demo), then /dashboard")
 async def magic_login(
     token: str, request: Request[Any, Any, Any], db_session: AsyncSession, auth_env: AuthEnvDep
 ) -> Redirect:
