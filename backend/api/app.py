@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.errors import EXCEPTION_HANDLERS, document_errors
 from backend.api.health import live, ready
 from backend.api.middleware import request_id_middleware
 from backend.auth.principal import resolve_principal
@@ -122,5 +122,6 @@ def create_app(
         on_shutdown=[stop_jobs, close_context],
         debug=debug,
     )
+    document_errors(h for route in app.routes for h in getattr(route, "route_handlers", ()))
     app.state.context = app_context
     return app

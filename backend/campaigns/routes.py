@@ -16,14 +16,18 @@ from backend.auth.principal import Principal
 from backend.campaigns import analytics, budgets, service, transitions
 from backend.campaigns import schemas as s
 from backend.core.context import AppContext
-from backend.core.idempotency import idempotent
+from backend.core.idempotency import created, idempotent
 from backend.products import bank
 from backend.products.schemas import BankRead
 
 CAMPAIGN = "/campaigns/{campaign_id:str}"
 
 
-@post("/products/{product_id:str}/campaigns", summary="Create a draft campaign")
+@post(
+    "/products/{product_id:str}/campaigns",
+    summary="Create a draft campaign",
+    responses=created(s.CampaignRead),
+)
 async def create_campaign(
     request: Request[Any, Any, Any],
     product_id: str,
@@ -109,7 +113,11 @@ async def campaign_analytics(
     return Response(report)
 
 
-@post("/products/{product_id:str}/bank", summary="Deploy the product's bank (idempotent, admin)")
+@post(
+    "/products/{product_id:str}/bank",
+    summary="Deploy the product's bank (idempotent, admin)",
+    responses=created(BankRead, 201, 200),
+)
 async def deploy_bank(
     request: Request[Any, Any, Any],
     product_id: str,

@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +46,19 @@ ABANDONED_AFTER = timedelta(minutes=5)
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Work = Callable[[], Awaitable[tuple[int, Any]]]
+
+
+def created(model: Any, *statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses of an `idempotent` handler: it returns encoded bytes, so
+    Litestar cannot see the model; without this the schema says "string"."""
+    return {
+        status: ResponseSpec(
+            data_container=model,
+            description="Created" if status == 201 else "Already there: the existing one",
+            generate_examples=False,
+        )
+        for status in statuses or (201,)
+    }
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
-from backend.core.idempotency import idempotent
+from backend.core.idempotency import created, idempotent
 from backend.notifications import schemas as s
 from backend.notifications import service
 
@@ -18,7 +18,11 @@ PRODUCT = "/products/{product_id:str}"
 ENDPOINT = "/webhooks/{endpoint_id:str}"
 
 
-@post(PRODUCT + "/webhooks", summary="Add a webhook endpoint; its whsec_ secret is shown once")
+@post(
+    PRODUCT + "/webhooks",
+    summary="Add a webhook endpoint; its whsec_ secret is shown once",
+    responses=created(s.EndpointCreated),
+)
 async def create_endpoint(
     request: Request[Any, Any, Any],
     product_id: str,
@@ -61,6 +65,7 @@ async def delete_endpoint(endpoint_id: str, principal: Principal, db_session: As
 @post(
     ENDPOINT + "/rotate-secret",
     summary="New signing secret, shown once; the previous stays valid (at most two)",
+    responses=created(s.SecretRotated),
 )
 async def rotate_secret(
     request: Request[Any, Any, Any],

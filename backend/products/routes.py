@@ -16,14 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
 from backend.core.context import AppContext
-from backend.core.idempotency import idempotent
+from backend.core.idempotency import created, idempotent
 from backend.products import access, service, tokens
 from backend.products import schemas as s
 
 PRODUCT = "/products/{product_id:str}"
 
 
-@post("/products", summary="Create a product (dashboard session or CLI)")
+@post(
+    "/products",
+    summary="Create a product (dashboard session or CLI)",
+    responses=created(s.ProductCreated),
+)
 async def create_product(
     request: Request[Any, Any, Any],
     data: s.ProductCreate,
@@ -68,6 +72,7 @@ async def delete_product(product_id: str, principal: Principal, db_session: Asyn
 @post(
     PRODUCT + "/webhook-secrets/{scheme:str}/rotate",
     summary="New inbound webhook secret, shown once; the previous stays valid (admin)",
+    responses=created(s.WebhookSecretRotated),
 )
 async def rotate_webhook_secret(
     request: Request[Any, Any, Any],
@@ -97,7 +102,11 @@ async def list_members(
     return [s.MemberRead.of(m) for m in members]
 
 
-@post(PRODUCT + "/members", summary="Add a member wallet with roles (admin)")
+@post(
+    PRODUCT + "/members",
+    summary="Add a member wallet with roles (admin)",
+    responses=created(s.MemberRead),
+)
 async def add_member(
     request: Request[Any, Any, Any],
     product_id: str,
@@ -140,7 +149,11 @@ async def list_api_keys(
     return [s.ApiKeyRead.of(k) for k in keys]
 
 
-@post(PRODUCT + "/api-keys", summary="Create an API key, shown once (admin)")
+@post(
+    PRODUCT + "/api-keys",
+    summary="Create an API key, shown once (admin)",
+    responses=created(s.ApiKeyCreated),
+)
 async def create_api_key(
     request: Request[Any, Any, Any],
     product_id: str,
@@ -172,7 +185,11 @@ async def list_tokens(
     return [s.TokenRead.of(t) for t in await tokens.list_tokens(db_session, principal, product_id)]
 
 
-@post(PRODUCT + "/tokens", summary="Register an ERC-20; symbol and decimals read on-chain (admin)")
+@post(
+    PRODUCT + "/tokens",
+    summary="Register an ERC-20; symbol and decimals read on-chain (admin)",
+    responses=created(s.TokenRead),
+)
 async def register_token(
     request: Request[Any, Any, Any],
     product_id: str,

@@ -1,0 +1,28 @@
+"""Every operation of the OpenAPI schema, with and without a real API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
+
+from tests.fuzz.conftest import Tally, World
+
+CHECKS = [not_a_server_error, response_schema_conformance, negative_data_rejection]
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+def test_api__with_api_key__never_5xx_and_conforms(case: Any, world: World) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {world.seed.api_key}"}, checks=CHECKS)
+    if case.method == "DELETE":
+        world.heal()
+
+
+@schema.parametrize()
+def test_api__anonymous__never_5xx_and_conforms(case: Any, tally: Tally) -> None:
+    response = case.call_and_validate(checks=CHECKS)
+    tally.record(case, response.status_code)
