@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import sessions
 from backend.auth.principal import SESSION_COOKIE, Principal, resolve_principal
+from backend.auth.relying_party import relying_party
+from backend.core.config import Settings
 from backend.core.errors import Unauthorized
 from backend.dashboard.web import LOGIN_PATH, render, see_other
 
@@ -36,11 +38,20 @@ async def login_page(
 
 
 @post("/logout")
-async def logout(viewer: Principal, db_session: AsyncSession) -> Redirect:
+async def logout(viewer: Principal, db_session: AsyncSession, settings: Settings) -> Redirect:
     await sessions.logout(db_session, viewer)
     redirect = see_other(LOGIN_PATH)
+    # The same attributes as the cookie it clears (Secure off loopback), as auth's logout does.
     redirect.cookies.append(
-        Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax")
+        Cookie(
+            key=SESSION_COOKIE,
+            value="",
+            path="/",
+            max_age=0,
+            httponly=True,
+            secure=relying_party(settings).secure_cookies,
+            samesite="lax",
+        )
     )
     return redirect
 

@@ -27,10 +27,11 @@ class EmbeddedPostgres:
         log.info("starting embedded postgres", extra={"pgdata": str(self.pgdata)})
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        # the name was checked against a strict pattern in __init__ (psql takes no parameters)
+        # sql-interpolation: the name matched [a-z_][a-z0-9_]{0,62} in __init__; psql binds nothing
         query = f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"  # noqa: S608
         exists = self._server.psql(query)
         if "(1 row)" not in exists:
+            # sql-interpolation: the same checked name; CREATE DATABASE takes no parameters
             self._server.psql(f"CREATE DATABASE {self.database};")
         return self.url
 
