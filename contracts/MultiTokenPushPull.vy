@@ -132,7 +132,10 @@ def pushRewards(token: address, rewards: DynArray[IMultiTokenPushPull.Reward, MA
         assert reward.user != empty(address), "pushpull: zero user"
         assert reward.amount != 0, "pushpull: zero amount"
         self.pending[token][reward.user] += reward.amount
-        total += reward.amount
+        # Overflow check written out: a wrapped sum is below the amount just
+        # added. Same revert as `total += reward.amount`, ~13 gas cheaper.
+        total = unsafe_add(total, reward.amount)
+        assert total >= reward.amount
         log RewardAdded(token=token, user=reward.user, emitter=msg.sender, amount=reward.amount)
     assert total != 0, "pushpull: empty batch"
 
