@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.campaigns.models import Campaign, CampaignStatus
@@ -23,12 +23,12 @@ from backend.settlement import faults
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.signer import Signer
 
-# Campaigns whose rows wait: the chain refused them, or they never ran.
-WAITING_CAMPAIGNS = (
-    CampaignStatus.BUDGET_EXHAUSTED,
-    CampaignStatus.DEACTIVATED,
-    CampaignStatus.DRAFT,
-)
+# Campaigns whose rows wait: deactivated, or never ran.
+WAITING_CAMPAIGNS = (CampaignStatus.DEACTIVATED, CampaignStatus.DRAFT)
+# status_reason of a campaign the chain refused to pay (set by settlement.recovery). Only
+# those budget_exhausted campaigns wait: one the engine closed because its rewards reserved
+# the whole cap still owes every reward it granted, and the chain budget covers them.
+CHAIN_REFUSED = "on-chain push refused"
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ async def pending_groups(session: AsyncSession, chain_id: int, cooldown_s: int) 
             Reward.status == RewardStatus.PENDING,
             Reward.available_at <= cutoff,
             Campaign.status.not_in([str(s) for s in WAITING_CAMPAIGNS]),
+            or_(
+                Campaign.status != CampaignStatus.BUDGET_EXHAUSTED,
+                Campaign.status_reason.is_(None),
+                Campaign.status_reason.not_like(f"{CHAIN_REFUSED}%"),
+            ),
         )
         .distinct()
     )

@@ -29,6 +29,7 @@ from backend.observability import metrics
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement import alerts, faults
 from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
+from backend.settlement.builder import CHAIN_REFUSED
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.models import SettlementTransaction as Tx
 from backend.settlement.signer import push_calldata
@@ -319,7 +320,7 @@ async def apply_revert(
         campaign = await session.get(Campaign, batch.campaign_id, with_for_update=True)
         if campaign is not None and campaign.status != CampaignStatus.DEACTIVATED:
             campaign.status = status
-            campaign.status_reason = f"on-chain push refused: {reason}"[:500]
+            campaign.status_reason = f"{CHAIN_REFUSED}: {reason}"[:500]
         await alerts.notify(
             session,
             batch.product_id,
