@@ -123,10 +123,21 @@ def http_error_handler(_: Request, exc: HTTPException) -> Response:
     return _response(status, code, exc.detail or code.replace("_", " "), exc.extra or None)
 
 
+# Paths that carry a credential (a one-time login link): logged without it.
+SECRET_PATH_PREFIXES = ("/api/auth/magic/",)
+
+
+def loggable_path(path: str) -> str:
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + "[redacted]"
+    return path
+
+
 def database_error_handler(request: Request, exc: Exception) -> Response:
     """A database that is down or restarting is a clean 503, never a 500."""
     if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
-        log.warning("database unavailable", extra={"path": request.url.path})
+        log.warning("database unavailable", extra={"path": loggable_path(request.url.path)})
         return _response(
             503,
             "database_unavailable",
@@ -157,7 +168,7 @@ def _is_connection_error(exc: BaseException) -> bool:
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     if _is_connection_error(exc):
         return database_error_handler(request, OperationalError("", None, exc))
-    log.exception("unhandled error", extra={"path": request.url.path})
+    log.exception("unhandled error", extra={"path": loggable_path(request.url.path)})
     return _response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
 
 

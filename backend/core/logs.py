@@ -67,6 +67,19 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
+# Capped at WARNING even under LOG_LEVEL=DEBUG: chatty, and sqlalchemy.engine would log
+# every statement's result rows (webhook secrets among them) once INFO is enabled.
+QUIET_LOGGERS = (
+    "uvicorn.access",
+    "web3",
+    "urllib3",
+    "asyncio",
+    "apscheduler",
+    "pgserver",
+    "sqlalchemy.engine",
+)
+
+
 def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
     """Install one handler on the root logger; `auto` picks console on a TTY."""
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
@@ -80,5 +93,5 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
     handler._cascade = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "web3", "urllib3", "asyncio", "apscheduler", "pgserver"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
