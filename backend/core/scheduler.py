@@ -9,6 +9,7 @@ ones the CLI and tests call directly.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,9 @@ class Scheduler:
         self.leader_key = lock_key(leader_lock)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._leader: AsyncConnection | None = None
+        # Leader-only jobs start together; without this each would open its own
+        # connection, only one would win the lock, and the others would skip a run.
+        self._leadership = asyncio.Lock()
         self.runs: dict[str, int] = {}
 
     @property
@@ -79,6 +83,10 @@ class Scheduler:
 
     async def ensure_leadership(self) -> bool:
         """Keep (or try to take) the advisory lock; False when another replica leads."""
+        async with self._leadership:
+            return await self._ensure_leadership()
+
+    async def _ensure_leadership(self) -> bool:
         if self._leader is not None:
             try:
                 await self._leader.execute(text("SELECT 1"))

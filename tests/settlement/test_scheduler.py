@@ -77,3 +77,28 @@ async def test_create_app__run_jobs__push_job_settles_pending_rewards_at_start(
             await hook(app)
     async with env.ctx.sessions() as session:
         assert await session.scalar(select(Reward.status)) == "pushed"
+
+
+async def test_leader_only_jobs_starting_together__all_run_on_the_leader(clean_db):
+    from backend.core.scheduler import Scheduler
+
+    scheduler = Scheduler(clean_db, leader_lock="test-leader-race")
+    ran: list[str] = []
+
+    def job(name: str):
+        async def run(_ctx) -> None:
+            ran.append(name)
+
+        return run
+
+    for name in ("a", "b", "c", "d", "e"):
+        scheduler.add_job(name, 3600, job(name), leader_only=True)
+    scheduler.start()
+    try:
+        for _ in range(100):
+            if len(ran) == 5:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await scheduler.shutdown()
+    assert sorted(ran) == ["a", "b", "c", "d", "e"]  # none skipped its first run
