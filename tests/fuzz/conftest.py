@@ -47,22 +47,25 @@ SCHEMA_PATH = "/schema/openapi.json"
 
 @dataclass
 class Tally:
-    """What the run did: requests per operation, generation mode and status class."""
+    """What the run did: requests per generation mode and status class, and per operation."""
 
-    operations: set[str] = field(default_factory=set)
     requests: Counter[str] = field(default_factory=Counter)
+    per_operation: dict[str, Counter[int]] = field(default_factory=dict)
 
     def record(self, case: Any, status: int) -> None:
-        label = f"{case.method.upper()} {case.path}"
         mode = case.meta.generation.mode.value if case.meta is not None else "explicit"
-        self.operations.add(label)
         self.requests[f"{mode} {status // 100}xx"] += 1
+        self.per_operation.setdefault(case.operation.label, Counter())[status] += 1
 
     def write(self, path: str) -> None:
         report = {
-            "operations": len(self.operations),
+            "operations": len(self.per_operation),
             "requests": sum(self.requests.values()),
             "by_mode_and_status": dict(sorted(self.requests.items())),
+            "by_operation": {
+                label: dict(sorted(statuses.items()))
+                for label, statuses in sorted(self.per_operation.items())
+            },
         }
         with open(path, "w") as out:
             json.dump(report, out, indent=2)
@@ -88,6 +91,7 @@ class Seed:
     campaign_ids: list[str] = field(default_factory=list)
     endpoint_ids: list[str] = field(default_factory=list)
     member_wallet: str = ""
+    token: str = ""
 
 
 class World:
@@ -175,6 +179,7 @@ class World:
                 campaign_ids=[str(c.id) for c in campaigns],
                 endpoint_ids=[str(endpoint.id)],
                 member_wallet=member,
+                token=self.token,
             )
 
     def heal(self) -> None:
@@ -207,6 +212,7 @@ def fuzz_config(seed: Seed, *, max_examples: int = MAX_EXAMPLES) -> Schemathesis
                 "endpoints": {"values": seed.endpoint_ids},
                 "keys": {"values": [seed.spare_key_id]},
                 "members": {"values": [seed.member_wallet]},
+                "tokens": {"values": [seed.token]},
             },
             "parameters": {
                 "path.product_id": {"dictionary": "products", "probability": 0.7},
@@ -214,6 +220,11 @@ def fuzz_config(seed: Seed, *, max_examples: int = MAX_EXAMPLES) -> Schemathesis
                 "path.endpoint_id": {"dictionary": "endpoints", "probability": 0.7},
                 "path.key_id": {"dictionary": "keys", "probability": 0.7},
                 "path.wallet": {"dictionary": "members", "probability": 0.7},
+                "path.address": {"dictionary": "members", "probability": 0.5},
+                "body.product_id": {"dictionary": "products", "probability": 0.7},
+                "body.token": {"dictionary": "tokens", "probability": 0.7},
+                "body.address": {"dictionary": "tokens", "probability": 0.5},
+                "body.wallet": {"dictionary": "members", "probability": 0.5},
             },
             "generation": {"mode": "all", "max-examples": max_examples},
             "operations": [
