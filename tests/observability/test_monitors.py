@@ -30,7 +30,7 @@ async def test_signer_balance__below_threshold_is_critical_until_funded(
     [alert] = await _open(db_session, "signer_balance_low")
     assert alert.severity == "critical" and alert.subject == f"signer:{report['signer']}"
     balance = metrics.REGISTRY.get_sample_value("cascade_signer_balance_wei")
-    assert balance == int(report["balance_wei"])
+    assert balance == float(int(report["balance_wei"]))  # a gauge holds a float
 
     monkeypatch.setenv("SIGNER_BALANCE_MIN_WEI", "1")
     await monitors.run_monitors(clean_db)
