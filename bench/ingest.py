@@ -3,13 +3,21 @@
 Starts its own embedded PostgreSQL (temp dir) and a real uvicorn server on a
 free loopback port in a subprocess, seeds one product with a fixed-reward
 campaign on `webshop.open` (so every interaction is evaluated and pays a
-reward row), then drives load with httpx:
+reward row), then drives load:
 
-  single  POST /api/external/interactions        (N concurrent clients)
-  batch   POST /api/external/interactions/batch  (500 items per request)
+  single  POST /api/external/interactions        (N concurrent connections)
+  batch   POST /api/external/interactions/batch  (500 items per request, httpx)
   raw     asyncpg single-row INSERT INTO interactions (same concurrency)
 
+The single phase is driven by wrk (C, one thread, a Lua script that gives every
+request a distinct wallet) when it is installed, so the client does not take
+the server's CPU; `--client httpx` uses the Python client instead. Every phase
+reports the CPU seconds the server, PostgreSQL and the client spent per
+interaction, and the run reports the load average: on a shared 2-core machine
+those say what the wall-clock rates cannot.
+
 Usage: .venv/bin/python bench/ingest.py [--json] [--seconds N] [--concurrency C] [--durable]
+                                        [--client wrk|httpx] [--workers N]
 With --json the last line printed is one JSON object. Only loopback traffic.
 """
 
@@ -19,6 +27,8 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +51,18 @@ from backend.core.config import load_settings
 settings = load_settings()
 app = create_app(settings, database_url=settings.database_url, rpc_url=settings.rpc_url)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False, log_config=None)
+"""
+# --workers N: the processes `cascade serve --workers N` runs
+SERVER_WORKERS = """
+import json, os, sys, uvicorn
+from backend.cli.serve import WORKER_SPEC_ENV
+from backend.core.config import load_settings
+settings = load_settings()
+os.environ[WORKER_SPEC_ENV] = json.dumps({"settings": settings.model_dump(mode="json"),
+    "database_url": settings.database_url, "rpc_url": settings.rpc_url})
+uvicorn.run("backend.cli.serve:worker_app", factory=True, host="127.0.0.1",
+            port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning",
             access_log=False, log_config=None)
 """
 
@@ -137,8 +159,125 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent by the server, PostgreSQL and this client."""
+
+    def __init__(self, server_pid: int, postgres_pid: int | None):
+        self.server_pid = server_pid
+        self.postgres_pid = postgres_pid
+
+    @staticmethod
+    def _tree(pid: int | None) -> float:
+        import psutil
+
+        if pid is None:
+            return 0.0
+        try:
+            root = psutil.Process(pid)
+            total = 0.0
+            for process in [root, *root.children(recursive=True)]:
+                try:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+            return total
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    def sample(self) -> tuple[float, float, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+        client = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+        return self._tree(self.server_pid), self._tree(self.postgres_pid), client
+
+    @staticmethod
+    def per_interaction(
+        before: tuple[float, float, float], after: tuple[float, float, float], count: int
+    ) -> dict[str, float]:
+        names = ("server", "postgres", "client")
+        return {
+            f"{name}_cpu_us": (a - b) / max(count, 1) * 1e6
+            for name, b, a in zip(names, before, after, strict=True)
+        }
+
+
+WRK_SCRIPT = """
+local product, key = os.getenv("BENCH_PRODUCT"), os.getenv("BENCH_KEY")
+local wallets, counter = {}, 0
+function init(args)
+  for line in io.lines(os.getenv("BENCH_WALLETS")) do wallets[#wallets + 1] = line end
+end
+function request()
+  counter = counter + 1
+  local body = '{"product_id":"' .. product .. '","wallet":"' ..
+    wallets[(counter % #wallets) + 1] .. '","type":"webshop.open"}'
+  return wrk.format("POST", "/api/external/interactions",
+    {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"non_2xx":%d,"socket_errors":%d,"duration_us":%d,' ..
+    '"p50_us":%d,"p99_us":%d}\\n', summary.requests, e.status,
+    e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _run_wrk(base_url: str, script: Path, env: dict[str, str], seconds: float, conns: int) -> Any:
+    command = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script)]
+    done = subprocess.run([*command, base_url], env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
+    return json.loads(line.removeprefix("BENCH "))
+
+
+def _bench_single_wrk(
+    base_url: str,
+    product_id: str,
+    key: str,
+    wallets: list[str],
+    seconds: float,
+    concurrency: int,
+    meter: CpuMeter,
+    tmp: Path,
+) -> dict[str, Any]:
+    script, wallet_file = tmp / "single.lua", tmp / "wallets.txt"
+    script.write_text(WRK_SCRIPT)
+    wallet_file.write_text("\n".join(wallets) + "\n")
+    env = {
+        **os.environ,
+        "BENCH_PRODUCT": product_id,
+        "BENCH_KEY": key,
+        "BENCH_WALLETS": str(wallet_file),
+    }
+    _run_wrk(base_url, script, env, 2, concurrency)  # warm up: connections, caches, plans
+    before = meter.sample()
+    out = _run_wrk(base_url, script, env, seconds, concurrency)
+    after = meter.sample()
+    ok = out["requests"] - out["non_2xx"]
+    return {
+        "client": "wrk",
+        "interactions": ok,
+        "errors": out["non_2xx"] + out["socket_errors"],
+        "per_s": ok / (out["duration_us"] / 1e6),
+        "p50_ms": out["p50_us"] / 1000,
+        "p99_ms": out["p99_us"] / 1000,
+        **CpuMeter.per_interaction(before, after, ok),
+    }
+
+
 async def _bench_http(
-    base_url: str, product_id: str, key: str, wallets: list[str], seconds: float, concurrency: int
+    base_url: str,
+    product_id: str,
+    key: str,
+    wallets: list[str],
+    seconds: float,
+    concurrency: int,
+    meter: CpuMeter,
+    *,
+    single: bool,
 ) -> dict[str, Any]:
     import httpx
 
@@ -150,7 +289,7 @@ async def _bench_http(
         base_url=base_url, headers=headers, limits=limits, timeout=30.0
     ) as client:
 
-        async def single() -> bool:
+        async def post_one() -> bool:
             n = next(counter)
             body = {
                 "product_id": product_id,
@@ -160,16 +299,20 @@ async def _bench_http(
             response = await client.post("/api/external/interactions", json=body)
             return response.status_code == 202
 
-        for _ in range(50):  # warm up connections, caches and prepared statements
-            await single()
-        ok, latencies, elapsed, errors = await _drive(seconds, concurrency, single, 10**9)
-        results["single"] = {
-            "interactions": ok,
-            "errors": errors,
-            "per_s": ok / elapsed,
-            "p50_ms": _percentile(latencies, 0.50) * 1000,
-            "p99_ms": _percentile(latencies, 0.99) * 1000,
-        }
+        if single:
+            for _ in range(50):  # warm up connections, caches and prepared statements
+                await post_one()
+            before = meter.sample()
+            ok, latencies, elapsed, errors = await _drive(seconds, concurrency, post_one, 10**9)
+            results["single"] = {
+                "client": "httpx",
+                "interactions": ok,
+                "errors": errors,
+                "per_s": ok / elapsed,
+                "p50_ms": _percentile(latencies, 0.50) * 1000,
+                "p99_ms": _percentile(latencies, 0.99) * 1000,
+                **CpuMeter.per_interaction(before, meter.sample(), ok),
+            }
 
         async def batch() -> bool:
             start = next(counter) * BATCH_SIZE
@@ -187,6 +330,8 @@ async def _bench_http(
             return response.status_code == 202
 
         workers = max(1, min(4, concurrency))
+        await batch()  # warm up the bulk statements
+        before = meter.sample()
         ok, latencies, elapsed, errors = await _drive(seconds, workers, batch, 10**9)
         results["batch"] = {
             "requests": ok,
@@ -195,12 +340,18 @@ async def _bench_http(
             "per_s": ok * BATCH_SIZE / elapsed,
             "p50_ms": _percentile(latencies, 0.50) * 1000,
             "p99_ms": _percentile(latencies, 0.99) * 1000,
+            **CpuMeter.per_interaction(before, meter.sample(), ok * BATCH_SIZE),
         }
     return results
 
 
 async def _bench_raw(
-    database_url: str, product_id: str, wallets: list[str], seconds: float, concurrency: int
+    database_url: str,
+    product_id: str,
+    wallets: list[str],
+    seconds: float,
+    concurrency: int,
+    meter: CpuMeter,
 ) -> dict[str, Any]:
     """The floor: single-row INSERTs into interactions over asyncpg, same concurrency."""
     import asyncpg
@@ -219,17 +370,24 @@ async def _bench_raw(
             await conn.execute(sql, product_id, wallets[next(counter) % len(wallets)])
         return True
 
+    for _ in range(concurrency):
+        await insert()
+    before = meter.sample()
     ok, latencies, elapsed, _ = await _drive(seconds, concurrency, insert, 10**9)
+    cpu = CpuMeter.per_interaction(before, meter.sample(), ok)  # before the backends exit
     await pool.close()
     return {
         "inserts": ok,
         "per_s": ok / elapsed,
         "p50_ms": _percentile(latencies, 0.50) * 1000,
         "p99_ms": _percentile(latencies, 0.99) * 1000,
+        **cpu,
     }
 
 
-async def run(seconds: float, concurrency: int, durable: bool = False) -> dict[str, Any]:
+async def run(
+    seconds: float, concurrency: int, durable: bool = False, client: str = "wrk", workers: int = 1
+) -> dict[str, Any]:
     from backend.runtime.anvil import free_port
     from backend.runtime.postgres import EmbeddedPostgres
 
@@ -250,12 +408,35 @@ async def run(seconds: float, concurrency: int, durable: bool = False) -> dict[s
                 "DATA_DIR": tmp,
             }
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-                [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env
+                [sys.executable, "-c", SERVER, str(port)]
+                if workers == 1
+                else [sys.executable, "-c", SERVER_WORKERS, str(port), str(workers)],
+                cwd=ROOT,
+                env=env,
             )
             base_url = f"http://127.0.0.1:{port}"
             await _wait_ready(base_url)
-            http = await _bench_http(base_url, product_id, key, wallets, seconds, concurrency)
-            raw = await _bench_raw(database_url, product_id, wallets, seconds, concurrency)
+            meter = CpuMeter(server.pid, postgres.pid)
+            load_before = os.getloadavg()
+            single = None
+            if client == "wrk":
+                single = _bench_single_wrk(
+                    base_url, product_id, key, wallets, seconds, concurrency, meter, Path(tmp)
+                )
+            http = await _bench_http(
+                base_url,
+                product_id,
+                key,
+                wallets,
+                seconds,
+                concurrency,
+                meter,
+                single=single is None,
+            )
+            if single is not None:
+                http["single"] = single
+            raw = await _bench_raw(database_url, product_id, wallets, seconds, concurrency, meter)
+            load_after = os.getloadavg()
         finally:
             if server is not None:
                 server.terminate()
@@ -267,6 +448,8 @@ async def run(seconds: float, concurrency: int, durable: bool = False) -> dict[s
         "concurrency": concurrency,
         "synchronous_commit": "on" if durable else "off",
         "cpus": os.cpu_count(),
+        "workers": workers,
+        "load_average_1m": {"before": load_before[0], "after": load_after[0]},
         "single": single,
         "batch": batch,
         "raw_insert": raw,
@@ -278,17 +461,29 @@ async def run(seconds: float, concurrency: int, durable: bool = False) -> dict[s
 
 def _table(result: dict[str, Any]) -> str:
     single, batch, raw = result["single"], result["batch"], result["raw_insert"]
+    load = result["load_average_1m"]
+
+    def cpu(phase: dict[str, Any]) -> str:
+        return "".join(
+            f"{phase.get(f'{name}_cpu_us', float('nan')):>9.0f}"
+            for name in ("server", "postgres", "client")
+        )
+
     lines = [
         f"ingestion benchmark: {result['seconds']:.0f} s per phase, concurrency "
-        f"{result['concurrency']}, {result['cpus']} CPUs, loopback, "
-        f"synchronous_commit={result['synchronous_commit']}",
-        f"{'path':<34}{'interactions/s':>16}{'p50 ms':>10}{'p99 ms':>10}",
+        f"{result['concurrency']}, {result['cpus']} CPUs, {result['workers']} server "
+        f"process(es), loopback, "
+        f"synchronous_commit={result['synchronous_commit']}, single client "
+        f"{single['client']}, load average {load['before']:.2f} -> {load['after']:.2f}",
+        f"{'path':<34}{'interactions/s':>16}{'p50 ms':>10}{'p99 ms':>10}"
+        f"   CPU us/interaction: server postgres client",
         f"{'single  POST /interactions':<34}{single['per_s']:>16,.0f}"
-        f"{single['p50_ms']:>10.1f}{single['p99_ms']:>10.1f}",
+        f"{single['p50_ms']:>10.1f}{single['p99_ms']:>10.1f}   {cpu(single)}",
         f"{'batch   POST /interactions/batch':<34}{batch['per_s']:>16,.0f}"
-        f"{batch['p50_ms']:>10.1f}{batch['p99_ms']:>10.1f}   ({batch['batch_size']}/request)",
+        f"{batch['p50_ms']:>10.1f}{batch['p99_ms']:>10.1f}   {cpu(batch)}"
+        f"  ({batch['batch_size']}/request)",
         f"{'raw     asyncpg INSERT (1 row)':<34}{raw['per_s']:>16,.0f}"
-        f"{raw['p50_ms']:>10.1f}{raw['p99_ms']:>10.1f}",
+        f"{raw['p50_ms']:>10.1f}{raw['p99_ms']:>10.1f}   {cpu(raw)}",
         f"single / raw = {result['single_vs_raw']:.2f}   batch / raw = {result['batch_vs_raw']:.2f}"
         f"   errors: single {single['errors']}, batch {batch['errors']}",
     ]
@@ -301,8 +496,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
     parser.add_argument("--concurrency", type=int, default=16, help="parallel clients")
     parser.add_argument("--durable", action="store_true", help="keep synchronous_commit on")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator of the single phase (default: wrk when installed)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    result = asyncio.run(run(args.seconds, args.concurrency, args.durable))
+    result = asyncio.run(
+        run(args.seconds, args.concurrency, args.durable, args.client, args.workers)
+    )
     print(_table(result))
     if args.json:
         print(json.dumps(result, default=statistics.fmean))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
+from typing import Any
 
 import click
 
@@ -37,10 +40,56 @@ async def prepare_database(settings: Settings, database_url: str) -> None:
         await engine.dispose()
 
 
-def run_server(settings: Settings, endpoints: Endpoints, host: str, port: int) -> None:
+WORKER_SPEC_ENV = "CASCADE_SERVE_WORKER_SPEC"
+
+
+def worker_app() -> Any:
+    """The app of one `--workers` process: uvicorn imports this in every worker.
+
+    The parent has already started the services, checked the schema and the
+    contracts; it hands the resulting settings and endpoints down in the
+    environment. Every worker runs the scheduler: its leader-only jobs run in
+    whichever process holds the leader advisory lock (backend.core.scheduler).
+    """
+    from backend.api.app import create_app
+    from backend.core.logs import configure_logging
+
+    spec = json.loads(os.environ[WORKER_SPEC_ENV])
+    settings = Settings.model_validate(spec["settings"])
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(
+        settings, database_url=spec["database_url"], rpc_url=spec["rpc_url"], run_jobs=True
+    )
+
+
+def run_server(
+    settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int = 1
+) -> None:
     import uvicorn
 
     from backend.api.app import create_app
+
+    if workers > 1:
+        os.environ[WORKER_SPEC_ENV] = json.dumps(
+            {
+                "settings": settings.model_dump(mode="json"),
+                "database_url": endpoints.database_url,
+                "rpc_url": endpoints.rpc_url,
+            }
+        )
+        done(f"listening on http://{host}:{port} with {workers} workers (docs: /schema)")
+        uvicorn.run(
+            "backend.cli.serve:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            lifespan="on",
+        )
+        return
 
     app = create_app(
         settings,
@@ -74,8 +123,18 @@ def run_server(settings: Settings, endpoints: Endpoints, host: str, port: int) -
     default=None,
     help="listen port (default: PORT or 8000; 0: a free one)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="API processes. More use more cores, but caches are per process: a revoked API "
+    "key, a product or campaign change made through another process and a new referral "
+    "edge are seen when the cache expires (5, 10, 5 and 30 s), and the per-IP limit "
+    "counts per process.",
+)
 @handles_config_errors
-def serve(host: str | None, port: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API on the configured (or embedded) database and chain."""
     settings = get_settings()
     host = host or settings.host
@@ -98,7 +157,7 @@ def serve(host: str | None, port: int | None) -> None:
                 f"ProductBankFactory {settings.bank_factory_address}"
             )
         try:
-            run_server(settings, endpoints, host, port)
+            run_server(settings, endpoints, host, port, workers)
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down cleanly
         step("stopping embedded services" if settings.embedded else "shutting down")
