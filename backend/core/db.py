@@ -12,8 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, TypeDecorator, func
+from sqlalchemy import DateTime, MetaData, Numeric, String, TypeDecorator, event, func
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -94,14 +96,41 @@ def create_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> A
     at checkout, so idle ones cut by a proxy or firewall rarely reach a request.
     """
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
-    # Bound values (webhook secrets, tokens) stay out of SQL logs at DEBUG and error traces.
-    kwargs.setdefault("hide_parameters", True)
     if pool_size is None:  # the app's pool
         pool_size = POOL_SIZE
         kwargs.setdefault("max_overflow", 0)
     else:  # small tools and tests: as many again in overflow, as they always had
         kwargs.setdefault("max_overflow", pool_size)
-    return create_async_engine(url, pool_size=pool_size, **kwargs)
+    engine = create_async_engine(url, pool_size=pool_size, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _unusable_connection)
+    return engine
+
+
+# asyncpg errors meaning "this connection is gone" that the dialect does not flag when
+# the socket has not been seen closed yet: a server that terminates the backend while
+# a statement is on its way leaves the protocol in a state no operation can leave.
+_GONE = {"ConnectionDoesNotExistError", "AdminShutdownError", "CannotConnectNowError"}
+
+
+def _unusable_connection(context: ExceptionContext) -> BaseException | None:
+    """Treat a dropped connection as a disconnect: pool invalidated, OperationalError (503)."""
+    current: BaseException | None = context.original_exception
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if name in _GONE or (
+            name == "InternalClientError" and "cannot switch to state" in str(current)
+        ):
+            context.is_disconnect = True
+            return OperationalError(
+                context.statement,
+                context.parameters,
+                context.original_exception,
+                connection_invalidated=True,
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from backend.api.app import create_app
 from backend.campaigns import engine
 from backend.core.context import AppContext
-from backend.core.db import create_engine, session_factory
+from backend.core.db import _unusable_connection, create_engine, session_factory
 from backend.rewards.calculator import parse_reward_config, range_amount, range_seed
 from tests.conftest import TEST_SECRET, asgi_client
 from tests.factories import make_campaign, make_product, wallet
@@ -144,3 +146,20 @@ async def test_single__connection_dropped__503_then_recovers(settings, db_sessio
     assert dropped.status_code == 503
     assert dropped.json()["error"]["code"] == "database_unavailable"
     assert again.status_code == 202 and again.json()["rewards"]
+
+
+def test_dropped_connection__mid_statement_protocol_error__is_a_disconnect():
+    class InternalClientError(Exception):  # what asyncpg raises when the server went away
+        pass
+
+    wrapped = RuntimeError("adapted")
+    wrapped.__cause__ = InternalClientError("cannot switch to state 12; another operation")
+    context = SimpleNamespace(
+        original_exception=wrapped, statement="SELECT 1", parameters=(), is_disconnect=False
+    )
+
+    replaced = _unusable_connection(context)  # type: ignore[arg-type]
+
+    assert isinstance(replaced, OperationalError) and replaced.connection_invalidated
+    assert context.is_disconnect is True
+    assert _unusable_connection(SimpleNamespace(original_exception=ValueError("x"))) is None  # type: ignore[arg-type]
