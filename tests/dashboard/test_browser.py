@@ -170,7 +170,8 @@ async def test_wallet__claim_all_with_the_injected_wallet_updates_the_claimed_to
     )
     queued = await page.evaluate(f'document.querySelector("{row} [data-field=queued]").textContent')
     assert (claimable, queued) == ("10", "10")
-    assert "Spring referrals" in await page.text()  # the history
+    # the history arrives by its own request, after the token rows
+    await page.wait_for("document.body.innerText.includes('Spring referrals')")
     await page.wait_for("!document.querySelector('#claim-all').disabled")
 
     await click(page, "#claim-all")

@@ -134,7 +134,7 @@ class Page:
             raise CdpError(f"navigation to {url} failed: {answer['errorText']}")
         await loaded
 
-    async def frame(self, url_part: str, *, timeout_s: float = 10) -> str:
+    async def frame(self, url_part: str, *, timeout_s: float = 30) -> str:
         """The id of the first frame whose URL contains `url_part` (waits for it to appear)."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -284,7 +284,7 @@ class Page:
         await asyncio.to_thread(_write, path, base64.b64decode(data))
         return path
 
-    async def _context_of(self, frame: str, timeout_s: float = 10) -> int:
+    async def _context_of(self, frame: str, timeout_s: float = 30) -> int:
         deadline = time.monotonic() + timeout_s
         while frame not in self._contexts:
             if time.monotonic() > deadline:
