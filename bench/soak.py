@@ -566,8 +566,10 @@ def percentile(values: list[float], fraction: float) -> float:
 def classify(run: Run, grace_s: float) -> dict[str, Any]:
     """Counts per kind and status; which 5xx are excused and which are not."""
 
-    def in_window(at: float, pad: float) -> bool:
-        return any(start <= at <= end + pad for start, end in run.db_windows)
+    def in_window(sample: Sample, pad: float) -> bool:
+        """The request was in flight at some moment the database was down (+ pad after)."""
+        done = sample.at + sample.latency
+        return any(sample.at <= end + pad and done >= start for start, end in run.db_windows)
 
     by_kind: dict[str, Counter[str]] = {}
     violations: Counter[str] = Counter()
@@ -581,9 +583,9 @@ def classify(run: Run, grace_s: float) -> dict[str, Any]:
         if s.status and s.status < 500:
             continue
         clean_503 = s.status == 503 and s.code == "database_unavailable"
-        if clean_503 and in_window(s.at, 0.0):
+        if clean_503 and in_window(s, 0.0):
             excused["503 database_unavailable while postgres was down"] += 1
-        elif clean_503 and in_window(s.at, grace_s):
+        elif clean_503 and in_window(s, grace_s):
             excused[f"503 database_unavailable within {grace_s:g} s after restart"] += 1
         else:
             violations[label] += 1
