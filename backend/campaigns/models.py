@@ -75,6 +75,8 @@ class Campaign(Timestamps, Base):
     # on-chain budget allocated by activation (tx hash), so activation is idempotent
     budget_allocated_tx: Mapped[str | None] = Bytes32()
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # the status owners were last told about (webhooks): one event per transition
+    notified_status: Mapped[str | None] = mapped_column(String(24))
 
     __table_args__ = (
         CheckConstraint("user_bps BETWEEN 0 AND 10000", name="user_bps_range"),

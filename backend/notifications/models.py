@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,3 +57,13 @@ class WebhookDelivery(Base):
         ),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
     )
+
+
+class NotificationCursor(Base):
+    """How far the event producers have read a growing table (rewards, chain events)."""
+
+    __tablename__ = "notification_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

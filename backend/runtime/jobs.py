@@ -13,6 +13,7 @@ from backend.core.scheduler import Scheduler
 CAMPAIGN_EXPIRY_INTERVAL_S = 60
 IDEMPOTENCY_PURGE_INTERVAL_S = 3600
 RECONCILE_INTERVAL_S = 3600
+EVENT_PRODUCER_INTERVAL_S = 5
 
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
@@ -29,6 +30,13 @@ async def purge_idempotency_job(ctx: AppContext) -> None:
 
     async with job_session(ctx.sessions) as session:
         await purge_expired(session)
+
+
+async def produce_events_job(ctx: AppContext) -> None:
+    """Owner webhooks for what other jobs and requests committed (see producers.py)."""
+    from backend.notifications.producers import produce_events
+
+    await produce_events(ctx)
 
 
 async def reconcile_job(ctx: AppContext) -> None:
@@ -48,5 +56,6 @@ def register_all_jobs(scheduler: Scheduler) -> None:
         register(scheduler)
     scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
+    scheduler.add_job("notifications.produce", EVENT_PRODUCER_INTERVAL_S, produce_events_job)
     if scheduler.ctx.settings.push_pull_address:  # nothing on-chain to compare without it
         scheduler.add_job("settlement.reconcile", RECONCILE_INTERVAL_S, reconcile_job)

@@ -31,6 +31,7 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "monitors",
         "campaigns.expire",
         "idempotency.purge",
+        "notifications.produce",
         "settlement.reconcile",
     }
 
