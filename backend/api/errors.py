@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from backend.core.errors import DomainError, RateLimited
+from backend.core.transient import is_transient
 
 log = logging.getLogger("backend.api")
 
@@ -136,6 +137,11 @@ def loggable_path(path: str) -> str:
 
 def database_error_handler(request: Request, exc: Exception) -> Response:
     """A database that is down or restarting is a clean 503, never a 500."""
+    if is_transient(exc):  # deadlock victim / serialization failure: nothing was written
+        log.warning("transient database conflict", extra={"path": request.url.path})
+        return _response(
+            503, "conflict_retry", "concurrent update conflict, retry", **{"Retry-After": "1"}
+        )
     if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
         log.warning("database unavailable", extra={"path": loggable_path(request.url.path)})
         return _response(

@@ -18,11 +18,13 @@ from typing import Any
 import msgspec
 from eth_utils import is_checksum_address
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
 from backend.campaigns import engine
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
+from backend.core.transient import RETRIES, is_transient
 from backend.interactions import inline, orders
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import (
@@ -366,15 +368,20 @@ async def _ingest_autocommit(
     Every statement here is its own transaction: the reads (caches' misses) see
     committed data, the write is atomic on its own, and nothing is left open.
     """
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        product = await product_info(session, item.product_id)
-        stored = await _inline(session, caller, product, item, secret)
-    finally:
-        # ends the session's (wire-less) transaction: the connection goes back to the
-        # pool with its isolation level reset, and a fallback starts a real transaction
-        await session.rollback()
-    return stored
+    for attempt in range(RETRIES):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        try:
+            product = await product_info(session, item.product_id)
+            return await _inline(session, caller, product, item, secret)
+        except DBAPIError as exc:
+            # a deadlock victim wrote nothing: the same statement again is safe
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+        finally:
+            # ends the session's (wire-less) transaction: the connection goes back to the
+            # pool with its isolation level reset, and a fallback starts a real transaction
+            await session.rollback()
+    return None
 
 
 async def _inline(

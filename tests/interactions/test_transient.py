@@ -1,0 +1,69 @@
+"""A deadlock victim wrote nothing: ingestion retries it, and what is left is a clean 503."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from backend.core.transient import is_transient
+from backend.interactions import inline
+from tests.factories import make_campaign, make_product, wallet
+from tests.interactions.helpers import count, send
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str):
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def _db_error(sqlstate: str) -> DBAPIError:
+    return DBAPIError("INSERT …", {}, _PgError(sqlstate))
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "transient"), [("40P01", True), ("40001", True), ("23505", False)]
+)
+def test_is_transient__deadlocks_and_serialization_failures_only(sqlstate, transient):
+    assert is_transient(_db_error(sqlstate)) is transient
+
+
+async def test_ingest__deadlock_on_first_try__retried_and_stored_once(
+    client, db_session, monkeypatch
+):
+    product, key = await make_product(db_session)
+    await make_campaign(db_session, product, trigger="webshop.open")
+    real = inline.store_and_charge
+    calls = {"n": 0}
+
+    async def deadlock_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _db_error("40P01")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(inline, "store_and_charge", deadlock_once)
+    response = await send(client, key, product.id, wallet(), "webshop.open", {})
+
+    assert response.status_code == 202, response.text
+    assert calls["n"] == 2
+    assert await count(db_session, "SELECT count(*) FROM interactions") == 1
+    assert await count(db_session, "SELECT count(*) FROM rewards") == 1
+
+
+async def test_ingest__deadlock_every_time__clean_503_and_nothing_written(
+    client, db_session, monkeypatch
+):
+    product, key = await make_product(db_session)
+    await make_campaign(db_session, product, trigger="webshop.open")
+
+    async def always_deadlock(*args, **kwargs):
+        raise _db_error("40P01")
+
+    monkeypatch.setattr(inline, "store_and_charge", always_deadlock)
+    response = await send(client, key, product.id, wallet(), "webshop.open", {})
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "conflict_retry"
+    assert response.headers["retry-after"] == "1"
+    assert await count(db_session, "SELECT count(*) FROM interactions") == 0
