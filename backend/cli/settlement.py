@@ -33,22 +33,36 @@ def push(once: bool, as_json: bool) -> None:
     from backend.settlement.job import push_once
 
     settings = get_settings()
+    report = None
     with embedded_services(settings) as endpoints:
         while True:
-            report = asyncio.run(
-                _with_context(settings, endpoints.database_url, endpoints.rpc_url, push_once)
-            )
-            if as_json:
-                emit_json(report.as_dict())
+            try:
+                report = asyncio.run(
+                    _with_context(settings, endpoints.database_url, endpoints.rpc_url, push_once)
+                )
+            except KeyboardInterrupt:
+                break
+            except Exception as exc:
+                if once:
+                    raise
+                # a database or node outage must not end the pusher: the next cycle's
+                # recovery resumes wherever this one stopped
+                fail(
+                    f"push cycle failed, retrying in {settings.push_interval_s}s: "
+                    f"{type(exc).__name__}: {exc}"[:500]
+                )
             else:
-                _print_report(report.as_dict())
+                if as_json:
+                    emit_json(report.as_dict())
+                else:
+                    _print_report(report.as_dict())
             if once:
                 break
             try:
                 asyncio.run(asyncio.sleep(settings.push_interval_s))
             except KeyboardInterrupt:
                 break
-    if report.errors or report.halted_banks:
+    if report is not None and (report.errors or report.halted_banks):
         raise SystemExit(1)
 
 
