@@ -96,6 +96,8 @@ def create_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> A
     at checkout, so idle ones cut by a proxy or firewall rarely reach a request.
     """
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+    # Bound values (webhook secrets, tokens) stay out of SQL logs at DEBUG and error traces.
+    kwargs.setdefault("hide_parameters", True)
     if pool_size is None:  # the app's pool
         pool_size = POOL_SIZE
         kwargs.setdefault("max_overflow", 0)
