@@ -15,7 +15,9 @@ from indexer.models import ChainEvent, IndexerCheckpoint
 from tests.factories import TEST_TOKEN, make_campaign, make_product, wallet
 from tests.notifications.conftest import make_endpoint
 
-LATER = datetime.now(UTC) + timedelta(minutes=1)  # past the producers' commit lag
+def later() -> datetime:
+    """A moment past the producers' commit lag (computed now: suites run for minutes)."""
+    return datetime.now(UTC) + timedelta(minutes=1)
 
 
 async def _events(session) -> list[WebhookDelivery]:
@@ -32,19 +34,19 @@ async def test_campaign_transitions__one_event_each_even_when_repeated(clean_db,
     product, _ = await make_product(db_session)
     await make_endpoint(db_session, product, "https://hooks.example/x")
     campaign = await make_campaign(db_session, product)
-    await produce_events(clean_db, now=LATER)  # a new active campaign is nothing to tell
+    await produce_events(clean_db, now=later())  # a new active campaign is nothing to tell
     assert await _events(db_session) == []
 
     await _set_status(db_session, campaign, "budget_exhausted")
-    await produce_events(clean_db, now=LATER)
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
+    await produce_events(clean_db, now=later())
     assert [d.event_type for d in await _events(db_session)] == ["campaign.budget_exhausted"]
 
     await _set_status(db_session, campaign, "active")  # refunded budget reopened it
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
     await _set_status(db_session, campaign, "budget_exhausted")
     await _set_status(db_session, campaign, "expired")
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
     kinds = [d.event_type for d in await _events(db_session)]
     assert kinds == ["campaign.budget_exhausted", "campaign.expired"]
     assert (await _events(db_session))[-1].payload["data"]["campaign_id"] == str(campaign.id)
@@ -54,8 +56,8 @@ async def test_budget_low__fires_once_per_crossing(clean_db, db_session):
     product, _ = await make_product(db_session)
     await make_endpoint(db_session, product, "https://hooks.example/x")
     await make_campaign(db_session, product, budget_cap=100, used_budget=85)
-    await produce_events(clean_db, now=LATER)
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
+    await produce_events(clean_db, now=later())
     deliveries = await _events(db_session)
     assert [d.event_type for d in deliveries] == ["campaign.budget_low"]
     assert deliveries[0].payload["data"]["remaining"] == "15"
@@ -95,8 +97,8 @@ async def test_interaction_rewarded__one_event_per_interaction_once(clean_db, db
     await produce_events(clean_db, now=datetime.now(UTC) - timedelta(minutes=1))
     assert await _events(db_session) == []  # too fresh: a slower transaction may still commit
 
-    await produce_events(clean_db, now=LATER)
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
+    await produce_events(clean_db, now=later())
     deliveries = await _events(db_session)
     assert [d.event_type for d in deliveries] == ["interaction.rewarded"]
     data = deliveries[0].payload["data"]
@@ -137,15 +139,15 @@ async def test_rewards_claimed__sent_once_final_to_products_that_paid_the_wallet
     )
     await db_session.commit()
 
-    await produce_events(clean_db, now=LATER)  # 0 blocks deep, 2 confirmations needed
+    await produce_events(clean_db, now=later())  # 0 blocks deep, 2 confirmations needed
     assert [
         d.event_type for d in await _events(db_session) if d.event_type.startswith("rewards")
     ] == []
 
     await db_session.execute(update(IndexerCheckpoint).values(block_number=12))
     await db_session.commit()
-    await produce_events(clean_db, now=LATER)
-    await produce_events(clean_db, now=LATER)
+    await produce_events(clean_db, now=later())
+    await produce_events(clean_db, now=later())
     claimed = [d for d in await _events(db_session) if d.event_type == "rewards.claimed"]
     assert len(claimed) == 1 and claimed[0].product_id == product.id
     assert claimed[0].payload["data"]["amount"] == "10"
