@@ -15,6 +15,7 @@ from indexer.models import ChainEvent, IndexerCheckpoint
 from tests.factories import TEST_TOKEN, make_campaign, make_product, wallet
 from tests.notifications.conftest import make_endpoint
 
+
 def later() -> datetime:
     """A moment past the producers' commit lag (computed now: suites run for minutes)."""
     return datetime.now(UTC) + timedelta(minutes=1)
