@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any
 
 import click
@@ -34,6 +35,12 @@ def push(once: bool, as_json: bool) -> None:
 
     settings = get_settings()
     report = None
+    if not once:
+        # Stop cleanly on Ctrl-C and on a service manager's SIGTERM, even when started
+        # with SIGINT ignored (a background job inherits that, and Python then never
+        # raises KeyboardInterrupt).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     with embedded_services(settings) as endpoints:
         while True:
             try:
