@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.campaigns.models import CHAIN_REFUSED
 from backend.rewards import service as rewards
 from backend.rewards.calculator import (
     BPS,
@@ -49,7 +50,7 @@ _COLUMNS = """
     c.id, c.product_id, c.trigger, c.token, c.reward_type, c.reward_config, c.user_bps,
     c.decay_bps, c.max_depth, c.requires_referral, c.max_rewards_per_user, c.budget_cap,
     c.used_budget, c.budget_period, c.period_cap, c.lockup_seconds, c.starts_at, c.ends_at,
-    c.status, c.version, COALESCE(t.decimals, 18) AS token_decimals
+    c.status, c.status_reason, c.version, COALESCE(t.decimals, 18) AS token_decimals
 """
 _FROM = """
     FROM campaigns AS c
@@ -197,6 +198,7 @@ class CampaignRule:
     status: str
     version: int
     token_decimals: int
+    status_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> CampaignRule:
@@ -229,7 +231,13 @@ class CampaignRule:
             status=row["status"],
             version=row["version"],
             token_decimals=row["token_decimals"],
+            status_reason=row.get("status_reason"),
         )
+
+    @property
+    def chain_refused(self) -> bool:
+        """Closed because the bank refused to pay, not by the engine's own cap."""
+        return (self.status_reason or "").startswith(CHAIN_REFUSED)
 
     @property
     def smallest(self) -> int:
@@ -751,21 +759,54 @@ async def cancel_interaction_rewards(
 ) -> rewards.CancelOutcome:
     """Cancel the not-yet-settled rewards of these interactions and give their budget back.
 
-    Rows already batched or pushed cannot be taken back: they are marked
-    `refunded_after_settlement` so the owner sees what was paid for a refund.
+    Rows already batched are flagged `refunded_after_settlement`: settlement cancels their
+    batch's nonce on-chain and cancels them (budget back) unless the push wins the race;
+    pushed rows keep the flag so the owner sees what was paid for a refund.
     """
     if not interaction_ids:
         return rewards.CancelOutcome([], [])
     campaign_ids = await rewards.campaigns_of_interactions(session, interaction_ids)
     if not campaign_ids:
         return rewards.CancelOutcome([], [])
-    locked = (await session.execute(LOCK_SQL, {"ids": sorted(campaign_ids)})).mappings().all()
-    rules = {row["id"]: CampaignRule.from_row(row) for row in locked}
+    rules = await lock_campaigns(session, campaign_ids)
     outcome = await rewards.cancel_pending(session, interaction_ids, reason)
+    await give_back(session, rules, outcome.cancelled)
+    return outcome
+
+
+async def cancel_campaign_rewards(
+    session: AsyncSession, campaign_id: uuid.UUID, reason: str
+) -> list[rewards.CancelledReward]:
+    """A campaign that can never pay again (deactivated): its pending rows end cancelled."""
+    rules = await lock_campaigns(session, [campaign_id])
+    cancelled = await rewards.cancel_pending_of_campaign(session, campaign_id, reason)
+    await give_back(session, rules, cancelled)
+    return cancelled
+
+
+async def lock_campaigns(
+    session: AsyncSession, campaign_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, CampaignRule]:
+    """Row-lock campaigns (in id order, like every evaluation) and read their rules."""
+    locked = (await session.execute(LOCK_SQL, {"ids": sorted(set(campaign_ids))})).mappings()
+    return {row["id"]: CampaignRule.from_row(row) for row in locked.all()}
+
+
+async def give_back(
+    session: AsyncSession,
+    rules: Mapping[uuid.UUID, CampaignRule],
+    cancelled: Sequence[rewards.CancelledReward],
+) -> None:
+    """Return cancelled rows' budget, per-user counts and period usage to their campaigns.
+
+    The caller holds the campaigns' locks (`lock_campaigns`). A campaign the engine closed
+    for its cap reopens; one the chain refused stays closed until its owner acts (reopening
+    it would only loop on refused pushes).
+    """
     given_back: dict[uuid.UUID, int] = {}
     users: dict[tuple[uuid.UUID, str], list[int]] = {}
     periods: dict[tuple[uuid.UUID, datetime], int] = {}
-    for row in outcome.cancelled:
+    for row in cancelled:
         given_back[row.campaign_id] = given_back.get(row.campaign_id, 0) + row.amount
         rule = rules.get(row.campaign_id)
         if rule is not None and rule.budget_period != "total":
@@ -778,7 +819,9 @@ async def cancel_interaction_rewards(
     now = datetime.now(UTC)
     for campaign_id, amount in given_back.items():
         rule = rules[campaign_id]
-        reopen = rule.status == "budget_exhausted" and not rule.is_past(now)
+        reopen = (
+            rule.status == "budget_exhausted" and not rule.chain_refused and not rule.is_past(now)
+        )
         await session.execute(
             text(
                 "UPDATE campaigns SET used_budget = GREATEST(used_budget - :amount, 0), "
@@ -807,7 +850,6 @@ async def cancel_interaction_rewards(
             ),
             {"amount": amount, "id": campaign_id, "start": start},
         )
-    return outcome
 
 
 # --- jobs and estimates -------------------------------------------------------------------

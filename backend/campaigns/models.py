@@ -21,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
 
+# status_reason prefix of a campaign the chain refused to pay (set by settlement).
+CHAIN_REFUSED = "on-chain push refused"
+
 
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"

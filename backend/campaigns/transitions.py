@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.campaigns import budgets, rules
-from backend.campaigns.models import Campaign, CampaignStatus
+from backend.campaigns import budgets, engine, rules
+from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
 from backend.campaigns.service import load_campaign, save
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, InvalidTransition
@@ -50,7 +50,10 @@ async def activate(
         raise InvalidTransition(
             "the campaign has ended; move ends_at first", details={"field": "ends_at"}
         )
-    if campaign.budget_cap and campaign.used_budget >= campaign.budget_cap:
+    refused = (campaign.status_reason or "").startswith(CHAIN_REFUSED)
+    # A campaign the bank refused owes the rewards it granted within its cap: the owner
+    # re-activates it after funding the bank; new rewards still stop at the cap.
+    if not refused and campaign.budget_cap and campaign.used_budget >= campaign.budget_cap:
         raise InvalidTransition(
             "the budget is used up; raise budget_cap first", details={"field": "budget_cap"}
         )
@@ -90,6 +93,10 @@ async def deactivate(
         await budgets.deactivate(ctx, bank.address, campaign)
     campaign.status = S.DEACTIVATED
     campaign.status_reason = None
+    # The bank refuses this campaign for good: what it has not batched yet can never pay.
+    # (Rows in flight are cancelled when settlement retires their batch.)
+    await session.flush()
+    await engine.cancel_campaign_rewards(session, campaign.id, "campaign_deactivated")
     return await save(session, principal, campaign, "campaign.deactivate", before)
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,23 +74,27 @@ async def campaigns_of_interactions(
     return {row.campaign_id for row in rows}
 
 
-async def cancel_pending(
-    session: AsyncSession, interaction_ids: Sequence[int], reason: str
-) -> CancelOutcome:
-    """Pending rows -> cancelled; batched/pushed rows -> flagged refunded_after_settlement.
+# The one way rows become cancelled; each statement differs only in which rows.
+_CANCEL = (
+    "UPDATE rewards SET status = 'cancelled', refunded_after_settlement = false, "
+    "cancelled_reason = COALESCE(cancelled_reason, :reason), updated_at = now() WHERE "
+)
+_RETURNING = " RETURNING id, campaign_id, interaction_id, wallet, level, amount, created_at"
+CANCEL_PENDING_SQL = text(
+    _CANCEL + "interaction_id = ANY(:ids) AND status = 'pending'" + _RETURNING
+)
+CANCEL_CAMPAIGN_SQL = text(_CANCEL + "campaign_id = :campaign AND status = 'pending'" + _RETURNING)
+CANCEL_BATCHED_SQL = text(
+    _CANCEL
+    + "batch_id = :batch AND status = 'batched' AND (refunded_after_settlement OR :every)"
+    + _RETURNING
+)
 
-    The caller holds the campaigns' row locks and gives the budget back.
-    """
-    ids = list(interaction_ids)
-    cancelled = await session.execute(
-        text(
-            "UPDATE rewards SET status = 'cancelled', cancelled_reason = :reason, "
-            "updated_at = now() WHERE interaction_id = ANY(:ids) AND status = 'pending' "
-            "RETURNING id, campaign_id, interaction_id, wallet, level, amount, created_at"
-        ),
-        {"ids": ids, "reason": reason},
-    )
-    rows = [
+
+async def _cancel(session: AsyncSession, statement: Any, params: dict) -> list[CancelledReward]:
+    """Run one cancel statement; the caller gives the rows' budget back."""
+    result = await session.execute(statement, params)
+    return [
         CancelledReward(
             id=r.id,
             campaign_id=r.campaign_id,
@@ -99,8 +104,20 @@ async def cancel_pending(
             amount=int(r.amount),
             created_at=r.created_at,
         )
-        for r in cancelled
+        for r in result
     ]
+
+
+async def cancel_pending(
+    session: AsyncSession, interaction_ids: Sequence[int], reason: str
+) -> CancelOutcome:
+    """Pending rows -> cancelled; batched/pushed rows -> flagged refunded_after_settlement.
+
+    The caller holds the campaigns' row locks and gives the budget back. A flagged
+    batched row is cancelled by settlement when its batch is retired (cancel_batched).
+    """
+    ids = list(interaction_ids)
+    rows = await _cancel(session, CANCEL_PENDING_SQL, {"ids": ids, "reason": reason})
     settled = await session.execute(
         text(
             "UPDATE rewards SET refunded_after_settlement = true, "
@@ -110,3 +127,43 @@ async def cancel_pending(
         {"ids": ids, "reason": reason},
     )
     return CancelOutcome(rows, [r.id for r in settled])
+
+
+async def cancel_pending_of_campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, reason: str
+) -> list[CancelledReward]:
+    """Every pending row of a campaign that can never pay again -> cancelled."""
+    return await _cancel(session, CANCEL_CAMPAIGN_SQL, {"campaign": campaign_id, "reason": reason})
+
+
+async def cancel_batched(
+    session: AsyncSession, batch_id: uuid.UUID, reason: str, *, every_row: bool
+) -> list[CancelledReward]:
+    """Rows of a retired batch that must not be paid: refunded ones (or all) -> cancelled."""
+    return await _cancel(
+        session, CANCEL_BATCHED_SQL, {"batch": batch_id, "reason": reason, "every": every_row}
+    )
+
+
+async def release_batched(session: AsyncSession, batch_id: uuid.UUID) -> int:
+    """The remaining rows of a retired batch go back to pending, to be batched afresh."""
+    result = await session.execute(
+        text(
+            "UPDATE rewards SET status = 'pending', batch_id = NULL, updated_at = now() "
+            "WHERE batch_id = :batch AND status = 'batched'"
+        ),
+        {"batch": batch_id},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def has_refunded(session: AsyncSession, batch_id: uuid.UUID) -> bool:
+    """Whether a refund reached a row of this batch while it was batched."""
+    found = await session.scalar(
+        text(
+            "SELECT 1 FROM rewards WHERE batch_id = :batch AND status = 'batched' "
+            "AND refunded_after_settlement LIMIT 1"
+        ),
+        {"batch": batch_id},
+    )
+    return found is not None
