@@ -90,15 +90,11 @@ async def test_deactivate__pending_rewards_cancelled_with_reason_and_budget_rele
             select(Reward.status, Reward.cancelled_reason).where(Reward.id.in_(ids))
         )
     ).all()
-    assert {(r.status, r.cancelled_reason) for r in rows} == {
-        ("cancelled", "campaign_deactivated")
-    }
+    assert {(r.status, r.cancelled_reason) for r in rows} == {("cancelled", "campaign_deactivated")}
     assert await _state(db_session, campaign) == ("deactivated", 0, None)
 
 
-async def test_refund__campaign_the_chain_refused__stays_closed_with_its_reason(
-    db_session, live
-):
+async def test_refund__campaign_the_chain_refused__stays_closed_with_its_reason(db_session, live):
     product, _, _, token = live
     reason = f"{CHAIN_REFUSED}: bank: insufficient balance"
     campaign = await make_campaign(
@@ -155,9 +151,9 @@ async def test_activate__chain_refused_with_cap_fully_reserved__allowed_so_rewar
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "active"
     pending = await db_session.scalar(
-        select(func.count()).select_from(Reward).where(
-            Reward.campaign_id == campaign.id, Reward.status == "pending"
-        )
+        select(func.count())
+        .select_from(Reward)
+        .where(Reward.campaign_id == campaign.id, Reward.status == "pending")
     )
     assert pending == 1  # still owed, and now eligible for settlement again
 
