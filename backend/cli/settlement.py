@@ -114,9 +114,14 @@ def reconcile(as_json: bool) -> None:
             click.echo(
                 f"MISMATCH token={m.token} wallet={m.wallet} db={m.database} chain={m.chain}"
             )
+        in_flight = (
+            f", {report.unrecorded_batches} confirmed push(es) not yet recorded counted"
+            if report.unrecorded_batches
+            else ""
+        )
         done(
             f"{report.pairs} (token, wallet) pairs checked up to block {report.to_block} "
-            f"({report.source}): {len(report.mismatches)} mismatch(es)"
+            f"({report.source}{in_flight}): {len(report.mismatches)} mismatch(es)"
         )
     if report.mismatches:
         raise SystemExit(1)

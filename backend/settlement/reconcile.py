@@ -1,12 +1,27 @@
-"""Reconciliation: the database's pushed total per (token, wallet) against the chain's RewardAdded.
+"""Reconciliation: what the database says was paid per (token, wallet) against RewardAdded.
 
-The chain side comes from the indexer's tables when its checkpoint covers every
-pushed batch, else straight from eth_getLogs (RewardAdded on MultiTokenPushPull,
-emitter = one of our banks). Both sides stop at the same confirmed block.
+Both sides are read at one block B, never later than the confirmed head
+(head - CONFIRMATIONS). The chain side is the RewardAdded credits our banks
+emitted up to B: from the indexer's tables when its checkpoint covers every
+pushed batch, else straight from eth_getLogs. The database side is, in one
+snapshot taken after B was chosen:
+
+- the rows of batches recorded `pushed` at a block <= B, and
+- the signed payload of each batch still in flight (signed, submitted,
+  cancelling) whose nonce the bank reports as paid at B: the push mined and
+  confirmed, the push job records it on its next cycle.
+
+So a push that is mined but not yet recorded, or recorded above B, counts on
+both sides or on neither: any moment of normal operation reconciles to zero.
+A void or failed batch never counts, even if its nonce was used: that is a
+double payment in the making, and exactly what reconcile must report. Every
+(token, wallet) present on either side is compared; a credit with no row, or
+a pushed row with no credit, is a mismatch.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +30,7 @@ from eth_utils import keccak, to_checksum_address
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.chain.artifacts import load_artifact
 from backend.core.context import AppContext
 from backend.core.db import job_session
 from backend.products.models import ProductBank
@@ -25,6 +41,9 @@ from indexer.models import ChainEvent, IndexerCheckpoint
 
 REWARD_ADDED = "0x" + keccak(text="RewardAdded(address,address,address,uint256)").hex()
 LOG_CHUNK = 10_000
+# Batches the push job may still record as pushed (a string list: new states stay readable).
+IN_FLIGHT = ("signed", "submitted", "cancelling")
+NONCE_PAID = 1  # ProductBank.nonceState: 0 unused, 1 paid, 2 cancelled
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,8 @@ class ReconcileReport:
     source: str  # indexer | logs
     to_block: int
     pairs: int = 0
+    # in-flight batches whose nonce was paid at `to_block`: counted from their signed payload
+    unrecorded_batches: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,6 +68,7 @@ class ReconcileReport:
             "source": self.source,
             "to_block": self.to_block,
             "pairs": self.pairs,
+            "unrecorded_batches": self.unrecorded_batches,
             "mismatches": [
                 {**m.__dict__, "database": str(m.database), "chain": str(m.chain)}
                 for m in self.mismatches
@@ -57,12 +79,24 @@ class ReconcileReport:
 Totals = dict[tuple[str, str], int]
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    id: uuid.UUID
+    bank: str
+    nonce: str
+    token: str
+    payload: list[Any]
+
+
 async def reconcile(ctx: AppContext) -> ReconcileReport:
-    """Every (token, wallet) whose pushed rows and on-chain credits differ."""
+    """Every (token, wallet) whose paid total differs between the database and the chain."""
     reader = ChainReader(ctx.w3)
     chain_id = await reader.chain_id()
-    to_block = max(await reader.head() - ctx.settings.confirmations, 0)
+    # The head is read before the database snapshot: a batch the snapshot does not know
+    # yet was signed after this, so it cannot have been paid at or below the block compared.
+    confirmed = max(await reader.head() - ctx.settings.confirmations, 0)
     async with ctx.sessions() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         banks: dict[str, int | None] = {
             str(to_checksum_address(a)): b
             for a, b in (
@@ -83,13 +117,27 @@ async def reconcile(ctx: AppContext) -> ReconcileReport:
                 SettlementBatch.chain_id == chain_id, SettlementBatch.status == "pushed"
             )
         )
+        chain: Totals | None = None
         if checkpoint is not None and checkpoint >= (last_push or 0):
-            report = ReconcileReport("indexer", min(int(checkpoint), to_block))
+            report = ReconcileReport("indexer", min(int(checkpoint), confirmed))
             chain = await _indexed_totals(session, chain_id, list(banks), report.to_block)
         else:
-            report = ReconcileReport("logs", to_block)
-            chain = await _log_totals(ctx, reader, banks, report.to_block)
-        database = await _database_totals(session, chain_id, report.to_block)
+            report = ReconcileReport("logs", confirmed)
+        database = await _pushed_totals(session, chain_id, report.to_block)
+        in_flight = await _in_flight(session, chain_id)
+        await session.rollback()  # a read-only snapshot: end it before the RPC calls
+    if chain is None:
+        chain = await _log_totals(ctx, reader, banks, report.to_block)
+    is_paid = _nonce_check(reader)
+    for batch in in_flight:
+        if await is_paid(batch.bank, batch.nonce, report.to_block):
+            report.unrecorded_batches += 1
+            for entry in batch.payload:
+                key = (
+                    str(to_checksum_address(batch.token)),
+                    str(to_checksum_address(entry["user"])),
+                )
+                database[key] = database.get(key, 0) + int(entry["amount"])
     for key in sorted(set(database) | set(chain)):
         report.pairs += 1
         if database.get(key, 0) != chain.get(key, 0):
@@ -97,21 +145,53 @@ async def reconcile(ctx: AppContext) -> ReconcileReport:
     return report
 
 
-async def _database_totals(session: AsyncSession, chain_id: int, to_block: int) -> Totals:
+def _nonce_check(reader: ChainReader) -> Any:
+    """`is_paid(bank, nonce, block)`: nonceState == paid where the bank has it, else isNonceUsed.
+
+    A nonce burnt by a cancellation is used but paid nothing, so the three-state view
+    is preferred whenever the compiled ProductBank exposes it.
+    """
+    names = {entry.get("name") for entry in load_artifact("ProductBank").abi}
+
+    async def is_paid(bank: str, nonce: str, block: int) -> bool:
+        if "nonceState" in names:
+            call = reader.bank(bank).functions.nonceState(bytes.fromhex(nonce[2:]))
+            return int(await call.call(block_identifier=block)) == NONCE_PAID
+        return await reader.is_nonce_used(bank, nonce, block)
+
+    return is_paid
+
+
+async def _pushed_totals(session: AsyncSession, chain_id: int, to_block: int) -> Totals:
+    """Rows of batches recorded as pushed at a block <= `to_block`."""
     rows = await session.execute(
         select(Reward.token, Reward.wallet, func.sum(Reward.amount))
         .join(SettlementBatch, SettlementBatch.id == Reward.batch_id)
         .where(
             Reward.status == RewardStatus.PUSHED,
+            SettlementBatch.status == "pushed",
             SettlementBatch.chain_id == chain_id,
             SettlementBatch.block_number <= to_block,
         )
         .group_by(Reward.token, Reward.wallet)
     )
-    return {
-        (to_checksum_address(token), to_checksum_address(wallet)): int(total)
-        for token, wallet, total in rows
-    }
+    totals: Totals = defaultdict(int)
+    for token, wallet, total in rows:
+        totals[(to_checksum_address(token), to_checksum_address(wallet))] += int(total)
+    return dict(totals)
+
+
+async def _in_flight(session: AsyncSession, chain_id: int) -> list[_InFlight]:
+    rows = await session.execute(
+        select(
+            SettlementBatch.id,
+            SettlementBatch.bank_address,
+            SettlementBatch.nonce,
+            SettlementBatch.token,
+            SettlementBatch.payload,
+        ).where(SettlementBatch.chain_id == chain_id, SettlementBatch.status.in_(IN_FLIGHT))
+    )
+    return [_InFlight(*row) for row in rows.tuples()]
 
 
 async def _indexed_totals(
@@ -183,8 +263,8 @@ async def reconcile_and_alert(ctx: AppContext) -> ReconcileReport:
                 session,
                 RECONCILE_MISMATCH,
                 "critical",
-                f"{len(report.mismatches)} (token, wallet) pair(s) differ between the "
-                "database's pushed rewards and the chain",
+                f"{len(report.mismatches)} (token, wallet) pair(s) differ between what the "
+                f"database says was paid and the chain, up to block {report.to_block}",
                 subject="reconcile",
                 details={"mismatches": report.as_dict()["mismatches"][:20]},
             )
