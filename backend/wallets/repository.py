@@ -3,48 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from indexer.settings import CHECKPOINT_NAME
 
-async def balances(session: AsyncSession, chain_id: int, wallet: str) -> dict[str, tuple[int, int]]:
-    """token -> (total added, total claimed) from the indexer's derived rows."""
-    result = await session.execute(
-        text(
-            "SELECT token, total_added, total_claimed FROM wallet_token_balances "
-            "WHERE chain_id = :c AND wallet = :w"
-        ),
-        {"c": chain_id, "w": wallet},
+
+@dataclass(frozen=True)
+class TokenTotals:
+    """One token of a wallet, every part read in one snapshot (so a push is counted once)."""
+
+    added: int  # RewardAdded as indexed
+    claimed: int  # RewardClaimed as indexed
+    queued: int  # earned, not in the indexed credits yet
+    recent: int  # RewardAdded newer than the confirmed depth below the indexer's cursor
+
+
+# One statement, so the push job and the indexer committing between two reads can never
+# make a push count twice or not at all. A reward is "queued" until the indexer has read
+# the credit that paid it: pending rows; rows of a batch still in flight whose
+# RewardsPushed (matched by bank and nonce, searched from the block the batch was signed
+# at) is not indexed; rows of a pushed batch mined above the indexer's cursor.
+TOTALS_SQL = text(
+    """
+WITH cursor AS (
+    SELECT block_number AS number FROM indexer_checkpoints WHERE chain_id = :c AND name = :n
+), balance AS (
+    SELECT token, total_added AS added, total_claimed AS claimed
+    FROM wallet_token_balances WHERE chain_id = :c AND wallet = :w
+), unseen AS (
+    SELECT r.token, r.amount FROM rewards r WHERE r.wallet = :w AND r.status = 'pending'
+    UNION ALL
+    SELECT r.token, r.amount FROM rewards r JOIN settlement_batches b ON b.id = r.batch_id
+    WHERE r.wallet = :w AND r.status = 'batched' AND NOT EXISTS (
+        SELECT 1 FROM chain_events e
+        WHERE e.chain_id = b.chain_id AND e.event = 'RewardsPushed'
+          AND e.block_number >= COALESCE(b.signed_block, 0)
+          AND lower(e.address) = lower(b.bank_address)
+          AND lower(e.args ->> 'nonce') = lower(b.nonce)
     )
-    return {token: (int(added), int(claimed)) for token, added, claimed in result}
+    UNION ALL
+    SELECT r.token, r.amount FROM rewards r JOIN settlement_batches b ON b.id = r.batch_id
+    WHERE r.wallet = :w AND r.status = 'pushed' AND b.chain_id = :c
+      AND b.block_number > COALESCE((SELECT number FROM cursor), -1)
+), queued AS (
+    SELECT token, sum(amount) AS amount FROM unseen GROUP BY token
+), recent AS (
+    SELECT token, sum(amount) AS amount FROM chain_events
+    WHERE wallet = :w AND event = 'RewardAdded' AND chain_id = :c
+      AND block_number > (SELECT number FROM cursor) - :depth
+    GROUP BY token
+)
+SELECT token, COALESCE(b.added, 0), COALESCE(b.claimed, 0), COALESCE(q.amount, 0),
+       COALESCE(recent.amount, 0)
+FROM balance b FULL JOIN queued q USING (token) LEFT JOIN recent USING (token)
+"""
+)
 
 
-async def added_after(
-    session: AsyncSession, chain_id: int, wallet: str, block: int
-) -> dict[str, int]:
-    """token -> sum of RewardAdded newer than `block` (not yet confirmed)."""
+async def token_totals(
+    session: AsyncSession, chain_id: int, wallet: str, confirmed_depth: int
+) -> dict[str, TokenTotals]:
+    """token -> what the wallet view shows, from one consistent snapshot."""
     result = await session.execute(
-        text(
-            "SELECT token, sum(amount) FROM chain_events WHERE wallet = :w AND "
-            "event = 'RewardAdded' AND chain_id = :c AND block_number > :b GROUP BY token"
-        ),
-        {"c": chain_id, "w": wallet, "b": block},
+        TOTALS_SQL, {"c": chain_id, "n": CHECKPOINT_NAME, "w": wallet, "depth": confirmed_depth}
     )
-    return {token: int(total) for token, total in result}
-
-
-async def queued(session: AsyncSession, wallet: str) -> dict[str, int]:
-    """token -> earned but not yet pushed (pending + batched rewards)."""
-    result = await session.execute(
-        text(
-            "SELECT token, sum(amount) FROM rewards WHERE wallet = :w "
-            "AND status IN ('pending', 'batched') GROUP BY token"
-        ),
-        {"w": wallet},
-    )
-    return {token: int(total) for token, total in result}
+    return {
+        token: TokenTotals(int(added), int(claimed), int(queued), int(recent))
+        for token, added, claimed, queued, recent in result
+    }
 
 
 async def token_meta(session: AsyncSession, tokens: Sequence[str]) -> dict[str, tuple[str, int]]:

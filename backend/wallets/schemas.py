@@ -10,7 +10,8 @@ class TokenRewards(msgspec.Struct):
     symbol: str | None
     decimals: int | None
     claimable: str  # on-chain pending, from events at least the confirmed depth deep
-    queued: str  # earned, not pushed yet (rewards pending + batched)
+    queued: str  # earned, not yet in the indexed on-chain credits (pending, in flight, or
+    # pushed but not yet read by the indexer): becomes claimable, never disappears
     claimed_total: str
     unconfirmed_claimable: str  # pending that rests on blocks newer than the confirmed depth
 

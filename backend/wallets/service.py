@@ -76,23 +76,18 @@ async def rewards_snapshot(
     claimable + unconfirmed_claimable is the on-chain pending amount as indexed;
     rewards added in the newest `confirmed_depth` blocks count as unconfirmed, while
     claims count at once (a claim that a reorg undoes only makes claimable return).
+    A reward stays queued until the indexer has read the credit that paid it, so the
+    total (queued + claimable + unconfirmed + claimed) never dips while a push is
+    between the push job and the indexer, and never counts one twice.
     """
-    balances = await repository.balances(session, chain_id, wallet)
-    recent: dict[str, int] = {}
-    if confirmed_depth > 0 and balances:
-        cursor = await load_cursor(session, chain_id)
-        if cursor is not None:
-            recent = await repository.added_after(
-                session, chain_id, wallet, cursor.number - confirmed_depth
-            )
-    queued = await repository.queued(session, wallet)
-    tokens = sorted(set(balances) | set(queued))
+    totals = await repository.token_totals(session, chain_id, wallet, confirmed_depth)
+    tokens = sorted(totals)
     meta = await repository.token_meta(session, tokens)
     rows = []
     for token in tokens:
-        added, claimed = balances.get(token, (0, 0))
-        pending = added - claimed
-        claimable = max(0, pending - recent.get(token, 0))
+        part = totals[token]
+        pending = part.added - part.claimed
+        claimable = max(0, pending - part.recent)
         symbol, decimals = meta.get(token, (None, None))
         rows.append(
             TokenRewards(
@@ -100,8 +95,8 @@ async def rewards_snapshot(
                 symbol=symbol,
                 decimals=decimals,
                 claimable=str(claimable),
-                queued=str(queued.get(token, 0)),
-                claimed_total=str(claimed),
+                queued=str(part.queued),
+                claimed_total=str(part.claimed),
                 unconfirmed_claimable=str(pending - claimable),
             )
         )
