@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from backend.core.context import AppContext
+from backend.observability import metrics
 from indexer.apply import load_cursor
 from indexer.errors import RetryableError
 from indexer.runner import IndexStats, open_indexer
@@ -13,6 +15,7 @@ from indexer.settings import max_lag_blocks
 
 log = logging.getLogger(__name__)
 INDEX_INTERVAL_S = 2.0
+JOB_NAME = "indexer"
 
 
 class IndexJob:
@@ -22,6 +25,13 @@ class IndexJob:
         self._range: tuple[int, int] | None = None
 
     async def __call__(self, ctx: AppContext) -> IndexStats | None:
+        started = time.perf_counter()
+        try:
+            return await self._run(ctx)
+        finally:
+            metrics.JOB_DURATION.labels(job=JOB_NAME).observe(time.perf_counter() - started)
+
+    async def _run(self, ctx: AppContext) -> IndexStats | None:
         async with open_indexer(ctx) as indexer:
             if self._range is not None:
                 indexer.fetcher.range_size, indexer.fetcher.ceiling = self._range
@@ -40,7 +50,7 @@ def register_jobs(scheduler: Any) -> None:
     if not (settings.push_pull_address and settings.bank_factory_address):
         log.warning("indexer disabled: PUSH_PULL_ADDRESS / BANK_FACTORY_ADDRESS unset")
         return
-    scheduler.add_job("indexer", INDEX_INTERVAL_S, IndexJob(), leader_only=True)
+    scheduler.add_job(JOB_NAME, INDEX_INTERVAL_S, IndexJob(), leader_only=True)
 
 
 async def check_indexer_lag(ctx: AppContext) -> dict[str, Any]:

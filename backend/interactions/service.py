@@ -32,6 +32,7 @@ from backend.interactions.schemas import (
     InteractionIn,
     is_known_type,
 )
+from backend.observability import metrics
 from backend.products.models import Role
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token
@@ -372,7 +373,10 @@ async def _ingest_autocommit(
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             product = await product_info(session, item.product_id)
-            return await _inline(session, caller, product, item, secret)
+            result = await _inline(session, caller, product, item, secret)
+            if result is not None and not result.duplicate:
+                metrics.interaction_stored(item.type)  # autocommit: already durable
+            return result
         except DBAPIError as exc:
             # a deadlock victim wrote nothing: the same statement again is safe
             if not is_transient(exc) or attempt == RETRIES - 1:
@@ -431,6 +435,8 @@ async def _ingest_one(
         # locked path) wrote nothing, and the two steps below decide
         done = await _inline(session, caller, product, item, secret)
         if done is not None:
+            if not done.duplicate:
+                metrics.interaction_stored_on_commit(session, item.type)
             return done
     limit = product.rate_limit_per_hour if caller.rate_limited else NO_LIMIT
     row = (
@@ -466,6 +472,7 @@ async def _ingest_one(
             retry_after=max(1, int(retry.total_seconds()) + 1),
         )
     interaction_id: int = row.id
+    metrics.interaction_stored_on_commit(session, item.type)
     if edge:
         after.edges.append((product.id, item.wallet))
     amount = item.amount_e18
@@ -542,6 +549,7 @@ async def completion_interaction(
         },
     )
     assert interaction_id is not None
+    metrics.interaction_stored_on_commit(session, COMPLETED)
     await orders.set_completed_interaction(session, product_id, order_id, interaction_id)
     return engine.EvaluationInput(
         interaction_id, product_id, wallet, COMPLETED, order_amount_e18=amount_e18
@@ -791,6 +799,8 @@ async def _ingest_bulk(
                 "occurred": [p.occurred_at for _, p, _ in accepted],
             },
         )
+        for _, item, _ in accepted:
+            metrics.interaction_stored_on_commit(session, item.type)
     by_product: dict[str, list[engine.EvaluationInput]] = {}
     for (_, item, product), interaction_id in zip(accepted, ids, strict=True):
         by_product.setdefault(product.id, []).append(
