@@ -42,6 +42,7 @@ INSUFFICIENT_BALANCE = "insufficient_balance_onchain"
 CAMPAIGN_DEACTIVATED = "campaign_deactivated_onchain"
 CAMPAIGN_INACTIVE = "campaign_inactive_onchain"
 PUSH_ERROR = "settlement_push_error"
+GROUP_FAILED = "settlement_group_failed"
 
 
 async def notify(

@@ -8,27 +8,27 @@ batch, its signature and the rows' move to `batched` commit together or not at a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.campaigns.models import Campaign, CampaignStatus
+from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
 from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
-from backend.settlement import faults
+from backend.settlement import alerts, faults
+from backend.settlement.alerts import BATCHES, log
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.signer import Signer
 
 # Campaigns whose rows wait: deactivated, or never ran.
 WAITING_CAMPAIGNS = (CampaignStatus.DEACTIVATED, CampaignStatus.DRAFT)
-# status_reason of a campaign the chain refused to pay (set by settlement.recovery). Only
-# those budget_exhausted campaigns wait: one the engine closed because its rewards reserved
-# the whole cap still owes every reward it granted, and the chain budget covers them.
-CHAIN_REFUSED = "on-chain push refused"
+# Only budget_exhausted campaigns the chain refused (CHAIN_REFUSED) wait: one the engine
+# closed because its rewards reserved the whole cap still owes every reward it granted,
+# and the chain budget covers them.
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ async def claim_and_sign(
     cooldown_s: int,
     deadline: int,
     signed_block: int,
+    epoch: int = 0,
 ) -> BuiltBatch | None:
     """Claim up to `batch_size` wallets of one group, sign their sums, commit. None: nothing."""
     cutoff = func.now() - timedelta(seconds=cooldown_s)
@@ -132,6 +133,7 @@ async def claim_and_sign(
         token=group.token,
         rewards=list(sums.items()),
         deadline=deadline,
+        epoch=epoch,
     )
     batch = SettlementBatch(
         id=uuid.uuid4(),
@@ -149,9 +151,11 @@ async def claim_and_sign(
         reward_count=len(claimed),
         status=BatchStatus.SIGNED,
         signed_block=signed_block,
+        epoch=epoch,
     )
     session.add(batch)
     await session.flush()
+    faults.crash_point("batch_written")
     await session.execute(
         update(Reward)
         .where(Reward.id.in_([row_id for row_id, _, _ in claimed]))
@@ -172,27 +176,58 @@ async def build_batches(
     deadline: int,
     signed_block: int,
     halted_banks: Collection[str] = (),
+    epochs: Callable[[str], Awaitable[int]] | None = None,
+    errors: list[str] | None = None,
 ) -> list[BuiltBatch]:
-    """Turn every eligible pending row into signed batches (skipping halted banks)."""
+    """Turn every eligible pending row into signed batches (skipping halted banks).
+
+    A group that cannot be batched (its sums overflow uint256, a bad row) is logged,
+    reported in `errors` and skipped: it never stops the groups after it.
+    """
     async with sessions() as session:
         groups = await pending_groups(session, chain_id, cooldown_s)
     built: list[BuiltBatch] = []
+    bank_epochs: dict[str, int] = {}
     for group in groups:
         if group.bank in halted_banks:
             continue
-        while True:
-            async with job_session(sessions) as session:
-                batch = await claim_and_sign(
+        try:
+            if group.bank not in bank_epochs:
+                bank_epochs[group.bank] = await epochs(group.bank) if epochs else 0
+            while True:
+                async with job_session(sessions) as session:
+                    batch = await claim_and_sign(
+                        session,
+                        group,
+                        signer=signer,
+                        chain_id=chain_id,
+                        batch_size=batch_size,
+                        cooldown_s=cooldown_s,
+                        deadline=deadline,
+                        signed_block=signed_block,
+                        epoch=bank_epochs[group.bank],
+                    )
+                if batch is None:
+                    break
+                built.append(batch)
+        except Exception as exc:
+            log.exception(
+                "batching a group failed; the other groups go on",
+                extra={"campaign": str(group.campaign_id), "token": group.token},
+            )
+            BATCHES.labels(outcome="group_failed").inc()
+            problem = f"{type(exc).__name__}: {exc}"[:300]
+            if errors is not None:
+                errors.append(f"group {group.campaign_id}/{group.token}: {problem}")
+            async with sessions() as session:
+                await alerts.notify(
                     session,
-                    group,
-                    signer=signer,
-                    chain_id=chain_id,
-                    batch_size=batch_size,
-                    cooldown_s=cooldown_s,
-                    deadline=deadline,
-                    signed_block=signed_block,
+                    group.product_id,
+                    alerts.GROUP_FAILED,
+                    {"campaign_id": str(group.campaign_id), "token": group.token, "error": problem},
+                    subject=f"{group.campaign_id}/{group.token}",
+                    message=f"rewards of campaign {group.campaign_id} in {group.token} "
+                    f"cannot be batched ({problem}); they wait in pending",
                 )
-            if batch is None:
-                break
-            built.append(batch)
+                await session.commit()
     return built

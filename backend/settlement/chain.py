@@ -14,6 +14,8 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 from backend.chain.artifacts import load_artifact
 
 DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
+# ProductBank.nonceState
+NONCE_UNUSED, NONCE_PAID, NONCE_CANCELLED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class ChainReader:
     async def is_nonce_used(self, bank: str, nonce: str, block: int | str) -> bool:
         call = self.bank(bank).functions.isNonceUsed(bytes.fromhex(nonce[2:]))
         return bool(await call.call(block_identifier=block))
+
+    async def nonce_state(self, bank: str, nonce: str, block: int | str) -> int:
+        """NONCE_UNUSED, NONCE_PAID or NONCE_CANCELLED on the bank at `block`."""
+        call = self.bank(bank).functions.nonceState(bytes.fromhex(nonce[2:]))
+        return int(await call.call(block_identifier=block))
+
+    async def distributor_epoch(self, bank: str, block: int | str = "latest") -> int:
+        """The epoch a batch signature must be made for (bumped by every revocation)."""
+        call = self.bank(bank).functions.distributorEpoch()
+        return int(await call.call(block_identifier=block))
 
     async def receipt(self, tx_hash: str) -> Any | None:
         try:

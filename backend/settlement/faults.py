@@ -14,6 +14,7 @@ from collections import Counter
 # Steps, in the order a batch meets them.
 STEPS = (
     "rows_claimed",  # reward rows locked, batch not yet committed
+    "batch_written",  # batch row inserted (not committed), rows not yet moved to batched
     "batch_signed",  # batch and its rows committed, no transaction yet
     "tx_stored",  # signed transaction and account nonce committed, not broadcast
     "tx_sent",  # broadcast, nothing else recorded

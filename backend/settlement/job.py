@@ -134,6 +134,8 @@ async def push_once(
         deadline=int(head["timestamp"]) + sender.options.deadline_s,
         signed_block=int(head["number"]),
         halted_banks=halted,
+        epochs=sender.reader.distributor_epoch,
+        errors=outcome.errors,
     )
     report.batches_created = len(built)
     report.rewards_batched = sum(b.rewards for b in built)

@@ -29,7 +29,10 @@ class BatchStatus(enum.StrEnum):
     SUBMITTED = "submitted"  # a transaction is out; waiting for it to mine and confirm
     PUSHED = "pushed"  # confirmed on-chain
     VOID = "void"  # deadline passed unused; rows went back to pending
-    FAILED = "failed"  # reverted for budget/funds/campaign; rows went back to pending
+    FAILED = "failed"  # reverted for good (campaign deactivated); rows were released
+    # must not pay (refund inside, funding refused): a cancelNonces transaction burns its
+    # nonce on the bank; rows are released once the chain says cancelled or the deadline passed
+    CANCELLING = "cancelling"
 
 
 class SettlementBatch(Timestamps, Base):
@@ -61,16 +64,20 @@ class SettlementBatch(Timestamps, Base):
     next_attempt_at: Mapped[datetime | None]
     # chain head when the batch was signed: where the search for its RewardsPushed starts
     signed_block: Mapped[int | None] = mapped_column(BigInteger)
+    # the bank's distributorEpoch the signature was made for: a revocation bumps it, and a
+    # batch signed under an older epoch can never pay again (its rows are safe to release)
+    epoch: Mapped[int] = mapped_column(Amount, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('signed','submitted','pushed','void','failed')", name="status_known"
+            "status IN ('signed','submitted','pushed','void','failed','cancelling')",
+            name="status_known",
         ),
         CheckConstraint("reward_count > 0 AND total > 0", name="not_empty"),
         Index(
             "ix_settlement_batches_unsettled",
             "status",
-            postgresql_where=text("status IN ('signed','submitted')"),
+            postgresql_where=text("status IN ('signed','submitted','cancelling')"),
         ),
     )
 
@@ -94,7 +101,8 @@ class SettlementTransaction(Base):
     # same account nonce mined) | dropped (the nonce was consumed outside Cascade)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'sent'"))
     # push (ProductBank.pushRewards) | cancel (0-value self-transfer that burns the
-    # account nonce of a voided batch, so the sending account never has a gap)
+    # account nonce of a voided batch, so the sending account never has a gap) |
+    # cancel_nonce (ProductBank.cancelNonces: the batch's signature can never pay)
     kind: Mapped[str] = mapped_column(String(16), server_default=text("'push'"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 

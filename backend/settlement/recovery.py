@@ -1,12 +1,18 @@
 """Resolve every batch that is not pushed from what the chain says, never from memory.
 
 Order of questions for one batch (its row locked FOR UPDATE SKIP LOCKED):
-nonce used at the confirmed block -> pushed; used only above it -> wait for
-confirmations; unused and the confirmed block is past the deadline -> void,
-rows back to pending; a transaction still in flight -> the tracker's business;
-otherwise simulate and (re)send the stored signed payload. Asking the bank about
-the nonce is what makes a crash between "mined" and "recorded" harmless: the
-same nonce cannot pay twice, so re-sending is always safe and never needed twice.
+nonce paid at the confirmed block -> pushed; cancelled there -> void; used only
+above it -> wait for confirmations; unused and, at the confirmed block, past the
+deadline or signed under an older distributor epoch -> void (the signature can
+never pay again). Only then are rows released: back to pending, or cancelled
+when refunded or their campaign is deactivated (budget given back). A batch that
+must not pay (a refund reached one of its rows, the bank refused it for funding)
+is `cancelling`: its nonce is cancelled on the bank first, because its signed
+payload has left this database (eth_call, gas estimate) and anyone may send it.
+Otherwise: a transaction still in flight -> the tracker's business; else
+simulate and (re)send the stored signed payload. Asking the bank about the nonce
+is what makes a crash between "mined" and "recorded" harmless: the same nonce
+cannot pay twice, so re-sending is always safe and never needed twice.
 """
 
 from __future__ import annotations
@@ -19,32 +25,39 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.campaigns.models import Campaign, CampaignStatus
+from backend.campaigns import engine
+from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
 from backend.chain.nonces import sender_lock
 from backend.chain.reverts import classify
 from backend.core.locks import advisory_lock
 from backend.notifications import events
 from backend.notifications.outbox import enqueue_event
 from backend.observability import metrics
+from backend.rewards import service as rewards
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement import alerts, faults
 from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
-from backend.settlement.builder import CHAIN_REFUSED
+from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.models import SettlementTransaction as Tx
 from backend.settlement.signer import push_calldata
 from backend.settlement.transactions import (
+    CANCEL,
+    CANCEL_NONCE,
     MINED,
     SENT,
     Reverted,
     Sender,
     broadcast,
+    replace,
+    store_call,
     store_push,
 )
 
-UNSETTLED = (BatchStatus.SIGNED, BatchStatus.SUBMITTED)
+UNSETTLED = (BatchStatus.SIGNED, BatchStatus.SUBMITTED, BatchStatus.CANCELLING)
 
-# revert code -> (campaign status, alert code); rows wait for the owner to act.
+# revert code -> (campaign status, alert code); the batch is cancelled on the bank, its
+# rows wait in pending for the owner to act (a deactivated campaign's rows are cancelled).
 FUNDING_REVERTS: dict[str, tuple[str, str]] = {
     "budget_exceeded": (CampaignStatus.BUDGET_EXHAUSTED, alerts.BUDGET_EXHAUSTED),
     "insufficient_balance": (CampaignStatus.BUDGET_EXHAUSTED, alerts.INSUFFICIENT_BALANCE),
@@ -172,16 +185,27 @@ async def resolve_batch(
     reader = sender.reader
     head = await reader.head()
     confirmed = max(head - confirmations, 0)
-    if await reader.is_nonce_used(batch.bank_address, batch.nonce, confirmed):
+    state = await reader.nonce_state(batch.bank_address, batch.nonce, confirmed)
+    if state == NONCE_PAID:
         await _confirm(session, sender, batch, confirmed, outcome)
         return
-    if await reader.is_nonce_used(batch.bank_address, batch.nonce, "latest"):
+    if state == NONCE_CANCELLED:
+        await retire(session, batch, BatchStatus.VOID, "nonce_cancelled", outcome)
+        return
+    if await reader.nonce_state(batch.bank_address, batch.nonce, "latest") != NONCE_UNUSED:
         return  # mined, waiting for confirmations
     confirmed_block = await reader.block(confirmed)
     if int(confirmed_block["timestamp"]) > batch.deadline:
-        await void(session, batch)
-        await session.commit()
-        outcome.voided.append(batch.id)
+        await retire(session, batch, BatchStatus.VOID, "deadline_passed", outcome)
+        return
+    if await reader.distributor_epoch(batch.bank_address, confirmed) != batch.epoch:
+        # a distributor was revoked since signing: this signature can never verify again
+        await retire(session, batch, BatchStatus.VOID, "signature_revoked", outcome)
+        return
+    if batch.status == BatchStatus.CANCELLING or await rewards.has_refunded(session, batch.id):
+        waiting = batch.next_attempt_at is not None and batch.next_attempt_at > datetime.now(UTC)
+        if not waiting:
+            await cancel_on_chain(session, sender, batch, outcome)
         return
     in_flight = await session.scalar(
         select(Tx.id).where(Tx.batch_id == batch.id, Tx.status == SENT).limit(1)
@@ -200,6 +224,8 @@ async def resolve_batch(
     if reason is not None:
         await apply_revert(session, sender, batch, reason, outcome)
         await session.commit()
+        if batch.status == BatchStatus.CANCELLING:
+            await cancel_on_chain(session, sender, batch, outcome)
         return
     gas = await reader.estimate_gas(call)
     gas += gas * sender.options.gas_margin_bps // 10_000
@@ -275,19 +301,98 @@ async def _confirm(
     REWARDS_PUSHED.inc(batch.reward_count)
 
 
-async def void(session: AsyncSession, batch: SettlementBatch) -> None:
-    """The batch can never be paid: its rows go back to pending, to be batched afresh."""
-    batch.status = BatchStatus.VOID
-    await _release_rows(session, batch)
-    BATCHES.labels(outcome="void").inc()
+async def retire(
+    session: AsyncSession,
+    batch: SettlementBatch,
+    status: BatchStatus,
+    reason: str,
+    outcome: Outcome,
+) -> None:
+    """The batch can never be paid: release its rows and commit.
 
-
-async def _release_rows(session: AsyncSession, batch: SettlementBatch) -> None:
-    await session.execute(
-        update(Reward)
-        .where(Reward.batch_id == batch.id, Reward.status == RewardStatus.BATCHED)
-        .values(status=RewardStatus.PENDING, batch_id=None)
+    Rows a refund reached, and every row of a deactivated campaign, end cancelled
+    with their budget given back; the others go back to pending, to be batched afresh.
+    Locks: batch, then campaign, then rows (a refund takes campaign, then rows).
+    """
+    rules = await engine.lock_campaigns(session, [batch.campaign_id])
+    rule = rules.get(batch.campaign_id)
+    deactivated = rule is None or rule.status == CampaignStatus.DEACTIVATED
+    cancelled = await rewards.cancel_batched(
+        session,
+        batch.id,
+        "campaign_deactivated" if deactivated else "refunded",
+        every_row=deactivated,
     )
+    await engine.give_back(session, rules, cancelled)
+    await rewards.release_batched(session, batch.id)
+    batch.status = status
+    batch.error_code = batch.error_code or reason
+    await session.commit()
+    if status == BatchStatus.VOID:
+        outcome.voided.append(batch.id)
+        BATCHES.labels(outcome="void").inc()
+    else:
+        outcome.failed.append(batch.id)
+        BATCHES.labels(outcome="failed").inc()
+
+
+async def cancel_on_chain(
+    session: AsyncSession, sender: Sender, batch: SettlementBatch, outcome: Outcome
+) -> None:
+    """Burn the batch's nonce on the bank (ProductBank.cancelNonces) before its rows go.
+
+    A push of this batch still in flight is replaced in its own account-nonce slot, so
+    the cancel races it at a higher fee; whichever mines decides (paid -> pushed,
+    cancelled -> void). Without the role to cancel, the batch waits for its deadline.
+    """
+    batch.status = BatchStatus.CANCELLING
+    slot = await session.scalar(
+        select(Tx).where(Tx.batch_id == batch.id, Tx.status == SENT).order_by(Tx.id.desc()).limit(1)
+    )
+    if slot is not None and slot.kind == CANCEL_NONCE:
+        await session.commit()
+        return  # a cancel is out: the tracker bumps it if it gets stuck
+    reader = sender.reader
+    bank = reader.bank(batch.bank_address)
+    data = bytes.fromhex(
+        str(bank.encode_abi("cancelNonces", args=[[bytes.fromhex(batch.nonce[2:])]]))[2:]
+    )
+    call = {"from": sender.signer.address, "to": batch.bank_address, "data": data, "value": 0}
+    refused = await reader.simulate(call)
+    engine_ = session.bind
+    assert isinstance(engine_, AsyncEngine)
+    if refused is not None:
+        # No role to cancel: the signature dies at its deadline. Our own push must
+        # not mine meanwhile, so its slot is filled with a self-transfer.
+        batch.error_code, batch.error_message = "cancel_refused", refused[:1000]
+        log.warning(
+            "cannot cancel a batch nonce; waiting for its deadline",
+            extra={"batch": str(batch.id), "reason": refused},
+        )
+        _back_off(batch, sender)
+        if slot is None or slot.kind == CANCEL:
+            await session.commit()
+            return
+        async with advisory_lock(engine_, sender_lock(sender.chain_id, sender.signer.address)):
+            row = await replace(session, sender, slot, cancel=True)
+            await session.commit()
+            await broadcast(sender, row)
+        outcome.replaced.append(row.tx_hash)
+        return
+    gas = await reader.estimate_gas(call)
+    gas += gas * sender.options.gas_margin_bps // 10_000
+    batch.next_attempt_at = None
+    async with advisory_lock(engine_, sender_lock(sender.chain_id, sender.signer.address)):
+        if slot is not None:
+            row = await replace(
+                session, sender, slot, cancel=False, call=(batch.bank_address, data, gas)
+            )
+        else:
+            row = await store_call(session, sender, batch.id, batch.bank_address, data, gas)
+        await session.commit()
+        faults.crash_point("tx_stored")
+        await broadcast(sender, row)
+    outcome.sent.append(row.tx_hash)
 
 
 async def apply_revert(
@@ -303,6 +408,9 @@ async def apply_revert(
     if code in SELF_RESOLVING:
         return
     if code == "not_distributor":
+        epoch = await sender.reader.distributor_epoch(batch.bank_address)
+        if epoch != batch.epoch:
+            return  # signed before a revocation: void once that block is confirmed
         outcome.halted_banks.add(batch.bank_address)
         await alerts.notify(
             session,
@@ -328,22 +436,21 @@ async def apply_revert(
             {"campaign_id": str(batch.campaign_id), "token": batch.token, "reason": reason},
             subject=str(batch.campaign_id),
             message=f"campaign {batch.campaign_id} cannot pay on-chain ({code}); "
-            "its rewards wait in pending",
+            + (
+                "its unsettled rewards are cancelled"
+                if status == CampaignStatus.DEACTIVATED
+                else "its rewards wait in pending until the bank can pay"
+            ),
             severity="warning",
         )
-        broadcast_before = await session.scalar(
-            select(Tx.id).where(Tx.batch_id == batch.id).limit(1)
-        )
-        if broadcast_before is None:
-            # The signature never left this database: safe to free the rows now.
-            batch.status = BatchStatus.FAILED
-            await _release_rows(session, batch)
-            outcome.failed.append(batch.id)
-            BATCHES.labels(outcome="failed").inc()
+        if status == CampaignStatus.DEACTIVATED:
+            # The bank refuses this campaign for good: no signature of it can ever pay.
+            await engine.cancel_campaign_rewards(session, batch.campaign_id, "campaign_deactivated")
+            await retire(session, batch, BatchStatus.FAILED, code, outcome)
         else:
-            # The signed payload is public: its rows are freed only once its deadline
-            # passes (void), else a later re-funding could let anyone replay it.
-            _back_off(batch, sender)
+            # The signed payload is public (eth_call, gas estimate): cancel its nonce
+            # on the bank before the rows can be batched again.
+            batch.status = BatchStatus.CANCELLING
         return
     _back_off(batch, sender)
     log.error(

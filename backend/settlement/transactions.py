@@ -31,8 +31,10 @@ from backend.settlement.options import SettlementOptions
 from backend.settlement.signer import Signer
 
 SENT, MINED, REPLACED, DROPPED = "sent", "mined", "replaced", "dropped"
-PUSH, CANCEL = "push", "cancel"
+PUSH, CANCEL, CANCEL_NONCE = "push", "cancel", "cancel_nonce"
 CANCEL_GAS = 21_000
+# Node refusals that a higher fee cures (anvil, geth, reth, erigon wordings).
+FEE_REFUSALS = ("fee", "underpriced", "gas price")
 
 
 @dataclass
@@ -107,6 +109,26 @@ async def store_push(
     return _store(session, sender, batch.id, tx, PUSH)
 
 
+async def store_call(
+    session: AsyncSession, sender: Sender, batch_id: uuid.UUID, to: str, data: bytes, gas: int
+) -> Tx:
+    """A ProductBank.cancelNonces call for a batch under a fresh nonce; stored, not sent."""
+    max_fee, tip = await sender.reader.fees()
+    nonce = await allocate_nonce(session, sender)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": sender.chain_id,
+        "nonce": nonce,
+        "to": to,
+        "value": 0,
+        "data": data,
+        "gas": gas,
+        "maxFeePerGas": max_fee,
+        "maxPriorityFeePerGas": tip,
+    }
+    return _store(session, sender, batch_id, tx, CANCEL_NONCE)
+
+
 def _store(
     session: AsyncSession, sender: Sender, batch_id: uuid.UUID, tx: dict[str, Any], kind: str
 ) -> Tx:
@@ -127,8 +149,8 @@ def _store(
     return row
 
 
-async def broadcast(sender: Sender, row: Tx) -> None:
-    """Send stored bytes; a failure is only logged: the tracker sends them again."""
+async def broadcast(sender: Sender, row: Tx) -> str | None:
+    """Send stored bytes; the node's complaint, if any, is logged and returned."""
     problem = await sender.reader.send_raw(row.raw_tx)
     TRANSACTIONS.labels(kind=row.kind).inc()
     if problem:
@@ -136,10 +158,27 @@ async def broadcast(sender: Sender, row: Tx) -> None:
             "broadcast refused",
             extra={"tx_hash": row.tx_hash, "nonce": row.account_nonce, "error": problem},
         )
+    return problem
 
 
-async def replace(session: AsyncSession, sender: Sender, newest: Tx, *, cancel: bool) -> Tx:
-    """A same-nonce replacement with both fee fields bumped (a self-transfer when `cancel`)."""
+def refused_for_fees(problem: str | None) -> bool:
+    """The node refused the bytes for their fees (e.g. max fee below the base fee)."""
+    return problem is not None and any(word in problem.lower() for word in FEE_REFUSALS)
+
+
+async def replace(
+    session: AsyncSession,
+    sender: Sender,
+    newest: Tx,
+    *,
+    cancel: bool,
+    call: tuple[str, bytes, int] | None = None,
+) -> Tx:
+    """A same-nonce replacement with both fee fields bumped.
+
+    `cancel`: a 0-value self-transfer that only fills the slot; `call` (to, data, gas):
+    a ProductBank.cancelNonces call; neither: the same call as `newest`.
+    """
     old: dict[str, Any] = dict(TypedTransaction.from_bytes(HexBytes(newest.raw_tx)).as_dict())
     max_fee, tip = await sender.reader.fees()
     bps = sender.options.fee_bump_bps
@@ -154,9 +193,15 @@ async def replace(session: AsyncSession, sender: Sender, newest: Tx, *, cancel: 
     }
     if cancel:
         tx.update(to=sender.signer.address, value=0, data=b"", gas=CANCEL_GAS)
+        kind = CANCEL
+    elif call is not None:
+        to, data, gas = call
+        tx.update(to=to, value=0, data=data, gas=gas)
+        kind = CANCEL_NONCE
     else:
         tx.update(to=old["to"], value=old["value"], data=old["data"], gas=old["gas"])
-    return _store(session, sender, newest.batch_id, tx, CANCEL if cancel else PUSH)
+        kind = newest.kind
+    return _store(session, sender, newest.batch_id, tx, kind)
 
 
 async def open_slots(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> list[int]:
@@ -219,19 +264,35 @@ async def _track_slot(
         await session.commit()
         return
     newest = live[-1]
+    batch_status = await session.scalar(
+        select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
+    )
+    dead = batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
     if not await sender.reader.is_known(newest.tx_hash):
+        if newest.kind == PUSH and batch_status == BatchStatus.CANCELLING:
+            await session.commit()  # never re-send a push that must not pay: resolution
+            return  # replaces this slot with a cancelNonces call in the same cycle
+        if newest.kind == PUSH and dead:
+            problem: str | None = "batch is void"
+        else:
+            await session.commit()
+            problem = await broadcast(sender, newest)  # the same bytes: same hash, same payload
+            if not refused_for_fees(problem) and not (dead and problem):
+                result.rebroadcast.append(newest.tx_hash)
+                return
+        # The node will not take these bytes (fees below the base fee), or they belong
+        # to a void batch: fill the slot with a fee-bumped replacement, never a gap.
+        replacement = await replace(session, sender, newest, cancel=dead)
         await session.commit()
-        await broadcast(sender, newest)  # the same bytes: same hash, same payload
-        result.rebroadcast.append(newest.tx_hash)
+        faults.crash_point("tx_stored")
+        await broadcast(sender, replacement)
+        result.replaced.append(replacement.tx_hash)
         return
     age = (datetime.now(UTC) - newest.created_at).total_seconds()
     if age < sender.options.replace_after_s:
         await session.commit()
         return
-    batch_status = await session.scalar(
-        select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
-    )
-    cancel = newest.kind == CANCEL or batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
+    cancel = newest.kind == CANCEL or dead
     replacement = await replace(session, sender, newest, cancel=cancel)
     await session.commit()
     faults.crash_point("tx_stored")

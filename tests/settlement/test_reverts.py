@@ -43,7 +43,8 @@ async def test_push__budget_exhausted_mid_run__rows_back_to_pending_and_campaign
 
     report = await push_once(env.ctx, options=FAST)
 
-    assert report.batches_created == 3 and report.batches_pushed == 2 and report.failed == 1
+    # the refused batch's nonce is cancelled on the bank before its rows return to pending
+    assert report.batches_created == 3 and report.batches_pushed == 2 and report.voided == 1
     assert await _statuses(env) == {"pushed": 4, "pending": 2}
     async with env.ctx.sessions() as session:
         refreshed = await session.get(Campaign, campaign.id)
@@ -66,7 +67,7 @@ async def test_push__budget_exhausted_mid_run__rows_back_to_pending_and_campaign
     await assert_consistent(env, wallets)
 
 
-async def test_push__budget_revert_after_broadcast__rows_wait_for_the_deadline(
+async def test_push__budget_revert_after_broadcast__nonce_cancelled_before_rows_return(
     env: Env, monkeypatch: pytest.MonkeyPatch, automine: None
 ):
     monkeypatch.setattr(env.ctx.settings, "batch_size", 2)
@@ -80,19 +81,22 @@ async def test_push__budget_revert_after_broadcast__rows_wait_for_the_deadline(
     first = await push_once(env.ctx, options=options, wait_s=0)
     assert len(first.tx_hashes) == 2
     env.rpc("evm_mine")
-    await push_once(env.ctx, options=options, wait_s=0)
+    second = await push_once(env.ctx, options=options, wait_s=0)
 
-    # the reverted batch's signature is public: its rows stay batched until the deadline
+    # the reverted batch's signature is public: its rows stay batched while a
+    # cancelNonces transaction burns its nonce on the bank
     assert await _statuses(env) == {"pushed": 2, "batched": 2}
+    assert len(second.tx_hashes) == 1  # the cancel
     async with env.ctx.sessions() as session:
         refreshed = await session.get(Campaign, campaign.id)
         assert refreshed is not None and refreshed.status == "budget_exhausted"
-    env.rpc("evm_setAutomine", [True])
-    env.rpc("evm_increaseTime", [options.deadline_s + 60])
-    env.rpc("evm_mine")
-    report = await push_once(env.ctx, options=options)
+        statuses = sorted((await session.scalars(select(SettlementBatch.status))).all())
+        assert statuses == ["cancelling", "pushed"]
+    env.rpc("evm_mine")  # the cancel mines, well before the deadline
+    report = await push_once(env.ctx, options=options, wait_s=0)
     assert report.voided == 1
     assert await _statuses(env) == {"pushed": 2, "pending": 2}
+    env.rpc("evm_setAutomine", [True])
     await assert_consistent(env, wallets)
 
 
@@ -120,7 +124,7 @@ async def test_push__signer_not_distributor__bank_halted_with_alert_then_resumes
     await assert_consistent(env, wallets)
 
 
-async def test_push__campaign_deactivated_onchain__rows_pending_campaign_deactivated(env: Env):
+async def test_push__campaign_deactivated_onchain__rows_cancelled_campaign_deactivated(env: Env):
     campaign = env.campaigns[1]
     wallets = [wallet()]
     async with env.ctx.sessions() as session:
@@ -132,7 +136,7 @@ async def test_push__campaign_deactivated_onchain__rows_pending_campaign_deactiv
 
     report = await push_once(env.ctx, options=FAST)
     assert report.failed == 1
-    assert await _statuses(env) == {"pending": 1}
+    assert await _statuses(env) == {"cancelled": 1}  # the bank can never pay them
     async with env.ctx.sessions() as session:
         refreshed = await session.get(Campaign, campaign.id)
         assert refreshed is not None and refreshed.status == "deactivated"
