@@ -31,7 +31,7 @@ DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
 
 
 async def _seed(env: Env, campaign: Campaign, amounts: list[int]) -> tuple[list[str], list[int]]:
-    """Rows for fresh wallets, and the campaign's used_budget charged for them (as the engine would)."""
+    """Rows for fresh wallets; the campaign's used_budget charged for them, as the engine would."""
     wallets = [wallet() for _ in amounts]
     async with env.ctx.sessions() as session:
         ids = await env.add_rewards(session, campaign, list(zip(wallets, amounts, strict=True)))
