@@ -22,7 +22,6 @@ from indexer.settings import IndexerSettings
 from tests.factories import wallet
 from tests.settlement.conftest import FAST, TOKENS, Env
 
-
 Checker = Callable[..., Awaitable[ReconcileReport]]
 
 
