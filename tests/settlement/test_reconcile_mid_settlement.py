@@ -15,6 +15,7 @@ from sqlalchemy import select
 from backend.rewards.models import Reward
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch
+from backend.settlement.options import load_options
 from backend.settlement.reconcile import ReconcileReport, reconcile
 from indexer.rpc import Rpc
 from indexer.runner import Indexer
@@ -129,3 +130,26 @@ async def test_reconcile__push_recorded_above_the_compared_block__counts_on_neit
 
     assert report.mismatches == [] and report.unrecorded_batches == 0
     assert report.pairs == 1  # only `early`, with its first push only
+
+
+async def test_reconcile__cancelled_nonce_of_a_refused_batch__not_counted_as_paid(
+    env: Env, monkeypatch: pytest.MonkeyPatch, automine: None
+):
+    monkeypatch.setattr(env.ctx.settings, "batch_size", 2)
+    env.allocate(env.campaigns[0], 2 * TOKENS)  # room for the first batch only
+    wallets = [wallet() for _ in range(4)]
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(w, TOKENS) for w in wallets])
+    env.rpc("evm_setAutomine", [False])
+    patient = load_options(replace_after_s=3600, retry_base_s=3600)
+    await push_once(env.ctx, options=patient, wait_s=0)
+    env.rpc("evm_mine")  # the first batch pays, the second reverts on budget
+    await push_once(env.ctx, options=patient, wait_s=0)  # sends cancelNonces for the second
+    env.rpc("evm_mine")
+    assert await _statuses(env) == ["cancelling", "pushed"]
+
+    # its nonce is used on the bank, but it paid nothing: nonceState says cancelled
+    report = await reconcile(env.ctx)
+
+    assert report.mismatches == [] and report.unrecorded_batches == 0
+    assert report.pairs == 2
