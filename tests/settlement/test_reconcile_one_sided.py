@@ -8,10 +8,9 @@ hourly job. So is a credit paid by a batch the database calls void: counting it 
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 from backend.core.models import Alert
-from backend.interactions.models import Interaction
 from backend.rewards.models import Reward
 from backend.runtime.jobs import reconcile_job
 from backend.settlement.job import push_once
@@ -50,24 +49,11 @@ async def test_reconcile__pushed_row_without_chain_credit__is_a_mismatch_and_ale
             select(SettlementBatch).where(SettlementBatch.status == "pushed")
         )
         assert batch is not None
-        interaction_id = await session.scalar(
-            insert(Interaction)
-            .values(product_id=env.product.id, wallet=ghost, type="page.visited", source="cli")
-            .returning(Interaction.id)
-        )
+        (row,) = await env.add_rewards(session, env.campaigns[0], [(ghost, 5 * TOKENS)])
         await session.execute(
-            insert(Reward).values(
-                product_id=env.product.id,
-                campaign_id=batch.campaign_id,
-                interaction_id=interaction_id,
-                wallet=ghost,
-                level=0,
-                token=env.token,
-                amount=5 * TOKENS,
-                status="pushed",
-                batch_id=batch.id,
-                tx_hash=batch.mined_tx_hash,
-            )
+            update(Reward)
+            .where(Reward.id == row)
+            .values(status="pushed", batch_id=batch.id, tx_hash=batch.mined_tx_hash)
         )
         await session.commit()
 
