@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from backend.core.context import AppContext
 from backend.core.scheduler import Scheduler
+from backend.observability.metrics import JOB_DURATION
 from backend.products.models import ProductBank
 from backend.settlement import alerts
 from backend.settlement.builder import build_batches
@@ -202,7 +203,11 @@ def register_jobs(scheduler: Scheduler) -> None:
 
 
 async def run_push_job(ctx: AppContext) -> None:
-    """The scheduler's entry point: one cycle, logged."""
-    report = await push_once(ctx)
+    """The scheduler's entry point: one cycle, timed and logged."""
+    started = time.perf_counter()
+    try:
+        report = await push_once(ctx)
+    finally:
+        JOB_DURATION.labels(job="settlement_push").observe(time.perf_counter() - started)
     if report.batches_created or report.batches_pushed or report.errors:
         alerts.log.info("push cycle", extra=report.as_dict())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from backend.observability.metrics import REGISTRY
 from backend.rewards.models import Reward
-from backend.settlement.job import push_once
+from backend.settlement.job import push_once, run_push_job
 from backend.settlement.models import SettlementBatch
 from tests.factories import wallet
 from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
@@ -38,3 +39,16 @@ async def test_push_once__pending_rewards__pushed_and_credited(env: Env):
         statuses = set((await session.scalars(select(Reward.status))).all())
         assert statuses == {"pushed"}
     await assert_consistent(env, wallets)
+
+
+async def test_run_push_job__observes_its_duration_once_per_run(env: Env):
+    def runs() -> float:
+        value = REGISTRY.get_sample_value(
+            "cascade_job_duration_seconds_count", {"job": "settlement_push"}
+        )
+        return value or 0.0
+
+    before = runs()
+    await run_push_job(env.ctx)
+    await run_push_job(env.ctx)
+    assert runs() == before + 2
