@@ -98,7 +98,7 @@ class Bench:
         for token in self.tokens:
             self._send(contract(self.w3, "MockERC20", token).functions.mint(bank_address, 10**40))
             # A capped budget, as most campaigns have: each push also updates it.
-            self._send(self.bank.functions.allocateCampaignBudget(self.campaign, token, 10**39))
+            self._send(self.bank.functions.allocateCampaignBudget(self.campaign, token, 0, 10**39))
 
     def _send(self, call: Any) -> Any:
         return send(self.w3, self.key, call, gas=TX_GAS_LIMIT)

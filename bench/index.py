@@ -62,7 +62,7 @@ def generate(w3: Any, events: int, wallet_count: int) -> dict[str, Any]:
     product_bank = contract(w3, "ProductBank", bank)
     send(w3, KEY, product_bank.functions.deposit(token, FUNDS))
     campaign = secrets.token_bytes(32)
-    send(w3, KEY, product_bank.functions.allocateCampaignBudget(campaign, token, 0))
+    send(w3, KEY, product_bank.functions.allocateCampaignBudget(campaign, token, 0, 2**256 - 1))
 
     wallets = [to_checksum_address(secrets.token_bytes(20)) for _ in range(wallet_count)]
     batches = [

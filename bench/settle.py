@@ -63,7 +63,7 @@ def allocate(rpc_url: str, bank: str, token: str, campaigns: list[str]) -> None:
     bank_contract = contract(w3, "ProductBank", bank)
     for chain_campaign_id in campaigns:
         cid = bytes.fromhex(chain_campaign_id[2:])
-        send(w3, KEY, bank_contract.functions.allocateCampaignBudget(cid, token, 0))
+        send(w3, KEY, bank_contract.functions.allocateCampaignBudget(cid, token, 0, 2**256 - 1))
 
 
 async def add_product(ctx: AppContext, product_id: str) -> None:

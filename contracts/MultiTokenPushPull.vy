@@ -4,12 +4,17 @@
 @title MultiTokenPushPull
 @notice One global ledger of claimable rewards. Authorised pushers (product
         banks) push batches of rewards in any ERC-20; users pull them from
-        their own wallet, or anyone pulls for them (tokens always go to the user).
+        their own wallet (to themselves or an address they choose), or anyone
+        pulls for them (then the tokens always go to the user).
 @dev Invariants, for every token:
        - token.balanceOf(self) >= totalPending[token] == sum(pending[token][u]):
          a push credits exactly what arrived (the balance delta must equal the
          batch total, so fee-on-transfer tokens revert) and a pull debits
-         pending before paying;
+         pending by exactly what left (the transfer must not return false and
+         the balance must drop by exactly the amount, so a token that takes a
+         fee from the sender reverts);
+       - pending is only ever paid out to its user, or to an address the user
+         chose themselves (pullRewardsTo);
        - only authorised pushers can credit; the owner or the registered
          factory authorise, only the owner revokes;
        - every state-changing entry point holds the non-reentrancy lock.
@@ -56,6 +61,7 @@ event RewardClaimed:
     token: indexed(address)
     user: indexed(address)
     amount: uint256
+    to: address
 
 
 event PusherAuthorised:
@@ -140,7 +146,9 @@ def pushRewards(token: address, rewards: DynArray[IMultiTokenPushPull.Reward, MA
     assert total != 0, "pushpull: empty batch"
 
     before: uint256 = staticcall IERC20(token).balanceOf(self)
-    extcall IERC20(token).transferFrom(msg.sender, self, total, default_return_value=True)
+    assert extcall IERC20(token).transferFrom(
+        msg.sender, self, total, default_return_value=True
+    ), "pushpull: transfer failed"
     received: uint256 = staticcall IERC20(token).balanceOf(self)
     assert received >= before and received - before == total, "pushpull: balance mismatch"
     self.totalPending[token] += total
@@ -154,7 +162,7 @@ def pullReward(token: address) -> uint256:
     @param token The ERC-20 to claim.
     @return The amount paid (0 when nothing was pending: no transfer, no event).
     """
-    return self._pull(token, msg.sender)
+    return self._pull(token, msg.sender, msg.sender)
 
 
 @external
@@ -165,7 +173,7 @@ def pullRewards(tokens: DynArray[address, MAX_TOKENS]) -> DynArray[uint256, MAX_
     @param tokens The ERC-20s to claim.
     @return The amount paid per token, in the order given.
     """
-    return self._pull_many(tokens, msg.sender)
+    return self._pull_many(tokens, msg.sender, msg.sender)
 
 
 @external
@@ -180,7 +188,24 @@ def pullRewardsFor(user: address, tokens: DynArray[address, MAX_TOKENS]) -> DynA
     @param tokens The ERC-20s to claim.
     @return The amount paid per token, in the order given.
     """
-    return self._pull_many(tokens, user)
+    return self._pull_many(tokens, user, user)
+
+
+@external
+@nonreentrant
+def pullRewardsTo(tokens: DynArray[address, MAX_TOKENS], to: address) -> DynArray[
+    uint256, MAX_TOKENS
+]:
+    """
+    @notice Claim the caller's own pending rewards, paid to `to` (e.g. an exchange deposit).
+    @dev Only the user themselves chooses where their rewards go; nobody can
+         redirect someone else's. RewardClaimed names the user and `to`.
+    @param tokens The ERC-20s to claim; zero balances are skipped.
+    @param to The recipient of the tokens (not the zero address).
+    @return The amount paid per token, in the order given.
+    """
+    assert to != empty(address), "pushpull: zero recipient"
+    return self._pull_many(tokens, msg.sender, to)
 
 
 @external
@@ -216,22 +241,30 @@ def getTotalPending(token: address) -> uint256:
 
 
 @internal
-def _pull_many(tokens: DynArray[address, MAX_TOKENS], user: address) -> DynArray[
+def _pull_many(tokens: DynArray[address, MAX_TOKENS], user: address, to: address) -> DynArray[
     uint256, MAX_TOKENS
 ]:
     paid: DynArray[uint256, MAX_TOKENS] = []
     for token: address in tokens:
-        paid.append(self._pull(token, user))
+        paid.append(self._pull(token, user, to))
     return paid
 
 
 @internal
-def _pull(token: address, user: address) -> uint256:
+def _pull(token: address, user: address, to: address) -> uint256:
     amount: uint256 = self.pending[token][user]
     if amount == 0:
         return 0
     self.pending[token][user] = 0
     self.totalPending[token] -= amount
-    extcall IERC20(token).transfer(user, amount, default_return_value=True)
-    log RewardClaimed(token=token, user=user, amount=amount)
+    # A token that returns false (paused, blocked recipient) must not clear a
+    # balance it did not pay; one that takes more than `amount` from this
+    # contract would leave balance < totalPending. Both revert the whole claim.
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
+        "pushpull: transfer failed"
+    )
+    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert after <= before and before - after == amount, "pushpull: balance mismatch"
+    log RewardClaimed(token=token, user=user, amount=amount, to=to)
     return amount

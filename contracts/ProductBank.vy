@@ -7,12 +7,19 @@
         the global MultiTokenPushPull, where users claim them.
 @dev Invariants:
        - a batch is paid only with a valid EIP-712 signature of a current
-         distributor, before its deadline, for an active campaign, while the
-         bank is not paused, and at most once (its nonce is burnt on use);
+         distributor made under the current distributorEpoch, before its
+         deadline, for an active campaign, while the bank is not paused, and
+         at most once: its nonce goes from unused to paid on use, or to
+         cancelled (cancelNonces), and never back;
+       - revoking a distributor bumps distributorEpoch, so no signature made
+         before a revocation verifies again, even if the key is re-granted;
        - a capped campaign never pays more than its budget for that token:
-         each push decrements the remaining budget by the batch total;
+         each push decrements the remaining budget by the batch total; a
+         budget changes only by compare-and-set on the remaining amount;
        - the bank pays exactly the batch total into MultiTokenPushPull
          (approve + pull of the same amount, so the allowance ends at zero);
+       - a token call that returns false reverts (a token that returns
+         nothing is taken as success);
        - pushPull holds code (checked in the constructor), so the raw_call
          that pays a batch cannot succeed without running MultiTokenPushPull;
        - the constructor is the only initialiser: parameters come from the
@@ -57,8 +64,8 @@ EIP712_NAME_HASH: constant(bytes32) = keccak256("Cascade.ProductBank")
 EIP712_VERSION_HASH: constant(bytes32) = keccak256("1")
 REWARD_TYPEHASH: constant(bytes32) = keccak256("Reward(address user,uint256 amount)")
 PUSH_REWARDS_TYPEHASH: constant(bytes32) = keccak256(
-    "PushRewards(bytes32 campaignId,address token,Reward[] rewards,bytes32 nonce,uint256 deadline)"
-    "Reward(address user,uint256 amount)"
+    "PushRewards(bytes32 campaignId,address token,Reward[] rewards,bytes32 nonce,uint256 deadline,"
+    "uint256 epoch)Reward(address user,uint256 amount)"
 )
 # Upper half of the curve order: signatures with a larger s are malleable twins.
 # (0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0)
@@ -67,10 +74,17 @@ SECP256K1_HALF_N: constant(uint256) = (
 )
 
 # A campaign budget is one storage word: flags in the top bits, the remaining
-# amount below. Zero means "never allocated" (inactive).
+# amount below. Zero means "never allocated" (inactive); BUDGET_ALLOCATED alone
+# means "active, nothing left to pay".
 BUDGET_ALLOCATED: constant(uint256) = 1 << 255
 BUDGET_UNLIMITED: constant(uint256) = 1 << 254
 BUDGET_AMOUNT_MASK: constant(uint256) = (1 << 254) - 1
+
+# nonceState values: a nonce only ever moves from unused to paid or cancelled.
+NONCE_UNUSED: constant(uint8) = 0
+NONCE_PAID: constant(uint8) = 1
+NONCE_CANCELLED: constant(uint8) = 2
+MAX_CANCEL: constant(uint256) = 64
 
 productId: public(immutable(bytes32))
 pushPull: public(immutable(address))
@@ -83,7 +97,10 @@ hasRole: public(HashMap[bytes32, HashMap[address, bool]])
 # campaignId -> token -> packed budget (see BUDGET_*)
 _budgets: HashMap[bytes32, HashMap[address, uint256]]
 _deactivated: HashMap[bytes32, bool]
-_usedNonces: HashMap[bytes32, bool]
+# nonce -> NONCE_UNUSED | NONCE_PAID | NONCE_CANCELLED
+nonceState: public(HashMap[bytes32, uint8])
+# Part of every signed batch; bumped when a distributor is revoked.
+distributorEpoch: public(uint256)
 
 
 event Deposited:
@@ -136,6 +153,11 @@ event RewardsPushed:
     count: uint256
 
 
+event NonceCancelled:
+    nonce: indexed(bytes32)
+    sender: indexed(address)
+
+
 @deploy
 def __init__():
     params: IProductBankFactory.BankParams = staticcall IProductBankFactory(msg.sender).bankParams()
@@ -170,12 +192,16 @@ def grantRole(role: bytes32, account: address):
 def revokeRole(role: bytes32, account: address):
     """
     @notice Take the manager or distributor role from `account`.
-    @dev Owner only. Batches signed by a revoked distributor stop being payable.
+    @dev Owner only. Revoking a distributor bumps distributorEpoch: every batch
+         signed before (by any distributor) stops being payable for good, even
+         if the same key is granted the role again.
     """
     ownable._check_owner()
     assert role == MANAGER_ROLE or role == DISTRIBUTOR_ROLE, "bank: unknown role"
     if self.hasRole[role][account]:
         self.hasRole[role][account] = False
+        if role == DISTRIBUTOR_ROLE:
+            self.distributorEpoch += 1
         log RoleRevoked(role=role, account=account, sender=msg.sender)
 
 
@@ -188,7 +214,9 @@ def deposit(token: address, amount: uint256):
     """
     assert amount != 0, "bank: zero amount"
     before: uint256 = staticcall IERC20(token).balanceOf(self)
-    extcall IERC20(token).transferFrom(msg.sender, self, amount, default_return_value=True)
+    assert extcall IERC20(token).transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "bank: transfer failed"
     received: uint256 = staticcall IERC20(token).balanceOf(self) - before
     log Deposited(token=token, sender=msg.sender, amount=received)
 
@@ -205,26 +233,58 @@ def withdraw(token: address, amount: uint256, to: address):
     assert to != empty(address), "bank: zero recipient"
     assert amount != 0, "bank: zero amount"
     assert staticcall IERC20(token).balanceOf(self) >= amount, "bank: insufficient balance"
-    extcall IERC20(token).transfer(to, amount, default_return_value=True)
+    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
+        "bank: transfer failed"
+    )
     log Withdrawn(token=token, to=to, amount=amount)
 
 
 @external
-def allocateCampaignBudget(campaign_id: bytes32, token: address, budget: uint256):
+def allocateCampaignBudget(
+    campaign_id: bytes32, token: address, expected_remaining: uint256, budget: uint256
+):
     """
-    @notice Set what campaign `campaign_id` may still pay in `token`; activates it.
-    @dev Manager or owner. 0 means unlimited. Setting (not adding) makes a
-         retried call harmless. A deactivated campaign cannot be re-funded.
-    @param budget Remaining amount the campaign may push, 0 = unlimited.
+    @notice Set what campaign `campaign_id` may still pay in `token`, if it may
+            still pay `expected_remaining`; activates the campaign.
+    @dev Manager or owner. Compare-and-set: a push or another allocation in
+         between makes the call revert instead of overwriting what it did, and
+         a retried call fails the compare and changes nothing. 0 means 0 (active,
+         nothing left to pay). A deactivated campaign cannot be re-funded.
+    @param expected_remaining What getCampaignBudget answers now: 0 when never
+           allocated, max_value(uint256) when unlimited.
+    @param budget The new remaining amount; max_value(uint256) = unlimited.
     """
     self._check_manager()
     assert not self._deactivated[campaign_id], "bank: campaign deactivated"
-    assert budget <= BUDGET_AMOUNT_MASK, "bank: budget too large"
-    packed: uint256 = BUDGET_ALLOCATED | budget
-    if budget == 0:
+    packed: uint256 = self._budgets[campaign_id][token]
+    assert self._remaining(packed) == expected_remaining, "bank: budget changed"
+    if budget == max_value(uint256):
         packed = BUDGET_ALLOCATED | BUDGET_UNLIMITED
+    else:
+        assert budget <= BUDGET_AMOUNT_MASK, "bank: budget too large"
+        packed = BUDGET_ALLOCATED | budget
     self._budgets[campaign_id][token] = packed
     log CampaignBudgetAllocated(campaignId=campaign_id, token=token, budget=budget)
+
+
+@external
+def cancelNonces(nonces: DynArray[bytes32, MAX_CANCEL]):
+    """
+    @notice Burn batch nonces that were never paid: a batch signed with one of
+            them can never pay. Paid or already cancelled nonces are skipped,
+            so a retried call is harmless.
+    @dev A distributor, a manager or the owner. Works while paused.
+    @param nonces The nonces to cancel.
+    """
+    assert (
+        msg.sender == ownable.owner
+        or self.hasRole[DISTRIBUTOR_ROLE][msg.sender]
+        or self.hasRole[MANAGER_ROLE][msg.sender]
+    ), "bank: not authorised"
+    for nonce: bytes32 in nonces:
+        if self.nonceState[nonce] == NONCE_UNUSED:
+            self.nonceState[nonce] = NONCE_CANCELLED
+            log NonceCancelled(nonce=nonce, sender=msg.sender)
 
 
 @external
@@ -274,19 +334,21 @@ def pushRewards(
     """
     @notice Pay a batch signed by a distributor into MultiTokenPushPull.
     @dev Anyone holding the signed batch may send it: the signature is the
-         authority. The nonce is burnt, the budget (if capped) decremented, and
-         exactly the batch total approved and pulled by MultiTokenPushPull.
+         authority. It must be signed under the current distributorEpoch (not
+         an argument: the bank adds it to the digest). The nonce becomes paid,
+         the budget (if capped) is decremented, and exactly the batch total is
+         approved and pulled by MultiTokenPushPull.
     @param campaign_id The campaign paying the batch.
     @param token The ERC-20 paid.
     @param rewards (user, amount) pairs; a user may appear more than once.
-    @param nonce Unique per batch; a used nonce never pays again.
+    @param nonce Unique per batch; a paid or cancelled nonce never pays.
     @param deadline Last block timestamp at which the batch may be paid.
     @param signature 65-byte (r, s, v) EIP-712 signature of a distributor.
     """
     assert not self.paused, "bank: paused"
     assert len(rewards) != 0, "bank: empty batch"
     assert block.timestamp <= deadline, "bank: deadline passed"
-    assert not self._usedNonces[nonce], "bank: nonce used"
+    assert self.nonceState[nonce] == NONCE_UNUSED, "bank: nonce used"
     assert not self._deactivated[campaign_id], "bank: campaign deactivated"
     budget: uint256 = self._budgets[campaign_id][token]
     assert budget & BUDGET_ALLOCATED != 0, "bank: campaign inactive"
@@ -316,9 +378,11 @@ def pushRewards(
         assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
         self._budgets[campaign_id][token] = budget - total
     assert staticcall IERC20(token).balanceOf(self) >= total, "bank: insufficient balance"
-    self._usedNonces[nonce] = True
+    self.nonceState[nonce] = NONCE_PAID
 
-    extcall IERC20(token).approve(pushPull, total, default_return_value=True)
+    assert extcall IERC20(token).approve(pushPull, total, default_return_value=True), (
+        "bank: approve failed"
+    )
     # IMultiTokenPushPull(pushPull).pushRewards(token, rewards); raw_call
     # bubbles up its revert reason like an extcall would.
     raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_REWARDS_SELECTOR))
@@ -331,9 +395,10 @@ def pushRewards(
 @view
 def isNonceUsed(nonce: bytes32) -> bool:
     """
-    @notice Whether a batch with `nonce` was already paid (it can never be paid again).
+    @notice Whether a batch with `nonce` can never pay again: paid or cancelled.
+    @dev nonceState tells which.
     """
-    return self._usedNonces[nonce]
+    return self.nonceState[nonce] != NONCE_UNUSED
 
 
 @external
@@ -342,14 +407,12 @@ def getCampaignBudget(campaign_id: bytes32, token: address) -> uint256:
     """
     @notice What campaign `campaign_id` may still pay in `token`.
     @return The remaining amount; max_value(uint256) when unlimited; 0 when
-            exhausted, never allocated or deactivated.
+            exhausted, never allocated or deactivated. allocateCampaignBudget
+            compares against this value.
     """
     if self._deactivated[campaign_id]:
         return 0
-    budget: uint256 = self._budgets[campaign_id][token]
-    if budget & BUDGET_UNLIMITED != 0:
-        return max_value(uint256)
-    return budget & BUDGET_AMOUNT_MASK
+    return self._remaining(self._budgets[campaign_id][token])
 
 
 @external
@@ -383,7 +446,8 @@ def pushDigest(
     deadline: uint256,
 ) -> bytes32:
     """
-    @notice The EIP-712 digest a distributor signs for this batch.
+    @notice The EIP-712 digest a distributor signs for this batch, under the
+            current distributorEpoch.
     @dev For cross-checking off-chain signers; pushRewards computes the same.
     """
     count: uint256 = 0
@@ -401,6 +465,14 @@ def _check_manager():
     assert msg.sender == ownable.owner or self.hasRole[MANAGER_ROLE][msg.sender], (
         "bank: not manager"
     )
+
+
+@internal
+@pure
+def _remaining(packed: uint256) -> uint256:
+    if packed & BUDGET_UNLIMITED != 0:
+        return max_value(uint256)
+    return packed & BUDGET_AMOUNT_MASK
 
 
 @internal
@@ -433,7 +505,15 @@ def _push_digest(
     campaign_id: bytes32, token: address, rewards_hash: bytes32, nonce: bytes32, deadline: uint256
 ) -> bytes32:
     struct_hash: bytes32 = keccak256(
-        abi_encode(PUSH_REWARDS_TYPEHASH, campaign_id, token, rewards_hash, nonce, deadline)
+        abi_encode(
+            PUSH_REWARDS_TYPEHASH,
+            campaign_id,
+            token,
+            rewards_hash,
+            nonce,
+            deadline,
+            self.distributorEpoch,
+        )
     )
     return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
 

@@ -1,14 +1,18 @@
 """Campaign budgets on the product's bank: allocate, re-size, deactivate, and read them.
 
-ProductBank.allocateCampaignBudget *sets* what a campaign may still pay (0 =
-unlimited), so repeating an allocation is harmless; still, every write first
-reads the chain and skips the transaction when the bank already says so.
-Settlement needs an allocation for every campaign it pushes, capped or not.
+ProductBank.allocateCampaignBudget is a compare-and-set on what a campaign may
+still pay: it names the remaining amount it expects (read just before) and the
+new one (UNLIMITED = no cap; 0 means nothing left). A push that lands in between
+makes it revert "budget changed" instead of being overwritten: the write is then
+recomputed from a fresh read, once. Every write first reads the chain and skips
+the transaction when the bank already holds the target. Settlement needs an
+allocation for every campaign it pushes, capped or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +29,9 @@ from backend.products.models import ProductBank
 from backend.products.schemas import BankRead, CampaignBudget
 from backend.rewards.models import Reward
 
-UNLIMITED = 2**256 - 1  # what getCampaignBudget answers for an uncapped campaign
+UNLIMITED = 2**256 - 1  # getCampaignBudget's answer for an uncapped campaign, and how one is set
+# (active on the bank, remaining on the bank) -> the remaining amount to set
+Target = Callable[[bool, int], Awaitable[int]]
 
 
 async def on_chain_budget(ctx: AppContext, bank: str, campaign: Campaign) -> tuple[bool, int]:
@@ -42,19 +48,15 @@ async def on_chain_budget(ctx: AppContext, bank: str, campaign: Campaign) -> tup
 
 
 async def allocate(ctx: AppContext, bank: str, campaign: Campaign, budget: int) -> str | None:
-    """Make the bank hold `budget` (0 = unlimited) for the campaign; tx hash, None if it did."""
-    active, remaining = await on_chain_budget(ctx, bank, campaign)
-    if active and remaining == (UNLIMITED if budget == 0 else budget):
-        return None
-    key = signer_key(ctx)
-    args = (bytes32(campaign.chain_campaign_id), campaign.token, budget)
-    tx_hash, _ = await _send(
-        ctx,
-        lambda w3, floor: transact(
-            w3, key, "ProductBank", bank, "allocateCampaignBudget", *args, nonce_floor=floor
-        ),
-    )
-    return tx_hash
+    """Make the bank hold `budget` (UNLIMITED = no cap, 0 = nothing left) for the campaign.
+
+    The transaction's hash, or None when the bank held it already.
+    """
+
+    async def target(active: bool, remaining: int) -> int:
+        return budget
+
+    return await _compare_and_set(ctx, bank, campaign, target)
 
 
 async def deactivate(ctx: AppContext, bank: str, campaign: Campaign) -> str | None:
@@ -75,30 +77,86 @@ async def deactivate(ctx: AppContext, bank: str, campaign: Campaign) -> str | No
     return tx_hash
 
 
-async def sync(session: AsyncSession, ctx: AppContext, bank: str, campaign: Campaign) -> str | None:
-    """Make the bank's remaining budget match the campaign: cap minus what was pushed.
+async def sync(
+    session: AsyncSession,
+    ctx: AppContext,
+    bank: str,
+    campaign: Campaign,
+    previous_cap: int | None = None,
+) -> str | None:
+    """Make the bank's remaining budget match the campaign's cap (budget_cap 0 = unlimited).
 
-    Used on activation and after an edit of budget_cap. It depends only on the
-    database, so a retry after a crash sets the same value (and, the chain
-    already agreeing, sends nothing). A batch sent but not yet confirmed is not
-    subtracted: the bank may allow that much more, while the database cap
-    (enforced by the engine when rewards are created) still holds.
+    On activation (`previous_cap` None) and after an edit of budget_cap (the cap
+    before the edit). A capped bank moves by the cap's delta from what it holds
+    now, so batches in flight are neither forgotten nor counted twice. The
+    result is kept between two bounds from the database, cap - pushed - in flight
+    and cap - pushed, which hold whatever the in-flight batches do: so a retry
+    after a crash between the mined transaction and the commit cannot apply the
+    delta twice beyond them, and with nothing in flight it sends nothing.
     """
-    if campaign.budget_cap == 0:
-        return await allocate(ctx, bank, campaign, 0)
-    pushed = await session.scalar(
-        select(func.coalesce(func.sum(Reward.amount), 0)).where(
+    cap = campaign.budget_cap
+    if cap == 0:
+        return await allocate(ctx, bank, campaign, UNLIMITED)
+
+    async def target(active: bool, remaining: int) -> int:
+        pushed, in_flight = await _settled_and_in_flight(session, campaign)
+        highest = max(cap - pushed, 0)  # nothing in flight lands
+        lowest = max(highest - in_flight, 0)  # everything in flight lands
+        if not active or remaining == UNLIMITED:
+            # A first allocation, or a cap on a campaign that had none: count every batch
+            # in flight as paid, so the bank never allows more than the cap.
+            return lowest
+        delta = cap - previous_cap if previous_cap else 0
+        return min(max(remaining + delta, lowest), highest)
+
+    return await _compare_and_set(ctx, bank, campaign, target)
+
+
+async def _settled_and_in_flight(session: AsyncSession, campaign: Campaign) -> tuple[int, int]:
+    """(pushed, batched) reward sums of the campaign: paid for sure, and maybe paid."""
+    rows = await session.execute(
+        select(Reward.status, func.coalesce(func.sum(Reward.amount), 0))
+        .where(
             Reward.product_id == campaign.product_id,
             Reward.campaign_id == campaign.id,
-            Reward.status == "pushed",
+            Reward.status.in_(("pushed", "batched")),
         )
+        .group_by(Reward.status)
     )
-    target = campaign.budget_cap - int(pushed or 0)
-    if target <= 0:
-        # 0 would mean "unlimited" on-chain: leave the bank's remainder as it is; the
-        # database cap (budget_cap >= used_budget) stops further rewards.
+    sums = {status: int(total) for status, total in rows.all()}
+    return sums.get("pushed", 0), sums.get("batched", 0)
+
+
+async def _compare_and_set(
+    ctx: AppContext, bank: str, campaign: Campaign, target: Target
+) -> str | None:
+    """allocateCampaignBudget(expected = the remaining just read, new = target(active, it)).
+
+    A "budget changed" revert (a push or another allocation landed in between)
+    is retried once from a fresh read; a second one is a 409 `budget_changed`.
+    """
+    try:
+        return await _set_once(ctx, bank, campaign, target)
+    except Conflict as exc:
+        if exc.code != "budget_changed":
+            raise
+    return await _set_once(ctx, bank, campaign, target)
+
+
+async def _set_once(ctx: AppContext, bank: str, campaign: Campaign, target: Target) -> str | None:
+    active, remaining = await on_chain_budget(ctx, bank, campaign)
+    budget = await target(active, remaining)
+    if active and remaining == budget:
         return None
-    return await allocate(ctx, bank, campaign, target)
+    key = signer_key(ctx)
+    args = (bytes32(campaign.chain_campaign_id), campaign.token, remaining, budget)
+    tx_hash, _ = await _send(
+        ctx,
+        lambda w3, floor: transact(
+            w3, key, "ProductBank", bank, "allocateCampaignBudget", *args, nonce_floor=floor
+        ),
+    )
+    return tx_hash
 
 
 async def _send(ctx: AppContext, work: Any) -> tuple[str, int]:
@@ -117,6 +175,13 @@ async def _send(ctx: AppContext, work: Any) -> tuple[str, int]:
             raise Conflict(
                 "the bank has deactivated this campaign for good",
                 code="campaign_deactivated_on_chain",
+                details=details,
+            ) from None
+        if exc.code == "budget_changed":
+            raise Conflict(
+                "the campaign's budget on the bank changed while it was being set "
+                "(a batch was paid meanwhile); retry",
+                code="budget_changed",
                 details=details,
             ) from None
         raise Unavailable(

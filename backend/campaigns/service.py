@@ -148,12 +148,13 @@ async def update_campaign(
         raise invalid("budget_cap", f"must be at least the {campaign.used_budget} already used")
     before = rules.snapshot(campaign)
     cap_changed = values["budget_cap"] != campaign.budget_cap
+    previous_cap = campaign.budget_cap
     for field, value in values.items():
         setattr(campaign, field, value)
     if cap_changed and campaign.status in ALLOCATED:
         bank = await session.get(ProductBank, campaign.product_id)
         if bank is not None:
-            tx_hash = await budgets.sync(session, ctx, bank.address, campaign)
+            tx_hash = await budgets.sync(session, ctx, bank.address, campaign, previous_cap)
             campaign.budget_allocated_tx = tx_hash or campaign.budget_allocated_tx
     return await save(session, principal, campaign, "campaign.update", before)
 

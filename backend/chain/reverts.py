@@ -23,11 +23,15 @@ REVERTS: dict[str, str] = {
     "bank: not distributor": "not_distributor",
     "bank: budget exceeded": "budget_exceeded",
     "bank: budget too large": "budget_too_large",
+    "bank: budget changed": "budget_changed",
     "bank: insufficient balance": "insufficient_balance",
     "bank: not manager": "not_manager",
     "bank: unknown role": "unknown_role",
     "bank: zero account": "zero_account",
     "bank: zero recipient": "zero_recipient",
+    "bank: transfer failed": "transfer_failed",
+    "bank: approve failed": "transfer_failed",
+    "bank: not authorised": "not_authorised",
     "bank: no deploy params": "no_deploy_params",
     # MultiTokenPushPull
     "pushpull: not pusher": "not_pusher",
@@ -37,6 +41,8 @@ REVERTS: dict[str, str] = {
     "pushpull: zero amount": "zero_amount",
     "pushpull: empty batch": "empty_batch",
     "pushpull: balance mismatch": "fee_on_transfer",
+    "pushpull: transfer failed": "transfer_failed",
+    "pushpull: zero recipient": "zero_recipient",
     # ProductBankFactory
     "factory: not authorised": "not_authorised",
     "factory: empty product id": "empty_product_id",
@@ -53,8 +59,9 @@ REVERTS: dict[str, str] = {
 }
 
 # Settlement decisions by code: a retry with the same batch cannot succeed for
-# these until an operator or the product owner acts.
-FUNDING_CODES = frozenset({"budget_exceeded", "insufficient_balance"})
+# these until an operator or the product owner acts (transfer_failed: the token
+# refused to move funds, e.g. paused; it may work again once the token allows it).
+FUNDING_CODES = frozenset({"budget_exceeded", "insufficient_balance", "transfer_failed"})
 PERMANENT_CODES = frozenset(
     {"nonce_used", "deadline_passed", "campaign_deactivated", "campaign_inactive"}
 )

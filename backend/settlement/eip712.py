@@ -34,6 +34,8 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "rewards", "type": "Reward[]"},
         {"name": "nonce", "type": "bytes32"},
         {"name": "deadline", "type": "uint256"},
+        # the bank's distributorEpoch: a revocation bumps it and kills older signatures
+        {"name": "epoch", "type": "uint256"},
     ],
     "Reward": [
         {"name": "user", "type": "address"},
@@ -69,10 +71,13 @@ def push_rewards_typed_data(
     rewards: Iterable[tuple[str, int]],
     nonce: bytes,
     deadline: int,
+    epoch: int = 0,
 ) -> dict[str, Any]:
     """The full typed-data dict for one batch; JSON-serialisable (bytes32 as 0x-hex).
 
     Rewards are (user, amount) pairs with integer amounts > 0; a user may repeat.
+    `epoch` is the bank's current distributorEpoch (0 until a distributor is
+    revoked): the bank only accepts signatures made for its current epoch.
     """
     reward_list = [
         {"user": _address(user, "reward user"), "amount": _amount(amount)}
@@ -92,6 +97,7 @@ def push_rewards_typed_data(
             "rewards": reward_list,
             "nonce": _bytes32_hex(nonce, "nonce"),
             "deadline": _uint(deadline, "deadline"),
+            "epoch": _uint(epoch, "epoch"),
         },
     }
 
@@ -126,7 +132,10 @@ def rewards_for_call(typed_data: dict[str, Any]) -> list[tuple[str, int]]:
 def push_call_args(
     typed_data: dict[str, Any], signature: bytes
 ) -> tuple[bytes, str, list[tuple[str, int]], bytes, int, bytes]:
-    """Arguments of ProductBank.pushRewards for a signed batch, in order."""
+    """Arguments of ProductBank.pushRewards for a signed batch, in order.
+
+    The epoch is not among them: the bank adds its current one to the digest.
+    """
     message = typed_data["message"]
     return (
         bytes.fromhex(message["campaignId"][2:]),

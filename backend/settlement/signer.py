@@ -43,8 +43,9 @@ class Signer:
         token: str,
         rewards: list[tuple[str, int]],
         deadline: int,
+        epoch: int = 0,
     ) -> SignedBatch:
-        """Sign one batch under a fresh random nonce."""
+        """Sign one batch under a fresh random nonce, for the bank's distributorEpoch `epoch`."""
         nonce = eip712.new_nonce()
         typed = eip712.push_rewards_typed_data(
             chain_id=chain_id,
@@ -54,6 +55,7 @@ class Signer:
             rewards=rewards,
             nonce=nonce,
             deadline=deadline,
+            epoch=epoch,
         )
         signature = eip712.sign_push(self.account.key, typed)
         return SignedBatch(

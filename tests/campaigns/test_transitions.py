@@ -66,7 +66,7 @@ async def test_activate__allocation_already_mined__sends_nothing_new(
     w3 = connect(rpc_url)
     cid = bytes.fromhex(campaign.chain_campaign_id[2:])
     transact(
-        w3, signer_key, "ProductBank", bank, "allocateCampaignBudget", cid, campaign.token, 500
+        w3, signer_key, "ProductBank", bank, "allocateCampaignBudget", cid, campaign.token, 0, 500
     )
     sender = w3.eth.account.from_key(signer_key).address
     nonce = w3.eth.get_transaction_count(sender)

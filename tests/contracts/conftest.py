@@ -170,6 +170,18 @@ def reentrant_token(deployer):
 
 
 @pytest.fixture(scope="session")
+def false_token(deployer):
+    """Answers false (moving nothing) while paused or towards a blocked address."""
+    return _token("FalseReturnToken", deployer, "FLS")
+
+
+@pytest.fixture(scope="session")
+def sender_fee_token(deployer):
+    """Charges the sender 1% on top of every transfer; the receiver gets the amount."""
+    return _token("SenderFeeToken", deployer, "SFE")
+
+
+@pytest.fixture(scope="session")
 def campaign_id():
     return random_bytes32()
 
@@ -180,13 +192,16 @@ def funded_bank(deploy_bank, token, token_b, campaign_id, signer):
     bank = deploy_bank()
     for each in (token, token_b):
         each.mint(bank, FUNDS, sender=signer)
-        bank.allocateCampaignBudget(campaign_id, each, 0, sender=signer)
+        bank.allocateCampaignBudget(campaign_id, each, 0, UNLIMITED, sender=signer)
     return bank
 
 
 @pytest.fixture(scope="session")
 def sign_batch(signer) -> Callable[..., tuple[Any, ...]]:
-    """pushRewards arguments for a batch signed with the backend's EIP-712 code."""
+    """pushRewards arguments for a batch signed with the backend's EIP-712 code.
+
+    Signed for the bank's current distributorEpoch unless `epoch` says otherwise.
+    """
 
     def sign(
         bank: Any,
@@ -199,6 +214,7 @@ def sign_batch(signer) -> Callable[..., tuple[Any, ...]]:
         key: str | None = None,
         chain_id: int | None = None,
         bank_address: str | None = None,
+        epoch: int | None = None,
     ) -> tuple[Any, ...]:
         typed = eip712.push_rewards_typed_data(
             chain_id=chain.chain_id if chain_id is None else chain_id,
@@ -208,6 +224,7 @@ def sign_batch(signer) -> Callable[..., tuple[Any, ...]]:
             rewards=[(str(getattr(user, "address", user)), amount) for user, amount in rewards],
             nonce=nonce or random_bytes32(),
             deadline=chain.pending_timestamp + 3600 if deadline is None else deadline,
+            epoch=bank.distributorEpoch() if epoch is None else epoch,
         )
         signature = eip712.sign_push(key or signer.private_key, typed)
         return eip712.push_call_args(typed, signature)

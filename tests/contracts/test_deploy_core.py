@@ -48,7 +48,7 @@ def test_deploy_core__wired_and_able_to_pay_a_batch():
     send(
         w3,
         backend_signer.private_key,
-        bank.functions.allocateCampaignBudget(campaign, token_address, 600),
+        bank.functions.allocateCampaignBudget(campaign, token_address, 0, 600),
     )
     typed = eip712.push_rewards_typed_data(
         chain_id=w3.eth.chain_id,

@@ -17,13 +17,13 @@ from eth_utils import keccak
 
 from backend.core.config import ANVIL_DEV_KEYS
 from backend.settlement import eip712
-from tests.contracts.conftest import REPO_ROOT, hexb
+from tests.contracts.conftest import DISTRIBUTOR_ROLE, REPO_ROOT, hexb
 
 VECTOR_PATH = REPO_ROOT / "contracts" / "eip712_vector.json"
 REWARD_TYPE = "Reward(address user,uint256 amount)"
 PUSH_TYPE = (
     "PushRewards(bytes32 campaignId,address token,Reward[] rewards,bytes32 nonce,"
-    "uint256 deadline)" + REWARD_TYPE
+    "uint256 deadline,uint256 epoch)" + REWARD_TYPE
 )
 
 
@@ -41,12 +41,13 @@ def build_vector() -> dict[str, Any]:
         ],
         nonce=keccak(text="cascade:nonce:1"),
         deadline=1_767_225_600,
+        epoch=2,  # non-zero, so a signer that leaves the epoch out cannot match
     )
     message = eip712.signable(typed)
     return {
         "description": (
             "EIP-712 PushRewards batch for Cascade's ProductBank (uint256 values as decimal "
-            "strings). digest = keccak256(0x1901 || "
+            "strings; epoch is the bank's distributorEpoch()). digest = keccak256(0x1901 || "
             "domainSeparator || structHash); signature = r || s || v (v in {27, 28}, low s)."
         ),
         "typedData": _decimal_strings(typed),
@@ -70,6 +71,7 @@ def _decimal_strings(typed: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(typed))
     out["domain"]["chainId"] = str(out["domain"]["chainId"])
     out["message"]["deadline"] = str(out["message"]["deadline"])
+    out["message"]["epoch"] = str(out["message"]["epoch"])
     for reward in out["message"]["rewards"]:
         reward["amount"] = str(reward["amount"])
     return out
@@ -108,6 +110,27 @@ def test_contract_digest_equals_eth_account_digest(funded_bank, token, campaign_
     assert funded_bank.DOMAIN_SEPARATOR() == eip712.signable(typed).header
 
 
+def test_contract_digest__uses_the_current_distributor_epoch(
+    funded_bank, product_owner, stranger, token, campaign_id, users
+):
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)
+    assert funded_bank.distributorEpoch() == 1
+    fields = {
+        "chain_id": chain.chain_id,
+        "bank_address": funded_bank.address,
+        "campaign_id": campaign_id,
+        "token": token.address,
+        "rewards": [(users[0].address, 5)],
+        "nonce": eip712.new_nonce(),
+        "deadline": chain.pending_timestamp + 3600,
+    }
+    now = eip712.push_rewards_typed_data(**fields, epoch=1)
+    args = eip712.push_call_args(now, b"")
+    assert funded_bank.pushDigest(*args[:5]) == eip712.push_digest(now)
+    assert eip712.push_digest(eip712.push_rewards_typed_data(**fields)) != eip712.push_digest(now)
+
+
 def test_backend_signature_is_accepted(funded_bank, push_pull, signer, token, campaign_id, users):
     typed = eip712.push_rewards_typed_data(
         chain_id=chain.chain_id,
@@ -141,7 +164,7 @@ def test_typed_data__rejects_non_int_amounts_and_bad_sizes():
         except ValueError:
             continue
         raise AssertionError(f"accepted {rewards[:1]}")
-    for bad in ({"campaign_id": b"\x01" * 31}, {"nonce": "0x" + "00" * 32}):
+    for bad in ({"campaign_id": b"\x01" * 31}, {"nonce": "0x" + "00" * 32}, {"epoch": -1}):
         try:
             eip712.push_rewards_typed_data(**{**base, **bad}, rewards=[(user, 1)])
         except ValueError:

@@ -114,7 +114,10 @@ def test_pull_reward__pays_user_and_clears_pending(push_pull, pusher, token, use
     assert push_pull.getTotalPending(token) == 7
     assert events(receipt) == [
         ("Transfer", {"sender": push_pull.address, "receiver": users[0].address, "value": 5}),
-        ("RewardClaimed", {"token": token.address, "user": users[0].address, "amount": 5}),
+        (
+            "RewardClaimed",
+            {"token": token.address, "user": users[0].address, "amount": 5, "to": users[0].address},
+        ),
     ]
 
 
@@ -152,9 +155,8 @@ def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
     receipt = push_pull.pullRewardsFor(users[0], [token, token_b], sender=users[1])
     assert (token.balanceOf(users[0]), token_b.balanceOf(users[0])) == (5, 9)
     assert token.balanceOf(stranger) == stranger_before
-    assert ("RewardClaimed", {"token": token_b.address, "user": users[0].address, "amount": 9}) in (
-        events(receipt)
-    )
+    claimed = {"token": token_b.address, "user": users[0].address, "amount": 9}
+    assert ("RewardClaimed", {**claimed, "to": users[0].address}) in events(receipt)
 
 
 def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):

@@ -27,5 +27,9 @@ def test_classify__matches_web3_style_messages():
     assert classify("execution reverted: bank: budget exceeded") == "budget_exceeded"
     assert classify("bank: not paused") == "not_paused"
     assert classify("bank: paused") == "paused"
+    assert classify("execution reverted: bank: budget changed") == "budget_changed"
+    assert classify("execution reverted: pushpull: transfer failed") == "transfer_failed"
+    assert classify("execution reverted: bank: approve failed") == "transfer_failed"
+    assert classify("execution reverted: bank: nonce used") == "nonce_used"
     assert classify("out of gas") is None
     assert classify(None) is None

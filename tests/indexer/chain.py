@@ -61,7 +61,7 @@ class Chain:
         send(
             self.w3,
             KEY,
-            product_bank.functions.allocateCampaignBudget(self.campaign, self.token, 0),
+            product_bank.functions.allocateCampaignBudget(self.campaign, self.token, 0, 2**256 - 1),
         )
         return bank
 

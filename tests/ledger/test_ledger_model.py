@@ -177,7 +177,7 @@ class Ledger(RuleBasedStateMachine):
         send(self.w3, KEY, self.erc20.functions.approve(self.bank, FUNDING))
         send(self.w3, KEY, self.bank_contract.functions.deposit(self.token, FUNDING))
         allocate = self.bank_contract.functions.allocateCampaignBudget
-        send(self.w3, KEY, allocate(self.chain_campaign, self.token, cap))
+        send(self.w3, KEY, allocate(self.chain_campaign, self.token, 0, cap or 2**256 - 1))
         self.setup_block = self.w3.eth.block_number  # reorgs never reach below this
         self.ready = True
 

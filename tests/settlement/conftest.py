@@ -71,7 +71,12 @@ class Env:
         send(
             self.w3,
             KEY,
-            self.bank_contract.functions.allocateCampaignBudget(cid, self.token, budget),
+            self.bank_contract.functions.allocateCampaignBudget(
+                cid,
+                self.token,
+                self.bank_contract.functions.getCampaignBudget(cid, self.token).call(),
+                budget or 2**256 - 1,  # 0: unlimited
+            ),
         )
 
     def onchain(self, wallet: str) -> int:

@@ -82,3 +82,24 @@ def test_withdraw__reentrant_token_cannot_reenter(bank, reentrant_token, product
     assert reentrant_token.reentryAttempts() == 1
     assert reentrant_token.lastReentrySucceeded() is False
     assert reentrant_token.balanceOf(bank) == 50
+
+
+def test_deposit__token_returns_false__reverts(bank, false_token, funder):
+    false_token.mint(funder, 50, sender=funder)
+    false_token.approve(bank, 50, sender=funder)
+    false_token.setPaused(True, sender=funder)
+    with ape.reverts("bank: transfer failed"):
+        bank.deposit(false_token, 50, sender=funder)
+    assert false_token.balanceOf(bank) == 0
+
+
+def test_withdraw__token_returns_false__reverts_and_keeps_funds(
+    bank, false_token, product_owner, stranger
+):
+    false_token.mint(bank, 100, sender=stranger)
+    false_token.setBlocked(stranger, True, sender=stranger)
+    with ape.reverts("bank: transfer failed"):
+        bank.withdraw(false_token, 100, stranger, sender=product_owner)
+    assert false_token.balanceOf(bank) == 100
+    bank.withdraw(false_token, 100, product_owner, sender=product_owner)
+    assert false_token.balanceOf(product_owner) == 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ape
 from ape import chain
 
-from tests.contracts.conftest import FUNDS, events, hexb, random_bytes32
+from tests.contracts.conftest import FUNDS, UNLIMITED, events, hexb, random_bytes32
 
 
 def test_push__pays_batch_into_push_pull(
@@ -100,7 +100,7 @@ def test_push__inactive_and_deactivated_campaign(funded_bank, signer, token, sig
         funded_bank.pushRewards(
             *sign_batch(funded_bank, unknown, token, [(users[0], 1)]), sender=signer
         )
-    funded_bank.allocateCampaignBudget(unknown, token, 0, sender=signer)
+    funded_bank.allocateCampaignBudget(unknown, token, 0, UNLIMITED, sender=signer)
     args = sign_batch(funded_bank, unknown, token, [(users[0], 1)])
     funded_bank.deactivateCampaign(unknown, sender=signer)
     with ape.reverts("bank: campaign deactivated"):
@@ -111,7 +111,7 @@ def test_push__budget_decrements_and_exhausts(
     funded_bank, signer, push_pull, token, sign_batch, users
 ):
     campaign = random_bytes32()
-    funded_bank.allocateCampaignBudget(campaign, token, 100, sender=signer)
+    funded_bank.allocateCampaignBudget(campaign, token, 0, 100, sender=signer)
     funded_bank.pushRewards(
         *sign_batch(funded_bank, campaign, token, [(users[0], 60)]), sender=signer
     )
@@ -139,7 +139,7 @@ def test_push__overflowing_batch_reverts_and_changes_nothing(
     # The amounts sum to 2**256 + 1: the bank's unchecked total wraps to 1,
     # MultiTokenPushPull's checked sum reverts, and the whole push is undone.
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, token, 100, sender=signer)
+    bank.allocateCampaignBudget(campaign, token, 0, 100, sender=signer)
     token.mint(bank, 100, sender=stranger)
     args = sign_batch(bank, campaign, token, [(users[0], 2**256 - 1), (users[1], 2)])
     with ape.reverts():
@@ -154,7 +154,7 @@ def test_push__overflowing_batch_reverts_and_changes_nothing(
 
 def test_push__insufficient_balance(bank, signer, token, sign_batch, users, stranger):
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, token, 0, sender=signer)
+    bank.allocateCampaignBudget(campaign, token, 0, UNLIMITED, sender=signer)
     token.mint(bank, 10, sender=stranger)
     with ape.reverts("bank: insufficient balance"):
         bank.pushRewards(*sign_batch(bank, campaign, token, [(users[0], 11)]), sender=signer)
@@ -164,7 +164,7 @@ def test_push__insufficient_balance(bank, signer, token, sign_batch, users, stra
 
 def test_push__fee_on_transfer_token_reverts(bank, signer, fee_token, sign_batch, users, stranger):
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, fee_token, 0, sender=signer)
+    bank.allocateCampaignBudget(campaign, fee_token, 0, UNLIMITED, sender=signer)
     fee_token.mint(bank, 10**6, sender=stranger)
     with ape.reverts("pushpull: balance mismatch"):
         bank.pushRewards(
@@ -174,7 +174,7 @@ def test_push__fee_on_transfer_token_reverts(bank, signer, fee_token, sign_batch
 
 def test_push__token_without_bool_return(bank, signer, push_pull, no_bool_token, sign_batch, users):
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, no_bool_token, 0, sender=signer)
+    bank.allocateCampaignBudget(campaign, no_bool_token, 0, UNLIMITED, sender=signer)
     no_bool_token.mint(bank, 100, sender=signer)
     bank.pushRewards(*sign_batch(bank, campaign, no_bool_token, [(users[0], 70)]), sender=signer)
     assert push_pull.getPendingAmount(no_bool_token, users[0]) == 70
@@ -183,11 +183,29 @@ def test_push__token_without_bool_return(bank, signer, push_pull, no_bool_token,
     assert no_bool_token.balanceOf(users[0]) == 70
 
 
+def test_push__approve_returns_false__reverts_and_changes_nothing(
+    bank, signer, push_pull, false_token, sign_batch, users
+):
+    campaign = random_bytes32()
+    bank.allocateCampaignBudget(campaign, false_token, 0, 100, sender=signer)
+    false_token.mint(bank, 100, sender=signer)
+    false_token.setBlocked(push_pull, True, sender=signer)  # refuses to approve it
+    args = sign_batch(bank, campaign, false_token, [(users[0], 30)])
+    with ape.reverts("bank: approve failed"):
+        bank.pushRewards(*args, sender=signer)
+    assert bank.nonceState(args[3]) == 0
+    assert bank.getCampaignBudget(campaign, false_token) == 100
+    assert push_pull.getPendingAmount(false_token, users[0]) == 0
+    false_token.setBlocked(push_pull, False, sender=signer)
+    bank.pushRewards(*args, sender=signer)
+    assert push_pull.getPendingAmount(false_token, users[0]) == 30
+
+
 def test_push__reentrant_token_cannot_reenter_bank(
     bank, signer, product_owner, reentrant_token, sign_batch, users
 ):
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, reentrant_token, 0, sender=signer)
+    bank.allocateCampaignBudget(campaign, reentrant_token, 0, UNLIMITED, sender=signer)
     reentrant_token.mint(bank, 100, sender=signer)
     steal = bank.withdraw.as_transaction(reentrant_token, 100, product_owner).data
     reentrant_token.setHook(bank, steal, sender=signer)

@@ -55,7 +55,7 @@ def test_grant_role__unknown_role_or_zero_account(bank, product_owner, stranger)
 def test_owner_may_revoke_the_backend_signer(bank, product_owner, signer, campaign_id, token):
     bank.revokeRole(MANAGER_ROLE, signer, sender=product_owner)
     with ape.reverts("bank: not manager"):
-        bank.allocateCampaignBudget(campaign_id, token, 100, sender=signer)
+        bank.allocateCampaignBudget(campaign_id, token, 0, 100, sender=signer)
 
 
 def test_ownership__two_step_transfer(bank, product_owner, stranger):

@@ -6,7 +6,7 @@ import ape
 from ape import accounts, chain
 from eth_account import Account
 
-from tests.contracts.conftest import DISTRIBUTOR_ROLE, random_bytes32
+from tests.contracts.conftest import DISTRIBUTOR_ROLE, MANAGER_ROLE, UNLIMITED, random_bytes32
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -34,7 +34,7 @@ def test_signed_for_another_campaign__rejected(
     funded_bank, signer, token, campaign_id, sign_batch, users
 ):
     other_campaign = random_bytes32()
-    funded_bank.allocateCampaignBudget(other_campaign, token, 0, sender=signer)
+    funded_bank.allocateCampaignBudget(other_campaign, token, 0, UNLIMITED, sender=signer)
     args = sign_batch(funded_bank, other_campaign, token, [(users[0], 5)])
     with ape.reverts("bank: not distributor"):
         funded_bank.pushRewards(campaign_id, *args[1:], sender=users[0])
@@ -116,3 +116,50 @@ def test_unrecoverable_signature__zero_address_rejected(
     zero_r = b"\x00" * 32 + args[5][32:]
     with ape.reverts("bank: bad signature"):
         funded_bank.pushRewards(*_with_signature(args, zero_r), sender=users[0])
+
+
+def test_revoke_then_regrant_same_key__old_signature_never_pays(
+    funded_bank, push_pull, product_owner, signer, token, campaign_id, sign_batch, users
+):
+    old = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    assert funded_bank.distributorEpoch() == 0
+
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+
+    assert funded_bank.distributorEpoch() == 1
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*old, sender=users[0])
+    assert funded_bank.isNonceUsed(old[3]) is False
+    fresh = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])  # epoch 1
+    funded_bank.pushRewards(*fresh, sender=users[0])
+    assert push_pull.getPendingAmount(token, users[0]) == 5
+
+
+def test_revoking_any_distributor__kills_every_outstanding_signature(
+    funded_bank, product_owner, token, campaign_id, sign_batch, users
+):
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)])
+    other = accounts.test_accounts[8]
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, other, sender=product_owner)
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, other, sender=product_owner)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_epoch__moves_only_when_a_held_distributor_role_is_revoked(
+    funded_bank, product_owner, signer, stranger
+):
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)  # never held
+    funded_bank.revokeRole(MANAGER_ROLE, signer, sender=product_owner)
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)
+    assert funded_bank.distributorEpoch() == 0
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, stranger, sender=product_owner)  # again: no-op
+    assert funded_bank.distributorEpoch() == 1
+
+
+def test_signed_for_another_epoch__rejected(funded_bank, token, campaign_id, sign_batch, users):
+    ahead = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], epoch=1)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*ahead, sender=users[0])
