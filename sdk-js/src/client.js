@@ -52,7 +52,7 @@ import { notify, watchWalletStatus } from './actions/watchWalletStatus.js'
 /**
  * @typedef {object} CascadeClient
  * @property {(type: string, data?: Record<string, unknown>) => Promise<object | null>} sendInteraction
- * @property {(orderId: string | number) => Promise<object | null>} trackPurchase
+ * @property {(orderId: string | number, orderToken?: string) => Promise<object | null>} trackPurchase
  * @property {(url?: string) => Promise<string | null>} createReferralLink
  * @property {(callback: (status: WalletStatus) => void) => () => void} watchWalletStatus
  * @property {() => Promise<string | null>} openWallet
@@ -115,7 +115,7 @@ export function createClient(options, win) {
 
   return {
     sendInteraction: (type, data) => sendInteraction(context, type, data),
-    trackPurchase: (orderId) => trackPurchase(context, orderId),
+    trackPurchase: (orderId, orderToken) => trackPurchase(context, orderId, orderToken),
     createReferralLink: (url) => createReferralLink(context, url),
     watchWalletStatus: (callback) => watchWalletStatus(context, callback),
     openWallet: () => openWallet(context),

@@ -297,6 +297,33 @@ describe('trackPurchase', () => {
     ])
   })
 
+  test('carries the order token, and derives the dedup key from order and token', async (t) => {
+    const { client, posted, ready, answer } = start(t)
+    client.trackPurchase(1001)
+    client.trackPurchase('1001', 'bd5a8aa1ecd019dd3520ff791ee3a24c')
+    client.trackPurchase('1001', 'bd5a8aa1ecd019dd3520ff791ee3a24c')
+    ready()
+    await settle()
+    answer('result', RESULT) // one at a time: the next goes out after this answer
+    await settle()
+    assert.deepEqual(posted().map((p) => p.message.payload), [
+      { type: 'purchase.started', data: { order_id: '1001' }, dedup_key: 'purchase:1001' },
+      {
+        type: 'purchase.started',
+        data: { order_id: '1001', order_token: 'bd5a8aa1ecd019dd3520ff791ee3a24c' },
+        dedup_key: 'purchase:1001:bd5a8aa1ecd019dd3520ff791ee3a24c',
+      },
+    ])
+  })
+
+  test('refuses an odd order token', async (t) => {
+    const { client, errors } = start(t)
+    for (const orderToken of [null, '', 42, 't'.repeat(201), 'a\u0000b']) {
+      assert.equal(await client.trackPurchase('1001', orderToken), null)
+    }
+    assert.deepEqual(errors, Array(5).fill({ reason: 'invalid_argument', message: 'invalid order token' }))
+  })
+
   test('refuses a missing or odd order id', async (t) => {
     const { client, errors } = start(t)
     for (const orderId of [undefined, '', 1.5, 'x'.repeat(201), 'a\nb', {}]) {

@@ -134,7 +134,9 @@ async def shop(db_session, shop_site: ShopSite, live_server: LiveServer) -> Asyn
     shop = Shop(product, api_key, campaign, shop_site.origin, page)
 
     def checkout(order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        payload = shopify_order(order["order_id"], order["total_price"], order["currency"])
+        payload = shopify_order(
+            order["order_id"], order["total_price"], order["currency"], order.get("checkout_token")
+        )
         answer = send_shopify_webhook(
             live_server.url, product.id, SHOPIFY_SECRET, "orders/paid", payload
         )

@@ -124,10 +124,16 @@ def shopify_signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def shopify_order(order_id: str, total_price: str, currency: str) -> dict[str, Any]:
-    """An orders/paid payload, trimmed to the fields a Shopify order carries that matter here."""
+def shopify_order(
+    order_id: str, total_price: str, currency: str, checkout_token: str | None = None
+) -> dict[str, Any]:
+    """An orders/paid payload, trimmed to the fields a Shopify order carries that matter here.
+
+    `checkout_token` is the token the buyer's page had (and gave `trackPurchase`).
+    """
     return {
         "id": int(order_id),  # a JSON number, as Shopify sends it; the SDK had it as a string
+        "checkout_token": checkout_token,
         "name": "#1001",
         "order_number": 1001,
         "financial_status": "paid",

@@ -22,12 +22,14 @@ async def test_purchase_before_connecting__queued_across_pages__delivered_once(
     # Buy with no wallet: trackPurchase queues purchase.started in localStorage, sends nothing
     await carol.press("#buy")
     order_id = await carol.page.wait_for("document.querySelector('#order').dataset.orderId")
+    checkout = await carol.page.evaluate("document.querySelector('#order').dataset.checkoutToken")
+    key = f"purchase:{order_id}:{checkout}"
     await carol.page.wait_for(f"localStorage.getItem({json.dumps(queue)}) !== null")
     [queued] = await carol.stored(queue)
     assert (queued["type"], queued["data"], queued["key"]) == (
         "purchase.started",
-        {"order_id": order_id},
-        f"purchase:{order_id}",
+        {"order_id": order_id, "order_token": checkout},
+        key,
     )
     listener = await carol.listener()
     to_listener = [m["data"]["type"] for m in await carol.traffic.received(listener)]
@@ -36,7 +38,7 @@ async def test_purchase_before_connecting__queued_across_pages__delivered_once(
 
     # another page load: the item lives on the device, not in the page
     await carol.visit(shop.url)
-    assert [item["key"] for item in await carol.stored(queue)] == [f"purchase:{order_id}"]
+    assert [item["key"] for item in await carol.stored(queue)] == [key]
 
     # connecting delivers it, through the listener, once
     await carol.wait_ready()
@@ -48,8 +50,8 @@ async def test_purchase_before_connecting__queued_across_pages__delivered_once(
         "product_id": shop.id,
         "wallet": carol.address,
         "type": "purchase.started",
-        "data": {"order_id": order_id},
-        "dedup_key": f"purchase:{order_id}",
+        "data": {"order_id": order_id, "order_token": checkout},
+        "dedup_key": key,
     }
     assert posted.status == 202
 
@@ -65,7 +67,7 @@ async def test_purchase_before_connecting__queued_across_pages__delivered_once(
     assert (second.json()["type"], second.status) == ("content.shared", 202)
     rows = (await db_session.scalars(select(Interaction).order_by(Interaction.id))).all()
     assert [(r.wallet, r.type, r.order_id, r.dedup_key) for r in rows] == [
-        (carol.address, "purchase.started", order_id, f"purchase:{order_id}"),
+        (carol.address, "purchase.started", order_id, key),
         (carol.address, "content.shared", None, second.json()["dedup_key"]),
     ]
     assert await carol.errors() == []

@@ -119,19 +119,21 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
     assert referred.status == 202
     assert referred.headers["authorization"].startswith("Bearer ")  # the listener's session
 
-    # 4. Bob buys: trackPurchase(orderId) -> purchase.started for his wallet
+    # 4. Bob buys: trackPurchase(orderId, checkoutToken) -> purchase.started for his wallet,
+    #    bound to the order by the checkout token the shop's webhook will sign again
     await bob.press("#buy")
     order_id = await bob.page.wait_for(
         "document.querySelector('#order').dataset.tracked === 'yes'"
         " && document.querySelector('#order').dataset.orderId"
     )
+    checkout = await bob.page.evaluate("document.querySelector('#order').dataset.checkoutToken")
     started = (await bob.traffic.to("/api/external/interactions"))[1]
     assert started.json() == {
         "product_id": shop.id,
         "wallet": bob.address,
         "type": "purchase.started",
-        "data": {"order_id": order_id},
-        "dedup_key": f"purchase:{order_id}",
+        "data": {"order_id": order_id, "order_token": checkout},
+        "dedup_key": f"purchase:{order_id}:{checkout}",
     }
     assert started.status == 202
 

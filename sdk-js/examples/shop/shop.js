@@ -2,9 +2,11 @@
  * The demo shop's page logic: every Cascade call goes through the snippet's
  * `cascade(...)`, so it works the same before and after cascade.js loads.
  *
- * Buy      -> client.trackPurchase(orderId)   ("purchase.started" for the connected wallet)
+ * Buy      -> client.trackPurchase(orderId, checkoutToken)
+ *                                             ("purchase.started" for the connected wallet)
  * Pay      -> POST {checkout URL}             (the shop's server; its platform then sends
- *                                              the signed orders/paid webhook to Cascade)
+ *                                              the signed orders/paid webhook to Cascade,
+ *                                              carrying the same checkout token)
  * Share    -> client.createReferralLink()     (this page's URL with ?cascade=<token>)
  * Wallet   -> client.watchWalletStatus(...)   (claimable and queued rewards per token)
  *             client.openWallet()             (the listener's passkey panel)
@@ -71,6 +73,14 @@
   const newOrderId = () =>
     String(Date.now()) + String(Math.floor(Math.random() * 1e6)).padStart(6, '0')
 
+  /**
+   * The checkout's token, as a shop platform gives it to the buyer's page (Shopify:
+   * 32 hex characters) and signs again in its order webhook: it binds this browser's
+   * claim to the order, so guessing an order id earns nobody anything.
+   */
+  const newCheckoutToken = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+
   function showOrder(orderId, state, text) {
     const panel = $('order')
     panel.hidden = false
@@ -81,24 +91,26 @@
 
   async function buy(client) {
     const orderId = newOrderId()
+    const checkoutToken = newCheckoutToken()
     const payButton = $('pay')
     payButton.hidden = !shop.checkoutUrl
     payButton.disabled = false
-    payButton.onclick = () => pay(orderId)
+    payButton.onclick = () => pay(orderId, checkoutToken)
     const wallet = $('wallet').dataset.wallet
+    $('order').dataset.checkoutToken = checkoutToken
     showOrder(
       orderId,
       'started',
       wallet ? 'checkout started.' : 'checkout started; connect your wallet to earn rewards.',
     )
-    const answer = await client.trackPurchase(orderId)
+    const answer = await client.trackPurchase(orderId, checkoutToken)
     if ($('order').dataset.orderId != orderId) return // a newer order replaced this one
     $('order').dataset.tracked = answer ? 'yes' : 'no'
     $('order-text').textContent +=
       ` ${answer ? 'Tracked for your wallet.' : 'Not tracked (see the messages).'}`
   }
 
-  async function pay(orderId) {
+  async function pay(orderId, checkoutToken) {
     $('pay').disabled = true
     let response
     try {
@@ -107,6 +119,7 @@
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           order_id: orderId,
+          checkout_token: checkoutToken,
           total_price: product.price,
           currency: product.currency,
         }),
