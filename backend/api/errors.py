@@ -171,6 +171,12 @@ def _is_connection_error(exc: BaseException) -> bool:
     return False
 
 
+def recursion_error_handler(_: Request, exc: RecursionError) -> Response:
+    """A body nested deeper than the decoder follows (msgspec stops at its recursion limit
+    before the handler runs): the client's JSON is unreadable, not our crash."""
+    return _response(400, "invalid_json", "request body is nested too deeply to read")
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     if _is_connection_error(exc):
         return database_error_handler(request, OperationalError("", None, exc))
@@ -184,5 +190,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,
     OperationalError: database_error_handler,
+    RecursionError: recursion_error_handler,
     Exception: internal_error_handler,
 }

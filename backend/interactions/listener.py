@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns import engine
 from backend.core.errors import InvalidInput, NotFound
-from backend.interactions import orders
 from backend.interactions import service as ingestion
+from backend.interactions import values
 from backend.interactions.schemas import InteractionIn, ReferralLinkIn, is_known_type
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token, sign_token
@@ -78,6 +78,7 @@ async def create_referral_link(
     )
     item = ingestion.prepare(payload, secret=secret)
     ingestion.authorize(caller, item)
+    values.check_text(body.url, "url")
     allowed = await product_origins(session, item.product_id, extra_origins)
     if _origin(body.url) not in allowed:
         raise InvalidInput(
@@ -126,14 +127,7 @@ async def estimate(
         raise InvalidInput(
             "invalid value for: type", details=[{"key": "type"}], code="unknown_type"
         )
-    order_amount = None
-    if amount is not None:
-        try:
-            order_amount = orders.parse_amount(amount)
-        except ValueError as exc:
-            raise InvalidInput(
-                f"invalid value for: amount: {exc}", details=[{"key": "amount"}]
-            ) from None
+    order_amount = None if amount is None else values.parse_amount(amount, "amount")
     product = await ingestion.product_info(session, product_id)
     chain = tuple(await referrals.chain(session, product.id, wallet))
     found = await engine.estimate(

@@ -89,14 +89,20 @@ class Order(Base):
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
     )
     order_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    wallet: Mapped[str | None] = Address()
+    wallet: Mapped[str | None] = Address()  # who bought: paid only once this is known
     status: Mapped[str] = mapped_column(String(16))  # started | completed | refunded | cancelled
     amount: Mapped[int | None] = mapped_column(Amount)  # in the campaign token's base units
     currency: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(32))  # shopify | woocommerce | custom | api
+    # the purchase.started claim the order was attributed to (None: named by the shop)
     started_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
     completed_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
     completed_payload: Mapped[dict[str, Any] | None] = mapped_column()
+    # how `wallet` was decided: shop (its signed webhook or API key named it) | order_token
+    # (a browser claim carrying the order's token); None while no wallet is known
+    attribution: Mapped[str | None] = mapped_column(String(16))
+    # a claim was refused: disputed (it named another wallet) | unbound (no matching token)
+    attribution_flag: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
@@ -111,7 +117,8 @@ class Order(Base):
 
 
 class InboundWebhook(Base):
-    """Webhook ids already accepted, so a replayed delivery is refused."""
+    """Deliveries already applied (by id header, or body hash), with the answer they got:
+    a shop's retry gets that answer again instead of being applied twice."""
 
     __tablename__ = "inbound_webhooks"
 
@@ -122,4 +129,5 @@ class InboundWebhook(Base):
     webhook_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     topic: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any] | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -1,48 +1,80 @@
-"""Shop orders: the SDK's purchase.started links an order to a wallet, the shop completes it.
+"""Shop orders: who bought, decided by what the shop signed, never by who claimed first.
 
-Whichever arrives first, the order row is the meeting point: a completion with
-no known wallet waits in `orders` until purchase.started names the wallet.
-`purchase.completed` is rewarded once ever per (product, order id): the row
-moves started -> completed through a guarded upsert, so a second completion,
-or one after a refund, finds no row to update and earns nothing.
+A browser's `purchase.started` is a *claim* on an order (stored as that
+interaction). It is paid only when it is bound to the order by something an
+attacker cannot guess: the order token the shop gave the buyer's page and signs
+again in its webhook (Shopify `checkout_token`/`cart_token`, WooCommerce
+`order_key`), or a custom shop's signed order reference. A wallet the shop names
+itself (the custom webhook's `data.wallet`, or the product's API key) always
+wins. Claims that lose are kept, flagged on the interaction
+(`attribution_disputed`, `order_token_mismatch`) and on the order
+(`attribution_flag`: `disputed`, `unbound`), and never paid.
+
+Whichever arrives first, the order row is the meeting point and its row lock
+serialises the two sides. `purchase.completed` is rewarded once ever per
+(product, order id): the row moves started -> completed through a guarded
+upsert, so a second completion, or one after a refund, earns nothing.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns import engine
+from backend.interactions import values
 from backend.rewards.service import CancelOutcome
 
 ORDER_ALREADY_COMPLETED = "order_already_completed"
 ORDER_REFUNDED = "order_refunded"
-ORDER_OTHER_WALLET = "order_wallet_mismatch"
+
+# interactions.flag of a purchase.started claim that is not paid
+CLAIM_DISPUTED = "attribution_disputed"  # the order is attributed to another wallet
+CLAIM_UNBOUND = "order_token_mismatch"  # no order token matching the shop's order
+
+# orders.attribution: how the order's wallet was decided
+BY_SHOP = "shop"  # named by the shop: its signed webhook or its API key
+BY_ORDER_TOKEN = "order_token"  # a browser claim carrying the order's token
+
+# orders.attribution_flag: claims that were refused, for the owner to see
+DISPUTED = "disputed"
+UNBOUND = "unbound"
+
+ORDER_TOKEN_MAX = 255
 
 
-def parse_amount(value: Any) -> int:
-    """A currency amount ("49.90" or 49) as an integer at 18 decimals; ValueError otherwise.
+def parse_amount(value: Any, field: str = "amount") -> int:
+    """A currency amount as an integer at 18 decimals (see values.parse_amount); 422 otherwise."""
+    return values.parse_amount(value, field)
 
-    Floats are refused: money never passes through binary floating point.
+
+def order_tokens(scheme: str | None, payload: Mapping[str, Any] | None) -> frozenset[str]:
+    """The tokens in a shop's signed order that only the buyer's page also knew.
+
+    Shopify: `checkout_token` and `cart_token`; WooCommerce: `order_key`
+    (`wc_order_…`). Custom shops prove orders with a signed reference instead
+    (checked when the claim arrives), so nothing here.
     """
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("amount must be a decimal string")
-    with localcontext() as ctx:
-        ctx.prec = 120
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError("amount must be a decimal string") from None
-        if not number.is_finite() or number < 0:
-            raise ValueError("amount must be a non-negative decimal")
-        scaled = int(number.scaleb(18).to_integral_value(rounding=ROUND_DOWN))
-    if scaled >= 2**256:
-        raise ValueError("amount is too large")
-    return scaled
+    if payload is None:
+        return frozenset()
+    if scheme == "shopify":
+        names: tuple[str, ...] = ("checkout_token", "cart_token")
+    elif scheme == "woocommerce":
+        names = ("order_key",)
+    else:
+        return frozenset()
+    return frozenset(  # a token no claim could carry (too long, unstorable) binds nothing
+        token
+        for token in (payload.get(name) for name in names)
+        if isinstance(token, str)
+        and 1 <= len(token) <= ORDER_TOKEN_MAX
+        and values.is_storable(token)
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +82,85 @@ class Completion:
     """Result of recording a completed order."""
 
     flag: str | None  # why it earns nothing, None when it may be rewarded
-    wallet: str | None  # the order's wallet (None: waits for purchase.started)
+    wallet: str | None  # the order's wallet (None: waits for a bound claim)
     amount_e18: int | None
+
+
+COMPLETE_SQL = text(
+    """
+    INSERT INTO orders AS o (product_id, order_id, wallet, status, amount, currency, source,
+                             completed_payload, attribution)
+    VALUES (:product_id, :order_id, :wallet, 'completed', :amount, :currency, :source,
+            CAST(:payload AS jsonb), CASE WHEN CAST(:wallet AS varchar) IS NOT NULL
+                                          THEN :by_shop END)
+    ON CONFLICT (product_id, order_id) DO UPDATE
+    SET status = 'completed',
+        wallet = COALESCE(EXCLUDED.wallet, o.wallet),
+        attribution = COALESCE(EXCLUDED.attribution, o.attribution),
+        amount = COALESCE(EXCLUDED.amount, o.amount),
+        currency = COALESCE(EXCLUDED.currency, o.currency),
+        source = EXCLUDED.source,
+        completed_payload = COALESCE(EXCLUDED.completed_payload, o.completed_payload),
+        updated_at = now()
+    WHERE o.status = 'started'
+    RETURNING wallet, amount
+    """
+)
+
+BOUND_CLAIM_SQL = text(
+    """
+    SELECT id, wallet FROM interactions
+    WHERE product_id = :product_id AND order_id = :order_id AND type = 'purchase.started'
+      AND data ->> 'order_token' = ANY(CAST(:tokens AS text[]))
+    ORDER BY id LIMIT 1
+    """
+)
+
+ATTRIBUTE_SQL = text(
+    """
+    UPDATE orders SET wallet = :wallet, attribution = :attribution,
+                      started_interaction_id = :claim_id, updated_at = now()
+    WHERE product_id = :product_id AND order_id = :order_id AND wallet IS NULL
+    """
+)
+
+# Every claim not yet judged that the decision leaves unpaid gets its reason, and the
+# order shows that some claim was refused.
+JUDGE_SQL = text(
+    """
+    WITH judged AS (
+        UPDATE interactions
+        SET flag = CASE WHEN CAST(:wallet AS varchar) IS NULL THEN :unbound ELSE :disputed END
+        WHERE product_id = :product_id AND order_id = :order_id AND type = 'purchase.started'
+          AND flag IS NULL
+          AND (CAST(:wallet AS varchar) IS NULL OR wallet <> :wallet)
+        RETURNING 1
+    )
+    UPDATE orders
+    SET attribution_flag = CASE WHEN CAST(:wallet AS varchar) IS NULL
+                                THEN COALESCE(attribution_flag, :order_unbound)
+                                ELSE :order_disputed END,
+        updated_at = now()
+    WHERE product_id = :product_id AND order_id = :order_id AND EXISTS (SELECT 1 FROM judged)
+    """
+)
+
+
+async def _judge_claims(
+    session: AsyncSession, product_id: str, order_id: str, wallet: str | None
+) -> None:
+    await session.execute(
+        JUDGE_SQL,
+        {
+            "product_id": product_id,
+            "order_id": order_id,
+            "wallet": wallet,
+            "unbound": CLAIM_UNBOUND,
+            "disputed": CLAIM_DISPUTED,
+            "order_unbound": UNBOUND,
+            "order_disputed": DISPUTED,
+        },
+    )
 
 
 async def complete_for_wallet(
@@ -63,38 +172,30 @@ async def complete_for_wallet(
     currency: str | None,
     interaction_id: int,
 ) -> Completion:
-    """A trusted server says `wallet` completed `order_id` (interaction already stored)."""
+    """The product's server (API key) says `wallet` completed `order_id` (interaction stored).
+
+    The server is the shop: its wallet wins over any browser claim, which is flagged.
+    """
     row = (
         await session.execute(
-            text(
-                """
-                INSERT INTO orders AS o (product_id, order_id, wallet, status, amount, currency,
-                                         source, completed_interaction_id)
-                VALUES (:product_id, :order_id, :wallet, 'completed', :amount, :currency, 'api',
-                        :interaction_id)
-                ON CONFLICT (product_id, order_id) DO UPDATE
-                SET status = 'completed', wallet = COALESCE(o.wallet, EXCLUDED.wallet),
-                    amount = COALESCE(EXCLUDED.amount, o.amount),
-                    currency = COALESCE(EXCLUDED.currency, o.currency),
-                    completed_interaction_id = EXCLUDED.completed_interaction_id,
-                    updated_at = now()
-                WHERE o.status = 'started' AND (o.wallet IS NULL OR o.wallet = EXCLUDED.wallet)
-                RETURNING wallet, amount
-                """
-            ),
+            COMPLETE_SQL,
             {
                 "product_id": product_id,
                 "order_id": order_id,
                 "wallet": wallet,
                 "amount": amount_e18,
                 "currency": currency,
-                "interaction_id": interaction_id,
+                "source": "api",
+                "payload": None,
+                "by_shop": BY_SHOP,
             },
         )
     ).first()
-    if row is not None:
-        return Completion(None, row.wallet, None if row.amount is None else int(row.amount))
-    return Completion(await _refusal(session, product_id, order_id), None, None)
+    if row is None:
+        return Completion(await _refusal(session, product_id, order_id), None, None)
+    await set_completed_interaction(session, product_id, order_id, interaction_id)
+    await _judge_claims(session, product_id, order_id, row.wallet)
+    return Completion(None, row.wallet, None if row.amount is None else int(row.amount))
 
 
 async def _refusal(session: AsyncSession, product_id: str, order_id: str) -> str:
@@ -102,11 +203,9 @@ async def _refusal(session: AsyncSession, product_id: str, order_id: str) -> str
         text("SELECT status FROM orders WHERE product_id = :p AND order_id = :o"),
         {"p": product_id, "o": order_id},
     )
-    if status == "completed":
-        return ORDER_ALREADY_COMPLETED
     if status in ("refunded", "cancelled"):
         return ORDER_REFUNDED
-    return ORDER_OTHER_WALLET
+    return ORDER_ALREADY_COMPLETED
 
 
 async def complete_from_shop(
@@ -117,41 +216,56 @@ async def complete_from_shop(
     currency: str | None,
     source: str,
     payload: dict[str, Any],
+    *,
+    wallet: str | None = None,
+    tokens: Collection[str] = (),
 ) -> Completion:
-    """A shop webhook says `order_id` is paid; the wallet is whatever purchase.started said.
+    """A signed shop webhook says `order_id` is paid; decide whose it is.
 
-    flag is set when the order was already completed or refunded (nothing to do).
+    `wallet` (a custom shop naming the buyer) wins; else a wallet the shop's
+    server already named; else the first claim carrying one of `tokens`. The
+    other claims are flagged. flag is set when the order was already completed
+    or refunded (nothing to do).
     """
     row = (
         await session.execute(
-            text(
-                """
-                INSERT INTO orders AS o (product_id, order_id, status, amount, currency, source,
-                                         completed_payload)
-                VALUES (:product_id, :order_id, 'completed', :amount, :currency, :source,
-                        CAST(:payload AS jsonb))
-                ON CONFLICT (product_id, order_id) DO UPDATE
-                SET status = 'completed', amount = COALESCE(EXCLUDED.amount, o.amount),
-                    currency = COALESCE(EXCLUDED.currency, o.currency),
-                    source = EXCLUDED.source, completed_payload = EXCLUDED.completed_payload,
-                    updated_at = now()
-                WHERE o.status = 'started'
-                RETURNING wallet, amount
-                """
-            ),
+            COMPLETE_SQL,
             {
                 "product_id": product_id,
                 "order_id": order_id,
+                "wallet": wallet,
                 "amount": amount_e18,
                 "currency": currency,
                 "source": source,
-                "payload": _json(payload),
+                "payload": json.dumps(values.storable(payload), separators=(",", ":")),
+                "by_shop": BY_SHOP,
             },
         )
     ).first()
     if row is None:
         return Completion(await _refusal(session, product_id, order_id), None, None)
-    return Completion(None, row.wallet, None if row.amount is None else int(row.amount))
+    decided = row.wallet
+    if decided is None and tokens:
+        claim = (
+            await session.execute(
+                BOUND_CLAIM_SQL,
+                {"product_id": product_id, "order_id": order_id, "tokens": sorted(tokens)},
+            )
+        ).first()
+        if claim is not None:
+            decided = claim.wallet
+            await session.execute(
+                ATTRIBUTE_SQL,
+                {
+                    "product_id": product_id,
+                    "order_id": order_id,
+                    "wallet": decided,
+                    "attribution": BY_ORDER_TOKEN,
+                    "claim_id": claim.id,
+                },
+            )
+    await _judge_claims(session, product_id, order_id, decided)
+    return Completion(None, decided, None if row.amount is None else int(row.amount))
 
 
 async def set_completed_interaction(
@@ -167,47 +281,125 @@ async def set_completed_interaction(
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a purchase.started claim led to."""
+
+    flag: str | None = None  # why this claim is not paid (stored on the interaction)
+    # the shop had completed the order without a wallet and this claim is bound: pay now
+    link: StartedLink | None = None
+
+
+@dataclass(frozen=True)
 class StartedLink:
-    """A purchase.started met an order the shop had already completed without a wallet."""
+    """A bound claim met an order the shop had already completed without a wallet."""
 
     amount_e18: int | None
     currency: str | None
 
 
-async def record_started(
-    session: AsyncSession, product_id: str, order_id: str, wallet: str, interaction_id: int
-) -> StartedLink | None:
-    """Link `order_id` to `wallet` (first wallet wins); returns a waiting completion, if any.
+CLAIM_SQL = text(
+    """
+    INSERT INTO orders AS o (product_id, order_id, wallet, status, source,
+                             started_interaction_id, attribution)
+    VALUES (:product_id, :order_id, :trusted_wallet, 'started', 'api',
+            :interaction_id, :attribution)
+    ON CONFLICT (product_id, order_id) DO UPDATE
+    SET wallet = CASE WHEN o.status = 'started' AND o.wallet IS NULL
+                      THEN EXCLUDED.wallet ELSE o.wallet END,
+        attribution = CASE WHEN o.status = 'started' AND o.wallet IS NULL
+                           THEN EXCLUDED.attribution ELSE o.attribution END,
+        started_interaction_id = CASE WHEN o.status = 'started' AND o.wallet IS NULL
+                                      AND EXCLUDED.wallet IS NOT NULL
+                                      THEN EXCLUDED.started_interaction_id
+                                      ELSE o.started_interaction_id END,
+        updated_at = now()
+    RETURNING wallet, status, amount, currency, source, completed_payload,
+              completed_interaction_id
+    """
+)
 
-    The upsert holds the order's row lock until commit, so two purchase.started
-    for a waiting order cannot both turn it into a reward.
+
+async def record_claim(
+    session: AsyncSession,
+    product_id: str,
+    order_id: str,
+    wallet: str,
+    interaction_id: int,
+    *,
+    token: str | None,
+    trusted_by: str | None,
+) -> Claim:
+    """Record a purchase.started claim (the interaction is stored) and judge it if it can be.
+
+    `trusted_by` is set when the claim needs no order token: BY_SHOP for the
+    product's API key, BY_ORDER_TOKEN for a valid custom order reference; the
+    first such claim names the order's wallet. Other claims wait for the shop's
+    webhook to carry their token. The upsert holds the order's row lock until
+    commit, so two claims for a waiting order cannot both turn it into a reward.
     """
     row = (
         await session.execute(
-            text(
-                """
-                INSERT INTO orders AS o (product_id, order_id, wallet, status, source,
-                                         started_interaction_id)
-                VALUES (:product_id, :order_id, :wallet, 'started', 'api', :interaction_id)
-                ON CONFLICT (product_id, order_id) DO UPDATE
-                SET wallet = COALESCE(o.wallet, EXCLUDED.wallet),
-                    started_interaction_id = COALESCE(o.started_interaction_id,
-                                                      EXCLUDED.started_interaction_id),
-                    updated_at = now()
-                RETURNING wallet, status, amount, currency, completed_interaction_id
-                """
-            ),
+            CLAIM_SQL,
             {
                 "product_id": product_id,
                 "order_id": order_id,
-                "wallet": wallet,
-                "interaction_id": interaction_id,
+                "trusted_wallet": wallet if trusted_by else None,
+                "interaction_id": interaction_id if trusted_by else None,
+                "attribution": trusted_by,
             },
         )
     ).one()
-    if row.status == "completed" and row.completed_interaction_id is None and row.wallet == wallet:
-        return StartedLink(None if row.amount is None else int(row.amount), row.currency)
-    return None
+    if row.status != "completed":
+        return Claim()  # judged when the shop completes (or never, after a refund)
+    if row.wallet is not None:
+        if row.wallet == wallet:
+            return Claim()
+        await _mark_order(session, product_id, order_id, DISPUTED)
+        return Claim(CLAIM_DISPUTED)
+    bound = trusted_by or (
+        BY_ORDER_TOKEN
+        if token is not None and token in order_tokens(row.source, row.completed_payload)
+        else None
+    )
+    if bound is None:
+        await _mark_order(session, product_id, order_id, UNBOUND, keep=True)
+        return Claim(CLAIM_UNBOUND)
+    await session.execute(
+        ATTRIBUTE_SQL,
+        {
+            "product_id": product_id,
+            "order_id": order_id,
+            "wallet": wallet,
+            "attribution": bound,
+            "claim_id": interaction_id,
+        },
+    )
+    # earlier claims refused as unbound stay refused; naming another wallet makes them disputes
+    await session.execute(
+        text(
+            "UPDATE orders SET attribution_flag = CASE WHEN EXISTS ("
+            "  SELECT 1 FROM interactions WHERE product_id = :p AND order_id = :o"
+            "  AND type = 'purchase.started' AND flag IS NOT NULL AND wallet <> :w)"
+            " THEN :disputed END "
+            "WHERE product_id = :p AND order_id = :o"
+        ),
+        {"p": product_id, "o": order_id, "w": wallet, "disputed": DISPUTED},
+    )
+    return Claim(link=StartedLink(None if row.amount is None else int(row.amount), row.currency))
+
+
+async def _mark_order(
+    session: AsyncSession, product_id: str, order_id: str, flag: str, *, keep: bool = False
+) -> None:
+    """Show on the order that a claim was refused (`keep`: do not overwrite a stronger flag)."""
+    value = "COALESCE(attribution_flag, :flag)" if keep else ":flag"
+    await session.execute(
+        text(
+            f"UPDATE orders SET attribution_flag = {value}, updated_at = now() "  # noqa: S608
+            "WHERE product_id = :p AND order_id = :o"
+        ),
+        {"flag": flag, "p": product_id, "o": order_id},
+    )
 
 
 async def refund(
@@ -237,9 +429,3 @@ async def refund(
     return await engine.cancel_interaction_rewards(
         session, [row.completed_interaction_id], reason=f"order {status}"
     )
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"), default=str)

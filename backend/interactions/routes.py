@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -17,8 +18,17 @@ from backend.interactions.schemas import BatchIn, InteractionIn
 from backend.products.ids import API_KEY_PREFIX, hash_token
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    """The socket peer's address, or None when it is not an IP (a unix socket, a test
+    transport): it is stored in an inet column, where anything else would fail the insert."""
+    host = request.client.host if request.client else None
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return host
 
 
 API_KEY_CACHE_TTL_S = 5.0
@@ -81,7 +91,7 @@ async def post_interaction(
     principal: Principal,
     db_session: AsyncSession,
 ) -> dict[str, Any]:
-    caller = service.Caller.from_principal(principal, _client_ip(request))
+    caller = service.Caller.from_principal(principal, client_ip(request))
     result = await service.ingest(db_session, caller, data, secret=_secret(request))
     return result.as_json()
 
@@ -98,7 +108,7 @@ async def post_interaction_batch(
     principal: Principal,
     db_session: AsyncSession,
 ) -> dict[str, Any]:
-    caller = service.Caller.from_principal(principal, _client_ip(request))
+    caller = service.Caller.from_principal(principal, client_ip(request))
     results = await service.ingest_batch(
         db_session, caller, data.interactions, secret=_secret(request)
     )
@@ -124,7 +134,7 @@ async def post_webhook(
 async def get_origins(
     product_id: str, request: Request, db_session: AsyncSession, settings: Settings
 ) -> dict[str, Any]:
-    ip_limiter.check(_client_ip(request))
+    ip_limiter.check(client_ip(request))
     origins = await listener.product_origins(db_session, product_id, settings.listener_origins)
     return {"origins": origins}
 
@@ -138,7 +148,7 @@ async def get_estimate(
     db_session: AsyncSession,
     amount: str | None = None,
 ) -> dict[str, Any]:
-    ip_limiter.check(_client_ip(request))
+    ip_limiter.check(client_ip(request))
     return await listener.estimate(db_session, product_id, wallet, type, amount)
 
 

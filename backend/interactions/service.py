@@ -25,13 +25,14 @@ from backend.auth.principal import Principal
 from backend.campaigns import engine
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 from backend.core.transient import RETRIES, is_transient
-from backend.interactions import inline, orders
+from backend.interactions import inline, orders, values
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import (
     SERVER_ONLY_TYPES,
     InteractionIn,
     is_known_type,
 )
+from backend.interactions.signatures import is_order_reference, product_secrets
 from backend.observability import metrics
 from backend.products.models import Role
 from backend.referrals import service as referrals
@@ -118,7 +119,7 @@ def invalidate_product(product_id: str | None = None) -> None:
 
 async def product_info(session: AsyncSession, product_id: str) -> ProductInfo:
     """A live product's ingestion settings (cached briefly); 404 when unknown or deleted."""
-    product_id = product_id.lower()
+    product_id = values.product_id(product_id)
     cached = _products.get(product_id)
     now = time.monotonic()
     if cached is None or now - cached[0] > PRODUCT_CACHE_TTL_S:
@@ -187,6 +188,7 @@ class Prepared:
     referrer: str | None = None
     flag: str | None = None
     order_id: str | None = None
+    order_token: str | None = None  # purchase.started: what binds the claim to the order
     amount_e18: int | None = None
     currency: str | None = None
 
@@ -197,14 +199,19 @@ class IngestResult:
     duplicate: bool = False
     rewards: list[dict[str, Any]] = field(default_factory=list)
     flag: str | None = None
+    type: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "interaction_id": self.interaction_id,
             "duplicate": self.duplicate,
             "rewards": self.rewards,
             "flag": self.flag,
         }
+        if self.type == REFERRED:
+            # whether this interaction made the referrer this wallet's referrer, and why not
+            answer["referral"] = {"recorded": self.flag is None, "reason": self.flag}
+        return answer
 
 
 @dataclass
@@ -218,12 +225,7 @@ class _AfterCommit:
             referrals.edges_committed(product_id, [wallet])
 
 
-def _invalid(field_name: str, message: str, code: str = "validation_error") -> InvalidInput:
-    return InvalidInput(
-        f"invalid value for: {field_name}: {message}",
-        details=[{"key": field_name, "message": message}],
-        code=code,
-    )
+_invalid = values.invalid
 
 
 def checksummed(value: Any, field_name: str) -> str:
@@ -237,15 +239,20 @@ def prepare(payload: InteractionIn, *, secret: str) -> Prepared:
     wallet = checksummed(payload.wallet, "wallet")
     if not is_known_type(payload.type):
         raise _invalid("type", f"unknown interaction type {payload.type!r}", "unknown_type")
+    values.check_json(payload.data, "data")
     item = Prepared(
         product_id=payload.product_id.lower(),
         wallet=wallet,
         type=payload.type,
         data=payload.data,
-        dedup_key=payload.dedup_key,
+        dedup_key=values.optional_text(payload.dedup_key, "dedup_key"),
         occurred_at=payload.occurred_at,
-        analytics_session_id=payload.analytics_session_id,
-        analytics_client_id=payload.analytics_client_id,
+        analytics_session_id=values.optional_text(
+            payload.analytics_session_id, "analytics_session_id"
+        ),
+        analytics_client_id=values.optional_text(
+            payload.analytics_client_id, "analytics_client_id"
+        ),
     )
     if item.occurred_at is not None and item.occurred_at.tzinfo is None:
         raise _invalid("occurred_at", "must carry a timezone")
@@ -260,14 +267,14 @@ def prepare(payload: InteractionIn, *, secret: str) -> Prepared:
             raise _invalid("data.order_id", "a string of 1..255 characters is required")
         item.order_id = order_id
         if item.type == COMPLETED and data.get("amount") is not None:
-            try:
-                item.amount_e18 = orders.parse_amount(data["amount"])
-            except ValueError as exc:
-                raise _invalid("data.amount", str(exc)) from None
-        currency = data.get("currency")
-        if currency is not None and (not isinstance(currency, str) or len(currency) > 16):
-            raise _invalid("data.currency", "a currency code of at most 16 characters")
-        item.currency = currency
+            item.amount_e18 = values.parse_amount(data["amount"], "data.amount")
+        item.currency = values.currency(data.get("currency"), "data.currency")
+        token = data.get("order_token")
+        if token is not None and (
+            not isinstance(token, str) or not 1 <= len(token) <= orders.ORDER_TOKEN_MAX
+        ):
+            raise _invalid("data.order_token", "a string of 1..255 characters is required")
+        item.order_token = token
     return item
 
 
@@ -464,7 +471,14 @@ async def _ingest_one(
     ).one()
     if row.duplicate_of is not None:
         found = await rewards.rewards_of_interaction(session, row.duplicate_of)
-        return IngestResult(row.duplicate_of, duplicate=True, rewards=found)
+        original_flag = None
+        if item.type == REFERRED:  # the answer says whether the original made the edge
+            original_flag = await session.scalar(
+                text("SELECT flag FROM interactions WHERE id = :id"), {"id": row.duplicate_of}
+            )
+        return IngestResult(
+            row.duplicate_of, duplicate=True, rewards=found, flag=original_flag, type=item.type
+        )
     if row.id is None:
         retry = row.oldest + timedelta(hours=1) - row.now
         raise RateLimited(
@@ -478,18 +492,30 @@ async def _ingest_one(
     amount = item.amount_e18
     extra: list[engine.EvaluationInput] = []
     if item.type == STARTED and item.order_id is not None:
-        waiting = await orders.record_started(
-            session, product.id, item.order_id, item.wallet, interaction_id
+        claim = await orders.record_claim(
+            session,
+            product.id,
+            item.order_id,
+            item.wallet,
+            interaction_id,
+            token=item.order_token,
+            trusted_by=await _claim_trusted_by(session, caller, product.id, item),
         )
-        if waiting is not None:
+        if claim.flag is not None:
+            flag = claim.flag
+            await session.execute(
+                text("UPDATE interactions SET flag = :flag WHERE id = :id"),
+                {"flag": flag, "id": interaction_id},
+            )
+        if claim.link is not None:
             extra.append(
                 await completion_interaction(
                     session,
                     product.id,
                     item.order_id,
                     item.wallet,
-                    waiting.amount_e18,
-                    waiting.currency,
+                    claim.link.amount_e18,
+                    claim.link.currency,
                 )
             )
     elif item.type == COMPLETED and item.order_id is not None:
@@ -519,7 +545,25 @@ async def _ingest_one(
         )
     created = await evaluate(session, product.id, to_evaluate, secret=secret, fresh_edge=edge)
     payout = [r.as_json() for i in to_evaluate for r in created.get(i.interaction_id, [])]
-    return IngestResult(interaction_id, rewards=payout, flag=flag)
+    return IngestResult(interaction_id, rewards=payout, flag=flag, type=item.type)
+
+
+async def _claim_trusted_by(
+    session: AsyncSession, caller: Caller, product_id: str, item: Prepared
+) -> str | None:
+    """Why a purchase.started needs no order token from the shop's webhook, if it does not.
+
+    The product's own server (API key, CLI) is the shop; a browser is trusted
+    only with the custom shop's signed reference for this order.
+    """
+    if caller.source in ("api_key", "cli"):
+        return orders.BY_SHOP
+    if item.order_token is None or item.order_id is None:
+        return None
+    secrets = await product_secrets(session, product_id, "custom")
+    if is_order_reference(item.order_token, item.order_id, secrets):
+        return orders.BY_ORDER_TOKEN
+    return None
 
 
 async def completion_interaction(

@@ -1,12 +1,16 @@
-"""Shop webhooks: verify the HMAC on the raw bytes, refuse replays, turn orders into rewards.
+"""Shop webhooks: verify the signature on the raw bytes, apply each order event once.
 
-Schemes: Shopify (X-Shopify-Hmac-Sha256), WooCommerce (X-WC-Webhook-Signature),
-both base64 HMAC-SHA256 of the raw body keyed with the shop's secret; and
-Standard Webhooks for custom shops (webhook-id / webhook-timestamp /
-webhook-signature "v1,<base64>" over "id.timestamp.body", whsec_ keys,
-5-minute tolerance). Secrets come from products.webhook_secrets[scheme], a
-list so a rotation keeps the previous secret valid. Nothing is stored before
-the signature checks out.
+Schemes and their signatures: see backend.interactions.signatures. Nothing is
+stored before the signature checks out and the fields we read are valid.
+
+What an order event is comes from the signed body only: the topic header
+(X-Shopify-Topic, X-WC-Webhook-Topic) is not covered by the signature, so a
+captured `orders/paid` body re-sent as `orders/cancelled` is still a paid order.
+
+Retries: shops resend until they get a 2xx and disable the webhook after too
+many failures, so a delivery already applied answers 200 with the first answer
+and `"duplicate": true`. Deliveries are recognised by their id header, or by a
+hash of the body when the shop sends none.
 
 Amounts: shops send decimal strings in their currency; they become 18-decimal
 integers and the engine converts them to the campaign token's decimals,
@@ -15,92 +19,32 @@ counting 1 currency unit as 1 token unit (stable tokens such as EURe).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import json
-import time
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from backend.interactions import orders
+from backend.core.errors import InvalidInput, NotFound, Unauthorized
+from backend.interactions import orders, values
 from backend.interactions import service as ingestion
+from backend.interactions.signatures import (
+    product_secrets,
+    standard_signature,
+    verify_body_hmac,
+    verify_standard,
+)
+
+__all__ = ["SCHEMES", "receive", "standard_signature", "verify_standard"]
 
 SCHEMES = ("shopify", "woocommerce", "custom")
-TOLERANCE_S = 300
-
-
-# --- signatures ---------------------------------------------------------------------------
-
-
-def _b64_hmac(key: bytes, message: bytes) -> bytes:
-    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
-
-
-def verify_body_hmac(body: bytes, header: str | None, secrets: list[str]) -> bool:
-    """Shopify and WooCommerce: base64(HMAC-SHA256(secret, raw body)) equals the header."""
-    if not header or not secrets:
-        return False
-    given = header.strip().encode()
-    return any(hmac.compare_digest(_b64_hmac(s.encode(), body), given) for s in secrets)
-
-
-def _whsec_key(secret: str) -> bytes | None:
-    try:
-        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def standard_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
-    """The "v1,<base64>" a Standard Webhooks sender puts in webhook-signature."""
-    key = _whsec_key(secret)
-    if key is None:
-        raise ValueError("not a whsec_ secret")
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + _b64_hmac(key, signed).decode()
-
-
-def verify_standard(
-    body: bytes, headers: Mapping[str, str], secrets: list[str], *, now: float | None = None
-) -> str:
-    """Check a Standard Webhooks delivery; returns its webhook-id, raises Unauthorized."""
-    webhook_id = headers.get("webhook-id")
-    timestamp = headers.get("webhook-timestamp")
-    signatures = headers.get("webhook-signature")
-    if not webhook_id or not timestamp or not signatures:
-        raise Unauthorized(
-            "missing webhook-id, webhook-timestamp or webhook-signature", code="invalid_signature"
-        )
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise Unauthorized(
-            "webhook-timestamp is not unix seconds", code="invalid_signature"
-        ) from None
-    if abs((now if now is not None else time.time()) - sent) > TOLERANCE_S:
-        raise Unauthorized(
-            "webhook-timestamp outside the 5-minute tolerance", code="stale_timestamp"
-        )
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    expected = []
-    for secret in secrets:
-        key = _whsec_key(secret)
-        if key is not None:
-            expected.append(_b64_hmac(key, signed))
-    for entry in signatures.split():
-        version, _, value = entry.partition(",")
-        if version != "v1":
-            continue
-        if any(hmac.compare_digest(value.encode(), candidate) for candidate in expected):
-            return webhook_id
-    raise Unauthorized("webhook signature does not match", code="invalid_signature")
+_DELIVERY_ID_MAX = 200
+# WooCommerce pings a new webhook with a form body `webhook_id=<n>`, not an order
+_WOO_PING = re.compile(rb"webhook_id=[0-9]{1,20}")
 
 
 # --- payloads -----------------------------------------------------------------------------
@@ -113,60 +57,60 @@ class OrderEvent:
     amount_e18: int | None = None
     currency: str | None = None
     wallet: str | None = None  # custom shops may name the wallet directly
+    tokens: frozenset[str] = field(default_factory=frozenset)  # see orders.order_tokens
 
 
 def _order_id(value: Any, field_name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
-        raise InvalidInput(f"invalid value for: {field_name}", details=[{"key": field_name}])
+        raise values.invalid(field_name, "an order id (string or integer) is required")
     order_id = str(value)
     if len(order_id) > 255:
-        raise InvalidInput(f"invalid value for: {field_name}", details=[{"key": field_name}])
-    return order_id
+        raise values.invalid(field_name, "an order id of at most 255 characters is required")
+    return values.check_text(order_id, field_name)
 
 
 def _amount(value: Any, field_name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return orders.parse_amount(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"invalid value for: {field_name}: {exc}", details=[{"key": field_name}]
-        ) from None
+    return None if value is None else values.parse_amount(value, field_name)
 
 
-def shopify_event(topic: str | None, payload: dict[str, Any]) -> OrderEvent:
-    """orders/paid (or orders/create already paid) completes; refunds/create and
-    orders/cancelled take it back; other topics are acknowledged and ignored."""
-    if topic == "refunds/create":
+def shopify_event(payload: dict[str, Any]) -> OrderEvent:
+    """What a Shopify body says, whatever its topic header claims.
+
+    A Refund object (refunds/create: `order_id`, no `financial_status`) takes
+    the order back; an Order with `cancelled_at` is cancelled, one with
+    refunds or financial_status refunded/partially_refunded is refunded, one
+    that is `paid` completes; anything else (pending, authorized) is ignored.
+    """
+    if "financial_status" not in payload and "order_id" in payload:
         return OrderEvent("refunded", _order_id(payload.get("order_id"), "order_id"))
-    if topic == "orders/cancelled":
+    status = payload.get("financial_status")
+    if payload.get("cancelled_at") or status == "voided":
         return OrderEvent("cancelled", _order_id(payload.get("id"), "id"))
-    paid = topic == "orders/paid" or (
-        topic in ("orders/create", "orders/updated") and payload.get("financial_status") == "paid"
-    )
-    if not paid:
+    refunds = payload.get("refunds")
+    if status in ("refunded", "partially_refunded") or (isinstance(refunds, list) and refunds):
+        return OrderEvent("refunded", _order_id(payload.get("id"), "id"))
+    if status != "paid":
         return OrderEvent("ignored")
     return OrderEvent(
         "completed",
         _order_id(payload.get("id"), "id"),
         _amount(payload.get("total_price"), "total_price"),
-        payload.get("currency"),
+        values.currency(payload.get("currency"), "currency"),
+        tokens=orders.order_tokens("shopify", payload),
     )
 
 
-def woocommerce_event(topic: str | None, payload: dict[str, Any]) -> OrderEvent:
-    """order.created / order.updated: status completed|processing completes,
-    refunded|cancelled takes it back; anything else is ignored."""
-    if topic not in ("order.created", "order.updated", None):
-        return OrderEvent("ignored")
+def woocommerce_event(payload: dict[str, Any]) -> OrderEvent:
+    """The body's status decides (the topic header is ignored): completed|processing
+    completes, refunded|cancelled takes it back, anything else is ignored."""
     status = payload.get("status")
     if status in ("completed", "processing"):
         return OrderEvent(
             "completed",
             _order_id(payload.get("id"), "id"),
             _amount(payload.get("total"), "total"),
-            payload.get("currency"),
+            values.currency(payload.get("currency"), "currency"),
+            tokens=orders.order_tokens("woocommerce", payload),
         )
     if status in ("refunded", "cancelled"):
         return OrderEvent(status, _order_id(payload.get("id"), "id"))
@@ -175,10 +119,10 @@ def woocommerce_event(topic: str | None, payload: dict[str, Any]) -> OrderEvent:
 
 def custom_event(payload: dict[str, Any]) -> OrderEvent:
     """{"type": "purchase.completed" | "purchase.refunded", "data": {order_id, amount,
-    currency, wallet?}}."""
+    currency, wallet?}}; the whole body is signed (Standard Webhooks)."""
     data = payload.get("data")
     if not isinstance(data, dict):
-        raise InvalidInput("invalid value for: data", details=[{"key": "data"}])
+        raise values.invalid("data", "an object is required")
     kind = payload.get("type")
     order_id = _order_id(data.get("order_id"), "data.order_id")
     if kind == "purchase.refunded":
@@ -188,12 +132,11 @@ def custom_event(payload: dict[str, Any]) -> OrderEvent:
     wallet = data.get("wallet")
     if wallet is not None:
         wallet = ingestion.checksummed(wallet, "data.wallet")
-    currency = data.get("currency")
     return OrderEvent(
         "completed",
         order_id,
         _amount(data.get("amount"), "data.amount"),
-        currency if isinstance(currency, str) else None,
+        values.currency(data.get("currency"), "data.currency"),
         wallet,
     )
 
@@ -201,23 +144,10 @@ def custom_event(payload: dict[str, Any]) -> OrderEvent:
 # --- processing ---------------------------------------------------------------------------
 
 
-async def _secrets(session: AsyncSession, product_id: str, scheme: str) -> list[str]:
-    row = (
-        await session.execute(
-            text("SELECT webhook_secrets FROM products WHERE id = :id AND deleted_at IS NULL"),
-            {"id": product_id.lower()},
-        )
-    ).first()
-    if row is None:
-        raise NotFound("product not found", code="product_not_found")
-    found = (row.webhook_secrets or {}).get(scheme) or []
-    return [s for s in found if isinstance(s, str) and s]
-
-
 def _authenticate(
     scheme: str, body: bytes, headers: Mapping[str, str], secrets: list[str]
 ) -> tuple[str | None, str | None]:
-    """Verify the delivery; returns (delivery id for replay protection, topic)."""
+    """Verify the delivery; returns (its id header, if any, and its topic header)."""
     if scheme == "custom":
         return verify_standard(body, headers, secrets), None
     header = "x-shopify-hmac-sha256" if scheme == "shopify" else "x-wc-webhook-signature"
@@ -226,6 +156,32 @@ def _authenticate(
     if scheme == "shopify":
         return headers.get("x-shopify-webhook-id"), headers.get("x-shopify-topic")
     return headers.get("x-wc-webhook-delivery-id"), headers.get("x-wc-webhook-topic")
+
+
+def delivery_key(delivery_id: str | None, body: bytes) -> str:
+    """What identifies a delivery across the shop's retries: its id header, else its body."""
+    if delivery_id and len(delivery_id) <= _DELIVERY_ID_MAX:
+        return delivery_id
+    digest = hashlib.sha256(delivery_id.encode() if delivery_id else body).hexdigest()
+    return ("id-sha256:" if delivery_id else "body-sha256:") + digest
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput("body is not JSON", code="invalid_json") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("body must be a JSON object", code="invalid_json")
+    return payload
+
+
+def _event(scheme: str, payload: dict[str, Any]) -> OrderEvent:
+    if scheme == "shopify":
+        return shopify_event(payload)
+    if scheme == "woocommerce":
+        return woocommerce_event(payload)
+    return custom_event(payload)
 
 
 async def receive(
@@ -237,36 +193,37 @@ async def receive(
     *,
     secret: str,
 ) -> dict[str, Any]:
-    """Verify, de-replay and apply one shop delivery; commits. Returns what happened."""
+    """Verify, de-duplicate and apply one shop delivery; commits. Returns what happened."""
     if scheme not in SCHEMES:
         raise NotFound("unknown webhook scheme", code="not_found")
-    product_id = product_id.lower()
-    secrets = await _secrets(session, product_id, scheme)
+    product_id = values.product_id(product_id)
+    secrets = await product_secrets(session, product_id, scheme)
+    if scheme == "woocommerce" and _WOO_PING.fullmatch(body.strip()):
+        return {"event": "ignored", "order_id": None, "duplicate": False}  # nothing to apply
     delivery_id, topic = _authenticate(scheme, body, headers, secrets)
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("body is not JSON", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise InvalidInput("body must be a JSON object", code="invalid_json")
-    if scheme == "shopify":
-        event = shopify_event(topic, payload)
-    elif scheme == "woocommerce":
-        event = woocommerce_event(topic, payload)
-    else:
-        event = custom_event(payload)
-        topic = str(payload.get("type"))
-    if delivery_id:
-        inserted = await session.scalar(
+    payload = _parse(body)
+    event = _event(scheme, payload)
+    if scheme == "custom":
+        topic = values.storable(str(payload.get("type"))[:100])
+    key = delivery_key(delivery_id, body)
+    inserted = await session.scalar(
+        text(
+            "INSERT INTO inbound_webhooks (product_id, scheme, webhook_id, topic) "
+            "VALUES (:p, :s, :w, :t) ON CONFLICT DO NOTHING RETURNING webhook_id"
+        ),
+        {"p": product_id, "s": scheme, "w": key, "t": (topic or "")[:100]},
+    )
+    if inserted is None:  # a retry of a delivery already applied: the same answer, again
+        first = await session.scalar(
             text(
-                "INSERT INTO inbound_webhooks (product_id, scheme, webhook_id, topic) "
-                "VALUES (:p, :s, :w, :t) ON CONFLICT DO NOTHING RETURNING webhook_id"
+                "SELECT response FROM inbound_webhooks "
+                "WHERE product_id = :p AND scheme = :s AND webhook_id = :w"
             ),
-            {"p": product_id, "s": scheme, "w": delivery_id[:255], "t": (topic or "")[:100]},
+            {"p": product_id, "s": scheme, "w": key},
         )
-        if inserted is None:
-            await session.rollback()
-            raise Conflict("this webhook delivery was already received", code="webhook_replayed")
+        await session.rollback()
+        earlier = first if isinstance(first, dict) else {"event": event.kind}
+        return {**earlier, "order_id": event.order_id, "duplicate": True}
     answer: dict[str, Any] = {"event": event.kind, "order_id": event.order_id}
     if event.kind == "completed" and event.order_id is not None:
         answer.update(await _complete(session, product_id, scheme, event, payload, secret))
@@ -274,6 +231,14 @@ async def receive(
         outcome = await orders.refund(session, product_id, event.order_id, event.kind, scheme)
         answer["cancelled_rewards"] = [r.id for r in outcome.cancelled]
         answer["settled_rewards"] = outcome.settled
+    answer["duplicate"] = False
+    await session.execute(
+        text(
+            "UPDATE inbound_webhooks SET response = CAST(:r AS jsonb) "
+            "WHERE product_id = :p AND scheme = :s AND webhook_id = :w"
+        ),
+        {"r": json.dumps(answer), "p": product_id, "s": scheme, "w": key},
+    )
     await session.commit()
     return answer
 
@@ -287,18 +252,16 @@ async def _complete(
     secret: str,
 ) -> dict[str, Any]:
     assert event.order_id is not None
-    if event.wallet is not None:  # a custom shop that knows the wallet: link it first
-        await session.execute(
-            text(
-                "INSERT INTO orders (product_id, order_id, wallet, status, source) "
-                "VALUES (:p, :o, :w, 'started', :s) "
-                "ON CONFLICT (product_id, order_id) DO UPDATE "
-                "SET wallet = COALESCE(orders.wallet, EXCLUDED.wallet)"
-            ),
-            {"p": product_id, "o": event.order_id, "w": event.wallet, "s": scheme},
-        )
     completion = await orders.complete_from_shop(
-        session, product_id, event.order_id, event.amount_e18, event.currency, scheme, payload
+        session,
+        product_id,
+        event.order_id,
+        event.amount_e18,
+        event.currency,
+        scheme,
+        payload,
+        wallet=event.wallet,
+        tokens=event.tokens,
     )
     if completion.flag is not None:
         return {"status": completion.flag, "interaction_id": None, "rewards": []}
@@ -315,6 +278,7 @@ async def _complete(
     found = await ingestion.evaluate(session, product_id, [item], secret=secret)
     return {
         "status": "rewarded",
+        "wallet": completion.wallet,
         "interaction_id": item.interaction_id,
         "rewards": [r.as_json() for r in found.get(item.interaction_id, [])],
     }

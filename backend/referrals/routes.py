@@ -11,7 +11,7 @@ from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.interactions import listener
 from backend.interactions.ratelimit import ip_limiter
-from backend.interactions.routes import PRINCIPAL
+from backend.interactions.routes import PRINCIPAL, client_ip
 from backend.interactions.schemas import ReferralLinkIn
 from backend.interactions.service import Caller
 
@@ -29,7 +29,7 @@ async def post_referral_link(
     db_session: AsyncSession,
     settings: Settings,
 ) -> dict[str, Any]:
-    caller = Caller.from_principal(principal, request.client.host if request.client else None)
+    caller = Caller.from_principal(principal, client_ip(request))
     link = await listener.create_referral_link(
         db_session,
         caller,
@@ -46,7 +46,7 @@ async def post_referral_link(
 
 @get("/api/external/referral-tokens/{token:str}", summary="Verify a referral token")
 async def get_referral_token(token: str, request: Request, settings: Settings) -> dict[str, Any]:
-    ip_limiter.check(request.client.host if request.client else None)
+    ip_limiter.check(client_ip(request))
     return listener.describe_token(token, secret=settings.effective_secret_key)
 
 

@@ -36,6 +36,8 @@ SHOPIFY_ORDER = {
     "subtotal_price": "189.00",
     "total_price": "199.00",
     "total_tax": "0.00",
+    "checkout_token": "bd5a8aa1ecd019dd3520ff791ee3a24c",
+    "cart_token": "68778783ad298f1c80c3bafcddeea02f",
     "line_items": [
         {"id": 866550311766439020, "title": "IPod Nano - 8GB", "price": "199.00", "quantity": 1}
     ],
@@ -75,27 +77,31 @@ async def _shop(db_session):
     return product, key, campaign
 
 
-async def _started(client, db_session, product_id, order_id):
-    buyer = wallet()
+async def _started(client, db_session, product_id, order_id, order_token=None, buyer=None):
+    """The buyer's browser (a listener session) claims the order, with the order's token."""
+    buyer = buyer or wallet()
     token = await make_session(db_session, buyer)
-    response = await send(
-        client, token, product_id, buyer, "purchase.started", {"order_id": order_id}
-    )
-    assert response.status_code == 202
+    data = {"order_id": order_id}
+    if order_token is not None:
+        data["order_token"] = order_token
+    response = await send(client, token, product_id, buyer, "purchase.started", data)
+    assert response.status_code == 202, response.text
     return buyer, response
 
 
 async def _shopify(
     client, product_id, topic, payload, *, secret=SHOPIFY_SECRET, tamper=False, delivery=None
 ):
+    """A delivery as Shopify makes it; `delivery=""` sends no X-Shopify-Webhook-Id."""
     body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": _b64_hmac(secret, body),
         "X-Shopify-Shop-Domain": "example.myshopify.com",
-        "X-Shopify-Webhook-Id": delivery or f"b54557e4-{time.time_ns()}",
     }
+    if delivery != "":
+        headers["X-Shopify-Webhook-Id"] = delivery or f"b54557e4-{time.time_ns()}"
     if tamper:
         body = body.replace(b"199.00", b"999.00")
     return await client.post(
@@ -140,7 +146,9 @@ def test_standard_webhooks__several_signatures_and_rotated_secrets__any_match_pa
 
 async def test_shopify__orders_paid_after_started__rewards_the_buyer(client, db_session):
     product, _, campaign = await _shop(db_session)
-    buyer, _ = await _started(client, db_session, product.id, "820982911946154508")
+    buyer, _ = await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
 
     response = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
 
@@ -148,12 +156,13 @@ async def test_shopify__orders_paid_after_started__rewards_the_buyer(client, db_
     body = response.json()
     assert body["status"] == "rewarded"
     assert [(r["wallet"], r["amount"]) for r in body["rewards"]] == [(buyer, str(10 * E18))]
-    order = await rows(db_session, "SELECT status, amount, currency FROM orders")
+    order = await rows(db_session, "SELECT status, amount, currency, attribution FROM orders")
     assert (order[0].status, int(order[0].amount), order[0].currency) == (
         "completed",
         199 * E18,
         "EUR",
     )
+    assert order[0].attribution == "order_token"
 
 
 async def test_shopify__tampered_body__is_401_and_stores_nothing(client, db_session):
@@ -171,22 +180,87 @@ async def test_shopify__tampered_body__is_401_and_stores_nothing(client, db_sess
         assert await count(db_session, f"SELECT count(*) FROM {table}") == 0
 
 
-async def test_shopify__replayed_delivery__is_409_and_changes_nothing(client, db_session):
+async def test_shopify__retried_delivery__is_200_same_answer_and_applied_once(client, db_session):
     product, _, _ = await _shop(db_session)
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
 
     first = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER, delivery="d-1")
     again = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER, delivery="d-1")
 
-    assert first.status_code == 200
-    assert again.status_code == 409
-    assert again.json()["error"]["code"] == "webhook_replayed"
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["duplicate"] is False
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert await count(db_session, "SELECT count(*) FROM rewards") == 1
+    assert await count(db_session, "SELECT count(*) FROM interactions") == 2  # started, completed
+
+
+async def test_shopify__retry_without_delivery_id__is_deduplicated_by_body(client, db_session):
+    product, _, _ = await _shop(db_session)
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
+
+    first = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER, delivery="")
+    again = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER, delivery="")
+    other_body = await _shopify(
+        client, product.id, "orders/paid", {**SHOPIFY_ORDER, "note": "x"}, delivery=""
+    )
+
+    assert [r.status_code for r in (first, again, other_body)] == [200, 200, 200]
+    assert first.json()["status"] == "rewarded"
+    assert again.json()["duplicate"] is True and again.json()["status"] == "rewarded"
+    assert other_body.json()["duplicate"] is False  # another body is another delivery...
+    assert other_body.json()["status"] == "order_already_completed"  # ...that pays nothing
+    assert await count(db_session, "SELECT count(*) FROM rewards") == 1
+    assert await count(db_session, "SELECT count(*) FROM inbound_webhooks") == 2
+
+
+async def test_shopify__paid_body_under_a_cancel_topic__is_not_cancelled(client, db_session):
+    """The topic header is not signed: a captured orders/paid body re-sent as
+    orders/cancelled or refunds/create must not take the buyer's reward back."""
+    product, _, _ = await _shop(db_session)
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
+    await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
+
+    cancel = await _shopify(client, product.id, "orders/cancelled", SHOPIFY_ORDER)
+    refund = await _shopify(client, product.id, "refunds/create", SHOPIFY_ORDER)
+
+    assert [r.status_code for r in (cancel, refund)] == [200, 200]
+    assert [r.json()["event"] for r in (cancel, refund)] == ["completed", "completed"]
+    assert await count(db_session, "SELECT count(*) FROM rewards WHERE status = 'pending'") == 1
+    assert await count(db_session, "SELECT count(*) FROM orders WHERE status = 'completed'") == 1
+
+
+async def test_shopify__cancelled_body_under_a_paid_topic__is_cancelled(client, db_session):
+    product, _, _ = await _shop(db_session)
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
+    await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
+    cancelled = {
+        **SHOPIFY_ORDER,
+        "cancelled_at": "2022-01-01T10:00:00-05:00",
+        "cancel_reason": "customer",
+        "financial_status": "voided",
+    }
+
+    response = await _shopify(client, product.id, "orders/paid", cancelled)
+
+    assert response.json()["event"] == "cancelled"
+    assert await count(db_session, "SELECT count(*) FROM rewards WHERE status = 'cancelled'") == 1
 
 
 async def test_shopify__paid_before_started__waits_then_links_and_rewards(client, db_session):
     product, _, _ = await _shop(db_session)
 
     webhook = await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
-    buyer, started = await _started(client, db_session, product.id, "820982911946154508")
+    buyer, started = await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["cart_token"]
+    )
 
     assert webhook.json()["status"] == "waiting_for_wallet"
     assert [(r["wallet"], r["level"]) for r in started.json()["rewards"]] == [(buyer, 0)]
@@ -198,7 +272,9 @@ async def test_shopify__paid_before_started__waits_then_links_and_rewards(client
 
 async def test_shopify__refund__cancels_pending_rewards_and_returns_budget(client, db_session):
     product, _, campaign = await _shop(db_session)
-    await _started(client, db_session, product.id, "820982911946154508")
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
     await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
 
     response = await _shopify(client, product.id, "refunds/create", SHOPIFY_REFUND)
@@ -215,12 +291,15 @@ async def test_shopify__refund__cancels_pending_rewards_and_returns_budget(clien
 
 async def test_shopify__cancel_after_settlement__is_recorded_not_undone(client, db_session):
     product, _, _ = await _shop(db_session)
-    await _started(client, db_session, product.id, "820982911946154508")
+    await _started(
+        client, db_session, product.id, "820982911946154508", SHOPIFY_ORDER["checkout_token"]
+    )
     await _shopify(client, product.id, "orders/paid", SHOPIFY_ORDER)
     await db_session.execute(text("UPDATE rewards SET status = 'pushed'"))
     await db_session.commit()
+    cancelled = {**SHOPIFY_ORDER, "cancelled_at": "2022-01-01T10:00:00-05:00"}
 
-    response = await _shopify(client, product.id, "orders/cancelled", SHOPIFY_ORDER)
+    response = await _shopify(client, product.id, "orders/cancelled", cancelled)
 
     assert len(response.json()["settled_rewards"]) == 1
     settled = await rows(db_session, "SELECT status, refunded_after_settlement FROM rewards")
@@ -232,7 +311,7 @@ async def test_woocommerce__processing_order__signed_is_rewarded_tampered_is_401
     client, db_session
 ):
     product, _, _ = await _shop(db_session)
-    buyer, _ = await _started(client, db_session, product.id, "727")
+    buyer, _ = await _started(client, db_session, product.id, "727", WOO_ORDER["order_key"])
     body = json.dumps(WOO_ORDER).encode()
     headers = {
         "Content-Type": "application/json",
@@ -262,7 +341,9 @@ async def test_woocommerce__processing_order__signed_is_rewarded_tampered_is_401
     assert len(refund.json()["cancelled_rewards"]) == 1
 
 
-async def test_custom__standard_webhooks_purchase__rewards_and_rejects_replay(client, db_session):
+async def test_custom__standard_webhooks_purchase__rewards_and_answers_replay_200(
+    client, db_session
+):
     product, _, _ = await _shop(db_session)
     buyer = wallet()
     payload = {
@@ -279,7 +360,8 @@ async def test_custom__standard_webhooks_purchase__rewards_and_rejects_replay(cl
 
     assert response.status_code == 200, response.text
     assert [r["wallet"] for r in response.json()["rewards"]] == [buyer]
-    assert replay.status_code == 409
+    assert replay.status_code == 200
+    assert replay.json() == {**response.json(), "duplicate": True}
     assert await count(db_session, "SELECT count(*) FROM rewards") == 1
 
 
