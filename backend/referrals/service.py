@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.rewards.calculator import MAX_LEVELS
 
-# Flags stored on a rejected referral.referred interaction (it earns nothing).
+# Flags stored on a rejected referral.referred interaction (it earns nothing). A referrer
+# need not have done anything on the product before: a signed token already proves the
+# product (a token of another product is CROSS_PRODUCT), and a plain referrer comes from
+# the product's own server. Requiring a prior interaction refused imported referrals and
+# protected nothing a token does not.
 SELF_REFERRAL = "self_referral"
 REFERRAL_CYCLE = "referral_cycle"
 CROSS_PRODUCT = "cross_product_referrer"
@@ -50,10 +54,6 @@ REFERRAL_CHECK_SQL = text(
         SELECT 1 FROM interactions AS i
         WHERE i.product_id = :product_id AND i.wallet = :wallet AND {_EDGE}
       ) AS already_referred,
-      EXISTS (
-        SELECT 1 FROM interactions AS i
-        WHERE i.product_id = :product_id AND i.wallet = :referrer
-      ) AS referrer_known,
       EXISTS (
         WITH RECURSIVE up(wallet, depth, path) AS (
           SELECT CAST(:referrer AS varchar), 0, ARRAY[CAST(:referrer AS varchar)]
@@ -225,8 +225,6 @@ async def referral_flag(
     ).one()
     if row.already_referred:
         return ALREADY_REFERRED
-    if not row.referrer_known:
-        return CROSS_PRODUCT
     if row.closes_cycle:
         return REFERRAL_CYCLE
     return None

@@ -77,6 +77,7 @@ async def test_referral__self__is_stored_flagged_and_earns_nothing(client, db_se
 
     assert response.status_code == 202
     assert response.json()["flag"] == "self_referral"
+    assert response.json()["referral"] == {"recorded": False, "reason": "self_referral"}
     assert response.json()["rewards"] == []
     assert await count(db_session, "SELECT count(*) FROM rewards") == 0
     assert await count(db_session, "SELECT count(*) FROM interactions WHERE flag IS NOT NULL") == 1
@@ -95,15 +96,19 @@ async def test_referral__closing_a_cycle__is_flagged(client, db_session):
     assert await referrals.chain(db_session, product.id, a) == []
 
 
-async def test_referral__referrer_from_another_product__is_flagged(client, db_session):
+async def test_referral__referrer_new_to_the_product__is_recorded(client, db_session):
+    """A merchant importing its referral program names referrers who never visited yet."""
     product, key = await make_product(db_session)
     other, other_key = await make_product(db_session)
-    referrer = wallet()
-    await _known(client, other_key, other.id, referrer)
+    referrer, user = wallet(), wallet()
+    await _known(client, other_key, other.id, referrer)  # known elsewhere only
 
-    response = await refer(client, key, product.id, wallet(), referrer)
+    response = await refer(client, key, product.id, user, referrer)
 
-    assert response.json()["flag"] == "cross_product_referrer"
+    assert response.status_code == 202
+    assert response.json()["flag"] is None
+    assert response.json()["referral"] == {"recorded": True, "reason": None}
+    assert await referrals.chain(db_session, product.id, user) == [referrer]
 
 
 async def test_referral__token_of_another_product__is_flagged(client, db_session):
@@ -118,6 +123,7 @@ async def test_referral__token_of_another_product__is_flagged(client, db_session
     )
 
     assert response.json()["flag"] == "cross_product_referrer"
+    assert response.json()["referral"] == {"recorded": False, "reason": "cross_product_referrer"}
 
 
 async def test_referral__second_referrer__first_one_wins(client, db_session):
@@ -129,7 +135,10 @@ async def test_referral__second_referrer__first_one_wins(client, db_session):
     refused = await refer(client, key, product.id, user, second)
 
     assert accepted.json()["flag"] is None
+    assert accepted.json()["referral"] == {"recorded": True, "reason": None}
+    assert refused.status_code == 202
     assert refused.json()["flag"] == "already_referred"
+    assert refused.json()["referral"] == {"recorded": False, "reason": "already_referred"}
     assert await referrals.chain(db_session, product.id, user) == [first]
 
 
@@ -308,3 +317,46 @@ async def test_referral_token_lookup__forged_is_404_malformed_is_422(client):
 
     assert (await client.get(f"/api/external/referral-tokens/{forged}")).status_code == 404
     assert (await client.get("/api/external/referral-tokens/short")).status_code == 422
+
+
+async def test_referral__retried_with_its_dedup_key__answers_what_the_original_did(
+    client, db_session
+):
+    product, key = await make_product(db_session)
+    referrer, user = wallet(), wallet()
+    data = {"referrer": referrer}
+
+    first = await send(client, key, product.id, user, "referral.referred", data, dedup_key="l-1")
+    again = await send(client, key, product.id, user, "referral.referred", data, dedup_key="l-1")
+    self_ref = await send(
+        client,
+        key,
+        product.id,
+        referrer,
+        "referral.referred",
+        {"referrer": referrer},
+        dedup_key="l-2",
+    )
+    self_again = await send(
+        client,
+        key,
+        product.id,
+        referrer,
+        "referral.referred",
+        {"referrer": referrer},
+        dedup_key="l-2",
+    )
+
+    assert again.json()["duplicate"] is True
+    assert (
+        again.json()["referral"] == first.json()["referral"] == {"recorded": True, "reason": None}
+    )
+    assert self_again.json()["duplicate"] is True
+    assert (
+        self_again.json()["referral"]
+        == self_ref.json()["referral"]
+        == {
+            "recorded": False,
+            "reason": "self_referral",
+        }
+    )
