@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
 from backend.products.models import Product, Role
@@ -262,3 +263,63 @@ async def test_interaction__deleted_product__is_404(client, db_session):
     )
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "per_user",
+    [None, 0, 9],
+    ids=["no-campaign", "inline-statement", "locked-path"],  # how both types are stored
+)
+async def test_dedup__same_key_other_type__both_stored_same_type__once(
+    client, db_session, per_user
+):
+    product, key = await make_product(db_session)
+    if per_user is not None:
+        for trigger in ("webshop.open", "content.shared"):
+            await make_campaign(
+                db_session, product, trigger=trigger, max_rewards_per_user=per_user or None
+            )
+    user = wallet()
+
+    opened = await send(client, key, product.id, user, "webshop.open", dedup_key="same")
+    shared = await send(client, key, product.id, user, "content.shared", dedup_key="same")
+    opened_again = await send(client, key, product.id, user, "webshop.open", dedup_key="same")
+    shared_again = await send(client, key, product.id, user, "content.shared", dedup_key="same")
+
+    assert [r.json()["duplicate"] for r in (opened, shared, opened_again, shared_again)] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert shared.json()["interaction_id"] != opened.json()["interaction_id"]
+    assert opened_again.json()["interaction_id"] == opened.json()["interaction_id"]
+    assert shared_again.json()["interaction_id"] == shared.json()["interaction_id"]
+    stored = await rows(db_session, "SELECT type FROM interactions ORDER BY id")
+    assert [r.type for r in stored] == ["webshop.open", "content.shared"]
+
+
+async def test_dedup__batch__same_key_other_type__both_stored_same_type__once(client, db_session):
+    product, key = await make_product(db_session)
+    user = wallet()
+    item = {"product_id": product.id, "wallet": user, "dedup_key": "same"}
+    items = [
+        {**item, "type": "webshop.open"},
+        {**item, "type": "content.shared"},
+        {**item, "type": "webshop.open"},  # a duplicate inside the batch
+    ]
+
+    first = await client.post(
+        "/api/external/interactions/batch", json={"interactions": items}, headers=bearer(key)
+    )
+    second = await client.post(
+        "/api/external/interactions/batch", json={"interactions": items[1:2]}, headers=bearer(key)
+    )
+
+    results = first.json()["results"]
+    assert [r["duplicate"] for r in results] == [False, False, True]
+    assert results[2]["interaction_id"] == results[0]["interaction_id"]
+    assert results[1]["interaction_id"] != results[0]["interaction_id"]
+    assert second.json()["results"][0]["duplicate"] is True
+    assert second.json()["results"][0]["interaction_id"] == results[1]["interaction_id"]
+    assert await count(db_session, "SELECT count(*) FROM interactions") == 2
