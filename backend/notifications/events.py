@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
-INTERACTION_REWARDED = "interaction.rewarded"
-REWARDS_PUSHED = "rewards.pushed"
-REWARDS_CLAIMED = "rewards.claimed"
-CAMPAIGN_BUDGET_LOW = "campaign.budget_low"
-CAMPAIGN_BUDGET_EXHAUSTED = "campaign.budget_exhausted"
-CAMPAIGN_EXPIRED = "campaign.expired"
-SETTLEMENT_FAILED = "settlement.failed"
+# Every event a product's endpoints can subscribe to; the payload of each is listed in
+# docs/shops.md ("Outbound events"). A Literal, so the OpenAPI schema shows an enum.
+EventType = Literal[
+    "interaction.rewarded",
+    "rewards.pushed",
+    "rewards.claimed",
+    "campaign.budget_low",
+    "campaign.budget_exhausted",
+    "campaign.expired",
+    "settlement.failed",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
-EVENT_TYPES: tuple[str, ...] = (
-    INTERACTION_REWARDED,
-    REWARDS_PUSHED,
-    REWARDS_CLAIMED,
-    CAMPAIGN_BUDGET_LOW,
-    CAMPAIGN_BUDGET_EXHAUSTED,
-    CAMPAIGN_EXPIRED,
-    SETTLEMENT_FAILED,
-)
+INTERACTION_REWARDED: EventType = "interaction.rewarded"
+REWARDS_PUSHED: EventType = "rewards.pushed"
+REWARDS_CLAIMED: EventType = "rewards.claimed"
+CAMPAIGN_BUDGET_LOW: EventType = "campaign.budget_low"
+CAMPAIGN_BUDGET_EXHAUSTED: EventType = "campaign.budget_exhausted"
+CAMPAIGN_EXPIRED: EventType = "campaign.expired"
+SETTLEMENT_FAILED: EventType = "settlement.failed"
 
 # Delay before each attempt: the first goes out at once, the eighth ~28 h after the first.
 # After the last one fails the delivery is dead (visible and re-sendable in the API).
