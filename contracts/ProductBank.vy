@@ -86,21 +86,25 @@ NONCE_PAID: constant(uint8) = 1
 NONCE_CANCELLED: constant(uint8) = 2
 MAX_CANCEL: constant(uint256) = 64
 
+# `paused` and `distributorEpoch` share one storage word (_status), because
+# pushRewards needs both: one cold read instead of two (-2,100 gas per push).
+STATUS_PAUSED: constant(uint256) = 1
+STATUS_EPOCH_ONE: constant(uint256) = 2  # the epoch lives in the bits above the flag
+
 productId: public(immutable(bytes32))
 pushPull: public(immutable(address))
 factory: public(immutable(address))
 _CACHED_CHAIN_ID: immutable(uint256)
 _CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
 
-paused: public(bool)
+# bit 0: paused; bits 1..255: distributorEpoch (see STATUS_*)
+_status: uint256
 hasRole: public(HashMap[bytes32, HashMap[address, bool]])
 # campaignId -> token -> packed budget (see BUDGET_*)
 _budgets: HashMap[bytes32, HashMap[address, uint256]]
 _deactivated: HashMap[bytes32, bool]
 # nonce -> NONCE_UNUSED | NONCE_PAID | NONCE_CANCELLED
 nonceState: public(HashMap[bytes32, uint8])
-# Part of every signed batch; bumped when a distributor is revoked.
-distributorEpoch: public(uint256)
 
 
 event Deposited:
@@ -201,7 +205,7 @@ def revokeRole(role: bytes32, account: address):
     if self.hasRole[role][account]:
         self.hasRole[role][account] = False
         if role == DISTRIBUTOR_ROLE:
-            self.distributorEpoch += 1
+            self._status += STATUS_EPOCH_ONE
         log RoleRevoked(role=role, account=account, sender=msg.sender)
 
 
@@ -305,8 +309,9 @@ def pause():
     @notice Stop paying batches (deposits and withdrawals still work). Owner only.
     """
     ownable._check_owner()
-    assert not self.paused, "bank: paused"
-    self.paused = True
+    status: uint256 = self._status
+    assert status & STATUS_PAUSED == 0, "bank: paused"
+    self._status = status | STATUS_PAUSED
     log Paused(account=msg.sender)
 
 
@@ -316,8 +321,9 @@ def unpause():
     @notice Resume paying batches. Owner only.
     """
     ownable._check_owner()
-    assert self.paused, "bank: not paused"
-    self.paused = False
+    status: uint256 = self._status
+    assert status & STATUS_PAUSED != 0, "bank: not paused"
+    self._status = status ^ STATUS_PAUSED
     log Unpaused(account=msg.sender)
 
 
@@ -345,7 +351,8 @@ def pushRewards(
     @param deadline Last block timestamp at which the batch may be paid.
     @param signature 65-byte (r, s, v) EIP-712 signature of a distributor.
     """
-    assert not self.paused, "bank: paused"
+    status: uint256 = self._status
+    assert status & STATUS_PAUSED == 0, "bank: paused"
     assert len(rewards) != 0, "bank: empty batch"
     assert block.timestamp <= deadline, "bank: deadline passed"
     assert self.nonceState[nonce] == NONCE_UNUSED, "bank: nonce used"
@@ -370,7 +377,9 @@ def pushRewards(
     # Inline on purpose: an internal function's frame sits below this one, so
     # its buffers would move this frame's 1,000-word rewards copy up in memory.
     rewards_hash: bytes32 = keccak256(slice(abi_encode(reward_hashes), 0, 32 * count))
-    digest: bytes32 = self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
+    digest: bytes32 = self._push_digest(
+        campaign_id, token, rewards_hash, nonce, deadline, status >> 1
+    )
     signer: address = self._recover(digest, signature)
     assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
 
@@ -389,6 +398,25 @@ def pushRewards(
     log RewardsPushed(
         campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
     )
+
+
+@external
+@view
+def paused() -> bool:
+    """
+    @notice Whether batches are refused (owner's pause).
+    """
+    return self._status & STATUS_PAUSED != 0
+
+
+@external
+@view
+def distributorEpoch() -> uint256:
+    """
+    @notice The epoch every batch signature must be made for (PushRewards.epoch).
+    @dev Starts at 0; +1 each time a distributor that held the role is revoked.
+    """
+    return self._status >> 1
 
 
 @external
@@ -456,7 +484,9 @@ def pushDigest(
         reward_hashes[count] = keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount))
         count += 1
     rewards_hash: bytes32 = keccak256(slice(abi_encode(reward_hashes), 0, 32 * count))
-    return self._push_digest(campaign_id, token, rewards_hash, nonce, deadline)
+    return self._push_digest(
+        campaign_id, token, rewards_hash, nonce, deadline, self._status >> 1
+    )
 
 
 @internal
@@ -502,7 +532,12 @@ def _domain_separator() -> bytes32:
 @internal
 @view
 def _push_digest(
-    campaign_id: bytes32, token: address, rewards_hash: bytes32, nonce: bytes32, deadline: uint256
+    campaign_id: bytes32,
+    token: address,
+    rewards_hash: bytes32,
+    nonce: bytes32,
+    deadline: uint256,
+    epoch: uint256,
 ) -> bytes32:
     struct_hash: bytes32 = keccak256(
         abi_encode(
@@ -512,7 +547,7 @@ def _push_digest(
             rewards_hash,
             nonce,
             deadline,
-            self.distributorEpoch,
+            epoch,
         )
     )
     return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))

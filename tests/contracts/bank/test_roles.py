@@ -85,3 +85,15 @@ def test_pause_and_unpause__owner_only(bank, product_owner, signer):
     receipt = bank.unpause(sender=product_owner)
     assert bank.paused() is False
     assert events(receipt) == [("Unpaused", {"account": product_owner.address})]
+
+
+def test_pause_and_epoch__one_never_moves_the_other(bank, product_owner, signer):
+    bank.pause(sender=product_owner)
+    bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    assert (bank.paused(), bank.distributorEpoch()) == (True, 1)
+    bank.unpause(sender=product_owner)
+    assert (bank.paused(), bank.distributorEpoch()) == (False, 1)
+    bank.grantRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    bank.pause(sender=product_owner)
+    assert (bank.paused(), bank.distributorEpoch()) == (True, 2)
