@@ -34,6 +34,7 @@ class LedgerModel:
     used_budget: int = 0
     exhausted: bool = False
     claims: list[Claim] = field(default_factory=list)
+    given_back: int = 0  # budget returned by cancelled (refunded) rows so far
 
     def ancestors(self, wallet: str) -> list[str]:
         """Every referrer above `wallet`, nearest first (the graph never loops)."""
@@ -45,12 +46,11 @@ class LedgerModel:
         return found
 
     def refer(self, wallet: str, referrer: str) -> bool:
-        """DESIGN.md referral rules: the first valid referrer wins; no self, no cycle,
-        and the referrer must already be known to the product. True if the edge holds."""
+        """DESIGN.md referral rules: the first valid referrer wins; no self, no cycle.
+        (A referrer need not be known to the product first: docs/shops.md.)"""
         accepted = (
             referrer != wallet
             and wallet not in self.referrer
-            and referrer in self.known
             and wallet not in [referrer, *self.ancestors(referrer)]
         )
         if accepted:
@@ -74,6 +74,16 @@ class LedgerModel:
         paid = {who: amount for who, amount in zip([wallet, *chain], parts, strict=True) if amount}
         self.earned.update(paid)
         return paid
+
+    def give_back(self, cancelled_total: int) -> None:
+        """Rows of refunded interactions were cancelled (when settlement could still stop
+        them): their budget returns, and a campaign closed by its cap reopens."""
+        delta = cancelled_total - self.given_back
+        assert delta >= 0, (cancelled_total, self.given_back)
+        if delta:
+            self.used_budget -= delta
+            self.given_back = cancelled_total
+            self.exhausted = False
 
     def claimed(self, wallet: str) -> int:
         return sum(claim.amount for claim in self.claims if claim.wallet == wallet)

@@ -2,11 +2,16 @@
 
 Hypothesis ingests interactions through the HTTP app, runs the pusher (whole
 cycles, and cycles that crash at each crash point and are restarted by the next
-cycle), claims from the wallets' own keys, mines, and reorgs anvil. After every
-step, per (token, wallet):
+cycle), refunds rewarded interactions (also while their batch is in flight),
+loses pushes in flight so that their deadline passes (void) or the base fee
+spikes above what their stored bytes may pay (refused), revokes and re-grants
+the distributor (old signatures die), claims from the wallets' own keys, mines,
+and reorgs anvil. After every step, per (token, wallet):
 
-- earned (model) == queued + in flight + pushed (database), and each ingestion
-  answers exactly the split and the referral verdict the model expects;
+- earned (model) == queued + in flight + pushed + cancelled (database); only rows
+  of refunded interactions are ever cancelled, and a refunded interaction has no
+  row left in pending; each ingestion answers exactly the split and the referral
+  verdict the model expects (with the budget cancelled rows gave back);
 - on-chain pending + claimed == what the batches whose nonce the bank used paid
   (so nothing is credited twice or without a batch), and once the pusher has
   drained everything, on-chain pending == pushed - claimed and reconcile is clean;
@@ -24,6 +29,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from eth_utils import keccak
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -38,6 +44,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 from web3 import Web3
 
+from backend.campaigns import engine
 from backend.chain import connect, contract, deploy_bank, deploy_core, deploy_test_token, send
 from backend.core.config import Settings
 from backend.core.context import AppContext
@@ -62,7 +69,9 @@ WALLETS = [CAST[name] for name in ("owner", "alice", "bob", "carol", "dave")]
 FUNDING = 10**30
 DRAIN_ROUNDS = 8
 MAX_REORG_DEPTH = 3
-UNSETTLED = ("signed", "submitted")
+UNSETTLED = ("signed", "submitted", "cancelling")
+DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
+NONCE_PAID = 1
 
 who = st.integers(0, len(WALLETS) - 1)
 LEDGER_RUNS = hypothesis_settings(
@@ -133,6 +142,8 @@ def test_ledger__random_ingest_push_crash_claim_reorg__model_holds(
     # the runs must have exercised the dangerous paths, not only quiet ones
     print("ledger model check coverage:", dict(stats))
     assert stats["credited"] > 0 and stats["crashed"] > 0, stats
+    assert stats["refunded"] > 0 and stats["revoked"] > 0, stats
+    assert stats["expired"] + stats["fee_spiked"] > 0, stats
 
 
 class Ledger(RuleBasedStateMachine):
@@ -145,6 +156,9 @@ class Ledger(RuleBasedStateMachine):
         self.snapshot = self.world.rpc("evm_snapshot")
         self.ready = False
         self.unhealed_reorg = False  # a reorg took pushes away; the next full cycle heals
+        self.rewarded: list[int] = []  # interactions that earned something
+        self.refunded: set[int] = set()
+        self.base_fee = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
 
     # --- set-up: one product, a funded bank, one capped campaign -----------------------
 
@@ -213,6 +227,8 @@ class Ledger(RuleBasedStateMachine):
         finally:
             self.world.rpc("evm_setAutomine", [True])
             self.world.rpc("evm_revert", [self.snapshot])
+            # anvil keeps a pending base-fee override across snapshot reverts
+            self.world.rpc("anvil_setNextBlockBaseFeePerGas", [hex(self.base_fee)])
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -221,11 +237,14 @@ class Ledger(RuleBasedStateMachine):
     def visit(self, users: list[int]) -> None:
         for user in users:
             wallet = WALLETS[user].address
+            self.model.give_back(self.world.run(self.cancelled_total()))
             answer = self.ingest(wallet, "webshop.open", {})
             expected = self.model.visit(wallet)
             paid = {r["wallet"]: int(r["amount"]) for r in answer["rewards"]}
             assert paid == expected, (paid, expected)
             self.stats["earned"] += bool(paid)
+            if paid:
+                self.rewarded.append(int(answer["interaction_id"]))
 
     @precondition(lambda self: self.ready)
     @rule(user=who, referrer=who)
@@ -263,6 +282,48 @@ class Ledger(RuleBasedStateMachine):
         finally:
             faults.crash_point = original
 
+    @precondition(lambda self: self.ready and bool(self.rewarded))
+    @rule(data=st.data())
+    def refund(self, data: st.DataObject) -> None:
+        """The shop refunds an order: whatever of it is not pushed yet must never be paid."""
+        interaction = data.draw(st.sampled_from(self.rewarded))
+        self.world.run(self._refund(interaction))
+        self.refunded.add(interaction)
+        self.stats["refunded"] += 1
+
+    async def _refund(self, interaction: int) -> None:
+        async with self.world.ctx.sessions() as session:
+            await engine.cancel_interaction_rewards(session, [interaction], "order refunded")
+            await session.commit()
+
+    @precondition(lambda self: self.ready and self.world.run(self.outstanding()) != (0, 0))
+    @rule(spike=st.booleans())
+    def push_lost_in_flight(self, spike: bool) -> None:
+        """A cycle's transactions leave, the node loses them; then either the batches'
+        deadline passes (void) or the base fee jumps above what their bytes may pay."""
+        self.world.rpc("evm_setAutomine", [False])
+        try:
+            report = self.world.run(push_once(self.world.ctx, options=FAST, wait_s=0))
+            for tx_hash in [*report.tx_hashes, *report.replaced, *report.rebroadcast]:
+                self.world.rpc("anvil_dropTransaction", [tx_hash])
+            if spike:
+                fee = 50 * int(self.w3.eth.get_block("latest")["baseFeePerGas"]) + 10**10
+                self.world.rpc("anvil_setNextBlockBaseFeePerGas", [hex(fee)])
+            else:
+                self.world.rpc("evm_increaseTime", [FAST.deadline_s + 60])
+            self.world.rpc("evm_mine")
+        finally:
+            self.world.rpc("evm_setAutomine", [True])
+        self.stats["fee_spiked" if spike else "expired"] += 1
+
+    @precondition(lambda self: self.ready)
+    @rule()
+    def distributor_revoked_and_regranted(self) -> None:
+        """Key rotation on the bank: batches signed before it can never pay again."""
+        send(self.w3, KEY, self.bank_contract.functions.revokeRole(DISTRIBUTOR_ROLE, SIGNER))
+        send(self.w3, KEY, self.bank_contract.functions.grantRole(DISTRIBUTOR_ROLE, SIGNER))
+        self.stats["revoked"] += 1
+
     @precondition(lambda self: self.ready and any(self.claimable()))
     @rule(data=st.data())
     def claim(self, data: st.DataObject) -> None:
@@ -291,6 +352,7 @@ class Ledger(RuleBasedStateMachine):
             return
         self.world.rpc("anvil_reorg", [depth, []])
         self.model.reorg(head - depth + 1)
+        self.keep_distributor()
         self.unhealed_reorg = True
         self.stats["reorged"] += 1
 
@@ -306,21 +368,32 @@ class Ledger(RuleBasedStateMachine):
     @invariant()
     def ledger_holds(self) -> None:
         ledger = self.world.run(self.read_ledger())
-        by_status, per_wallet, batches, rows_of, used_budget = ledger
-        # earned == queued + in flight + pushed, in total and per wallet; nothing cancelled
-        assert set(by_status) <= {"pending", "batched", "pushed"}, by_status
+        by_status, per_wallet, batches, rows_of, used_budget, cancelled = ledger
+        # earned == queued + in flight + pushed + cancelled, in total and per wallet
+        assert set(by_status) <= {"pending", "batched", "pushed", "cancelled"}, by_status
         assert sum(by_status.values()) == sum(self.model.earned.values())
-        assert per_wallet == {w: a for w, a in self.model.earned.items() if a}
+        cancelled_by_wallet: Counter[str] = Counter()
+        for interaction, wallet, status, amount in cancelled:
+            # only refunds cancel; a refunded interaction never waits in pending
+            assert interaction in self.refunded, interaction
+            if status == "cancelled":
+                cancelled_by_wallet[wallet] += amount
+            else:
+                assert status != "pending", (interaction, status)
+        assert sum(cancelled_by_wallet.values()) == by_status.get("cancelled", 0)
+        live = {w: a - cancelled_by_wallet[w] for w, a in self.model.earned.items()}
+        assert per_wallet == {w: a for w, a in live.items() if a}
         assert all(amount > 0 for amount in per_wallet.values())
 
         paid: Counter[str] = Counter()
         paid_total = 0
         for batch_id, nonce, status, payload, total in batches:
-            if not self.bank_contract.functions.isNonceUsed(bytes.fromhex(nonce[2:])).call():
+            state = self.bank_contract.functions.nonceState(bytes.fromhex(nonce[2:])).call()
+            if state != NONCE_PAID:
                 assert status != "pushed" or self.unhealed_reorg, (batch_id, status)
                 continue
-            # the bank used this nonce: its rows are settled by it, never released or re-batched
-            assert status in ("submitted", "pushed"), (batch_id, status)
+            # the bank paid this nonce: its rows are settled by it, never released or re-batched
+            assert status in ("submitted", "cancelling", "pushed"), (batch_id, status)
             assert rows_of.get(batch_id, 0) == total, (batch_id, rows_of.get(batch_id), total)
             for item in payload:
                 paid[Web3.to_checksum_address(item["user"])] += int(item["amount"])
@@ -331,6 +404,7 @@ class Ledger(RuleBasedStateMachine):
             assert self.onchain_pending(wallet) + claimed == paid[wallet], wallet
             assert self.erc20.functions.balanceOf(wallet).call() == claimed, wallet
 
+        self.model.give_back(by_status.get("cancelled", 0))
         cap = self.model.budget_cap
         assert used_budget == self.model.used_budget
         remaining = self.bank_contract.functions.getCampaignBudget(
@@ -360,6 +434,12 @@ class Ledger(RuleBasedStateMachine):
         assert response.status_code == 202, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    def keep_distributor(self) -> None:
+        """A reorg can take the re-grant of a key rotation away: the owner sends it again."""
+        bank = self.bank_contract.functions
+        if not bank.hasRole(DISTRIBUTOR_ROLE, SIGNER).call():
+            send(self.w3, KEY, bank.grantRole(DISTRIBUTOR_ROLE, SIGNER))
 
     def claimable(self) -> list[int]:
         return [self.onchain_pending(person.address) for person in WALLETS]
@@ -407,7 +487,27 @@ class Ledger(RuleBasedStateMachine):
             used_budget = await session.scalar(
                 select(Campaign.used_budget).where(Campaign.id == self.campaign_id)
             )
-        return by_status, per_wallet, batches, rows_of, int(used_budget or 0)
+            refunded_rows = [
+                (interaction, wallet, status, int(amount))
+                for interaction, wallet, status, amount in await session.execute(
+                    select(
+                        Reward.interaction_id, Reward.wallet, Reward.status, Reward.amount
+                    ).where(
+                        (Reward.status == "cancelled")
+                        | Reward.interaction_id.in_(sorted(self.refunded))
+                    )
+                )
+            ]
+        return by_status, per_wallet, batches, rows_of, int(used_budget or 0), refunded_rows
+
+    async def cancelled_total(self) -> int:
+        async with self.world.ctx.sessions() as session:
+            total = await session.scalar(
+                select(func.coalesce(func.sum(Reward.amount), 0)).where(
+                    Reward.status == "cancelled"
+                )
+            )
+        return int(total or 0)
 
     def drain(self) -> None:
         """Push and mine until nothing is queued or in flight (bounded rounds)."""
@@ -430,7 +530,9 @@ class Ledger(RuleBasedStateMachine):
                 .where(SettlementBatch.status.in_(UNSETTLED))
             )
             unpushed = await session.scalar(
-                select(func.count()).select_from(Reward).where(Reward.status != "pushed")
+                select(func.count())
+                .select_from(Reward)
+                .where(Reward.status.not_in(["pushed", "cancelled"]))
             )
         return int(unsettled or 0), int(unpushed or 0)
 
@@ -438,7 +540,8 @@ class Ledger(RuleBasedStateMachine):
         """After draining: every earned reward pushed once; chain == pushed - claimed."""
         assert self.world.run(self.outstanding()) == (0, 0)
         by_status, per_wallet, *_ = self.world.run(self.read_ledger())
-        assert by_status.get("pushed", 0) == sum(self.model.earned.values())
+        cancelled = by_status.get("cancelled", 0)
+        assert by_status.get("pushed", 0) == sum(self.model.earned.values()) - cancelled
         for person in WALLETS:
             wallet = person.address
             pushed = per_wallet.get(wallet, 0)
