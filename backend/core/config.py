@@ -23,7 +23,9 @@ ANVIL_DEV_KEYS = (
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 )
-SECRET_FIELDS = frozenset({"signer_key", "signer_password", "deployer_key", "secret_key"})
+SECRET_FIELDS = frozenset(
+    {"signer_key", "signer_password", "deployer_key", "secret_key", "relayer_key"}
+)
 
 
 class ConfigError(Exception):
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     deployer_key: str | None = Field(None, description="key used by `cascade chain deploy`")
     push_pull_address: str | None = Field(None, description="deployed MultiTokenPushPull")
     bank_factory_address: str | None = Field(None, description="deployed ProductBankFactory")
+    account_factory_address: str | None = Field(
+        None, description="deployed PasskeyAccountFactory (passkey wallets' addresses)"
+    )
     push_interval_s: int = Field(300, ge=1, description="seconds between settlement runs")
     push_cooldown_s: int = Field(60, ge=0, description="age a pending reward needs to be batched")
     batch_size: int = Field(100, ge=1, le=500, description="wallets per signed batch")
@@ -63,6 +68,28 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="root log level")
     data_dir: Path = Field(Path(".data"), description="embedded Postgres, anvil state, secrets")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
+    # The relayer pays gas for gasless claims and passkey sends. Budgets are gas units
+    # (not wei), per UTC day, so a fee spike changes the bill but never the service.
+    relayer_key: str | None = Field(
+        None, description="key that sends and pays for relayed transactions; unset: the signer"
+    )
+    relayer_daily_gas: int = Field(
+        50_000_000, ge=0, description="gas the relayer may spend per UTC day, all products"
+    )
+    relayer_product_daily_gas: int = Field(
+        10_000_000, ge=0, description="gas per UTC day charged to one product's claims"
+    )
+    relayer_claims_per_wallet_per_day: int = Field(
+        3, ge=0, description="gasless claims one wallet may ask for per UTC day"
+    )
+    relayer_sends_per_wallet_per_day: int = Field(
+        5, ge=0, description="sponsored passkey sends one wallet may ask for per UTC day"
+    )
+    relayer_min_claim: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"*": 1},
+        description="smallest pending amount (base units) worth a sponsored claim: an "
+        'integer for every token, or JSON {"0xToken": n, "*": default}',
+    )
 
     @field_validator("cors_origins", "listener_origins", mode="before")
     @classmethod
@@ -74,7 +101,31 @@ class Settings(BaseSettings):
             return [item.strip() for item in stripped.split(",") if item.strip()]
         return value
 
-    @field_validator("signer_key", "deployer_key")
+    @field_validator("relayer_min_claim", mode="before")
+    @classmethod
+    def _parse_min_claim(cls, value: Any) -> Any:
+        """An integer (all tokens) or a JSON object token -> integer, "*" the default."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = {"*": value}
+        elif isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("{") else {"*": int(text)}
+        if not isinstance(value, dict):
+            raise ValueError("must be an integer or a JSON object of token -> integer")
+        from eth_utils import is_address, to_checksum_address
+
+        parsed: dict[str, int] = {}
+        for token, amount in value.items():
+            if token != "*" and not is_address(token):
+                raise ValueError(f"{token!r} is not a token address")
+            number = int(amount)
+            if number < 0:
+                raise ValueError("minimums are base units, never negative")
+            parsed["*" if token == "*" else to_checksum_address(token)] = number
+        parsed.setdefault("*", 1)
+        return parsed
+
+    @field_validator("signer_key", "deployer_key", "relayer_key")
     @classmethod
     def _check_key(cls, value: str | None) -> str | None:
         if value is None:
@@ -84,7 +135,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a 32-byte hex private key")
         return "0x" + raw.lower()
 
-    @field_validator("push_pull_address", "bank_factory_address")
+    @field_validator("push_pull_address", "bank_factory_address", "account_factory_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
         if value is None:
@@ -152,6 +203,14 @@ class Settings(BaseSettings):
         if self.embedded_chain:
             return ANVIL_DEV_KEYS[0]
         raise ConfigError("SIGNER_KEY or SIGNER_KEYSTORE is required when RPC_URL is set")
+
+    def effective_relayer_key(self) -> str:
+        """RELAYER_KEY, else the signer's key: then relayed sends share its account nonces."""
+        return self.relayer_key or self.effective_signer_key()
+
+    def min_claim(self, token: str) -> int:
+        """RELAYER_MIN_CLAIM for `token` (checksummed), else its "*" default."""
+        return self.relayer_min_claim.get(token, self.relayer_min_claim["*"])
 
     def effective_deployer_key(self) -> str:
         if self.deployer_key:
