@@ -41,6 +41,7 @@ BUDGET_EXHAUSTED = "budget_exhausted_onchain"
 INSUFFICIENT_BALANCE = "insufficient_balance_onchain"
 CAMPAIGN_DEACTIVATED = "campaign_deactivated_onchain"
 CAMPAIGN_INACTIVE = "campaign_inactive_onchain"
+TOKEN_REFUSED = "token_transfer_refused_onchain"
 PUSH_ERROR = "settlement_push_error"
 GROUP_FAILED = "settlement_group_failed"
 

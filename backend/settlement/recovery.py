@@ -63,6 +63,8 @@ FUNDING_REVERTS: dict[str, tuple[str, str]] = {
     "insufficient_balance": (CampaignStatus.BUDGET_EXHAUSTED, alerts.INSUFFICIENT_BALANCE),
     "campaign_deactivated": (CampaignStatus.DEACTIVATED, alerts.CAMPAIGN_DEACTIVATED),
     "campaign_inactive": (CampaignStatus.BUDGET_EXHAUSTED, alerts.CAMPAIGN_INACTIVE),
+    # the token refused to move (paused, blocklisted bank): like missing funds, the owner acts
+    "transfer_failed": (CampaignStatus.BUDGET_EXHAUSTED, alerts.TOKEN_REFUSED),
 }
 # Reverts that the next resolution pass settles by itself (pushed or void).
 SELF_RESOLVING = frozenset({"nonce_used", "deadline_passed"})

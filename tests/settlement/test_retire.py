@@ -6,6 +6,7 @@ invariants (chain credit == pushed rows, nothing stuck, no nonce gap, reconcile 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,15 +15,16 @@ from sqlalchemy import select, update
 
 from backend.campaigns import engine
 from backend.campaigns.models import Campaign
-from backend.chain import send
+from backend.chain import contract, deploy_contract, send
 from backend.core.models import Alert
+from backend.products.models import Product
 from backend.rewards.models import Reward
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.options import load_options
 from backend.settlement.signer import push_calldata
-from tests.factories import wallet
+from tests.factories import make_campaign, wallet
 from tests.settlement.conftest import FAST, KEY, SIGNER, TOKENS, Env, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
 
@@ -344,3 +346,49 @@ async def test_build__one_group_cannot_be_signed__other_groups_still_settle(env:
         assert statuses == {"pending"}
         alert = await session.scalar(select(Alert).where(Alert.code == "settlement_group_failed"))
         assert alert is not None and alert.resolved_at is None
+
+
+async def test_token_refuses_transfers__campaign_waits_with_alert__pays_once_token_resumes(
+    env: Env,
+):
+    token = deploy_contract(env.w3, KEY, "FalseReturnToken", "Paused", "PSD", 18)
+    erc20 = contract(env.w3, "FalseReturnToken", token)
+    send(env.w3, KEY, erc20.functions.mint(SIGNER, 10 * TOKENS))
+    send(env.w3, KEY, erc20.functions.approve(env.bank, 10 * TOKENS))
+    send(env.w3, KEY, env.bank_contract.functions.deposit(token, 10 * TOKENS))
+    async with env.ctx.sessions() as session:
+        product = await session.get(Product, env.product.id)
+        assert product is not None
+        campaign = await make_campaign(session, product, token=token, id=uuid.uuid4())
+    cid = bytes.fromhex(campaign.chain_campaign_id[2:])
+    send(env.w3, KEY, env.bank_contract.functions.allocateCampaignBudget(cid, token, 0, 2**256 - 1))
+    user = wallet()
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, campaign, [(user, 3 * TOKENS)])
+        await session.execute(
+            update(Reward).where(Reward.campaign_id == campaign.id).values(token=token)
+        )
+        await session.commit()
+    send(env.w3, KEY, erc20.functions.setPaused(True))
+
+    report = await push_once(env.ctx, options=FAST)
+
+    assert report.voided == 1 and report.batches_pushed == 0  # its nonce cancelled first
+    async with env.ctx.sessions() as session:
+        refreshed = await session.get(Campaign, campaign.id)
+        assert refreshed is not None and refreshed.status == "budget_exhausted"
+        assert "approve failed" in (refreshed.status_reason or "")  # the paused token
+        codes = (await session.scalars(select(Alert.code))).all()
+        assert "token_transfer_refused_onchain" in codes
+        status = await session.scalar(select(Reward.status).where(Reward.wallet == user))
+        assert status == "pending"
+
+    send(env.w3, KEY, erc20.functions.setPaused(False))
+    async with env.ctx.sessions() as session:
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign.id).values(status="active")
+        )
+        await session.commit()
+    again = await push_once(env.ctx, options=FAST)
+    assert again.rewards_pushed == 1
+    assert env.push_pull.functions.getPendingAmount(token, user).call() == 3 * TOKENS
