@@ -20,6 +20,7 @@ from backend.interactions.models import Interaction
 from backend.products.models import Product, ProductBank
 from backend.rewards.models import Reward
 from backend.runtime.anvil import rpc_call
+from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
 from backend.settlement.models import SenderNonce, SettlementBatch
 from backend.settlement.options import load_options
 from backend.settlement.reconcile import reconcile
@@ -157,12 +158,14 @@ async def assert_consistent(env: Env, wallets: Iterable[str]) -> None:
         unsettled = await session.scalar(
             select(func.count())
             .select_from(SettlementBatch)
-            .where(SettlementBatch.status.in_(["signed", "submitted"]))
+            .where(SettlementBatch.status.in_(["signed", "submitted", "cancelling"]))
         )
         assert unsettled == 0
         for batch in (await session.scalars(select(SettlementBatch))).all():
-            used = env.bank_contract.functions.isNonceUsed(bytes.fromhex(batch.nonce[2:])).call()
-            assert used == (batch.status == "pushed"), batch.status
+            state = env.bank_contract.functions.nonceState(bytes.fromhex(batch.nonce[2:])).call()
+            # paid exactly when pushed; a void batch's nonce is unused or cancelled, never paid
+            assert (state == NONCE_PAID) == (batch.status == "pushed"), batch.status
+            assert state in (NONCE_PAID, NONCE_UNUSED, NONCE_CANCELLED)
         allocated = await session.scalar(
             select(SenderNonce.next_nonce).where(SenderNonce.sender == SIGNER)
         )
