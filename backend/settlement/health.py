@@ -29,7 +29,7 @@ async def check_settlement(ctx: AppContext) -> dict[str, Any]:
                 select(func.count())
                 .select_from(SettlementBatch)
                 .where(
-                    SettlementBatch.status.in_(["signed", "submitted"]),
+                    SettlementBatch.status.in_(["signed", "submitted", "cancelling"]),
                     SettlementBatch.error_code.in_(BLOCKING_CODES),
                 )
             )

@@ -11,18 +11,26 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from backend.core.context import AppContext
+from backend.core.models import Alert
 from backend.core.scheduler import Scheduler
 from backend.observability.metrics import JOB_DURATION
 from backend.products.models import ProductBank
+from backend.rewards.models import Reward, RewardStatus
 from backend.settlement import alerts
 from backend.settlement.builder import build_batches
 from backend.settlement.chain import ChainReader
 from backend.settlement.models import SettlementBatch
 from backend.settlement.options import SettlementOptions, load_options
-from backend.settlement.recovery import Outcome, handle_mined_reverts, heal_reorgs, resolve_all
+from backend.settlement.recovery import (
+    UNSETTLED,
+    Outcome,
+    handle_mined_reverts,
+    heal_reorgs,
+    resolve_all,
+)
 from backend.settlement.signer import Signer, load_signer
 from backend.settlement.transactions import Sender, track
 
@@ -51,13 +59,32 @@ class PushReport:
 
 
 async def check_distributors(ctx: AppContext, sender: Sender) -> set[str]:
-    """Banks whose distributor role the signer lacks: alert once, skip them; resolve on return."""
+    """Banks whose distributor role the signer lacks: alert once, skip them; resolve on return.
+
+    Only banks with work are asked (pending rows, unsettled batches, or an open alert to
+    resolve): a cycle with nothing to do makes no call per bank, whatever their number.
+    """
     halted: set[str] = set()
     async with ctx.sessions() as session:
         banks = (
             await session.execute(
                 select(ProductBank.product_id, ProductBank.address).where(
-                    ProductBank.chain_id == sender.chain_id
+                    ProductBank.chain_id == sender.chain_id,
+                    or_(
+                        exists().where(
+                            Reward.product_id == ProductBank.product_id,
+                            Reward.status == RewardStatus.PENDING,
+                        ),
+                        exists().where(
+                            SettlementBatch.bank_address == ProductBank.address,
+                            SettlementBatch.status.in_(UNSETTLED),
+                        ),
+                        exists().where(
+                            Alert.code == alerts.SIGNER_NOT_DISTRIBUTOR,
+                            Alert.subject == ProductBank.address,
+                            Alert.resolved_at.is_(None),
+                        ),
+                    ),
                 )
             )
         ).all()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backend.campaigns.models import Campaign
 from backend.core.models import Alert
 from backend.rewards.models import Reward
-from backend.settlement.chain import DISTRIBUTOR_ROLE
+from backend.settlement.chain import DISTRIBUTOR_ROLE, ChainReader
 from backend.settlement.health import check_settlement
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch
@@ -143,3 +143,29 @@ async def test_push__campaign_deactivated_onchain__rows_cancelled_campaign_deact
         assert (await session.scalars(select(SettlementBatch.status))).all() == ["failed"]
     assert await _alert_codes(env) == ["campaign_deactivated_onchain"]
     await assert_consistent(env, wallets)
+
+
+async def test_push__idle_bank_without_role__not_asked_until_it_has_work(env: Env):
+    from backend.chain import send
+
+    send(env.w3, KEY, env.bank_contract.functions.revokeRole(DISTRIBUTOR_ROLE, SIGNER))
+    calls: list[str] = []
+    original = ChainReader.is_distributor
+
+    async def counted(self: ChainReader, bank: str, account: str) -> bool:
+        calls.append(bank)
+        return await original(self, bank, account)
+
+    ChainReader.is_distributor = counted  # type: ignore[method-assign]
+    try:
+        idle = await push_once(env.ctx, options=FAST)
+        assert calls == [] and idle.halted_banks == []  # nothing to do: no call per bank
+        assert await _alert_codes(env) == []
+
+        async with env.ctx.sessions() as session:
+            await env.add_rewards(session, env.campaigns[0], [(wallet(), 5)])
+        busy = await push_once(env.ctx, options=FAST)
+        assert calls == [env.bank] and busy.halted_banks == [env.bank]
+        assert await _alert_codes(env) == ["signer_not_distributor"]
+    finally:
+        ChainReader.is_distributor = original  # type: ignore[method-assign]
