@@ -1,0 +1,286 @@
+"""Traffic-shaped settlement: rewards arrive over simulated time across many banks.
+
+The design's capacity is 100,000 rewards a day over 10,000 campaigns of 5,000
+products: ~10 rewards per campaign per day, so a push rarely carries more than a
+few rewards. This mode seeds B banks with C campaigns each, lets rewards arrive
+at that rate for H simulated hours, runs one push cycle per settlement interval
+(hourly, then every five minutes, each with a fresh wallet pool, on the same
+chain), and counts what settlement costs per reward: gas, transactions, RPC
+calls and SQL statements, and the time a cycle takes. Figures for 5,000 banks
+are extrapolated per bank-hour, with the arithmetic printed.
+
+Used by `bench/settle.py --traffic`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak
+from sqlalchemy import event, insert
+
+from backend.campaigns.models import Campaign
+from backend.chain import connect, contract, deploy_bank, send
+from backend.core.context import AppContext
+from backend.interactions.models import Interaction
+from backend.products.models import Product, ProductBank
+from backend.rewards.models import Reward
+from backend.settlement.job import push_once
+from backend.settlement.options import load_options
+
+DESIGN_REWARDS_PER_DAY = 100_000
+DESIGN_CAMPAIGNS = 10_000
+DESIGN_BANKS = 5_000
+REWARDS_PER_CAMPAIGN_PER_DAY = DESIGN_REWARDS_PER_DAY / DESIGN_CAMPAIGNS
+UNLIMITED = 2**256 - 1
+
+
+@dataclass
+class Cadence:
+    """What one settlement interval cost over the simulated hours."""
+
+    interval_s: int
+    hours: float
+    cycles: int = 0
+    rewards: int = 0
+    transactions: int = 0
+    gas: int = 0
+    rpc_calls: int = 0
+    sql_statements: int = 0
+    cycle_seconds_total: float = 0.0
+    cycle_seconds_max: float = 0.0
+
+    def figures(self, banks: int) -> dict[str, Any]:
+        per_reward = self.gas / self.rewards if self.rewards else 0.0
+        bank_hours = banks * self.hours
+        tx_per_bank_hour = self.transactions / bank_hours
+        return {
+            **asdict(self),
+            "gas_per_reward": round(per_reward),
+            "rpc_per_reward": round(self.rpc_calls / max(self.rewards, 1), 2),
+            "sql_per_reward": round(self.sql_statements / max(self.rewards, 1), 2),
+            "rewards_per_tx": round(self.rewards / max(self.transactions, 1), 2),
+            "gas_per_tx": round(self.gas / max(self.transactions, 1)),
+            "cycle_seconds_mean": round(self.cycle_seconds_total / max(self.cycles, 1), 3),
+            "cycle_seconds_max": round(self.cycle_seconds_max, 3),
+            # at 5,000 banks: the same transactions per bank-hour, the same gas per reward
+            "design_transactions_per_day": round(tx_per_bank_hour * DESIGN_BANKS * 24),
+            "design_gas_per_day": round(per_reward * DESIGN_REWARDS_PER_DAY),
+        }
+
+
+class Counters:
+    """RPC requests through the app's provider and SQL statements through its engine."""
+
+    def __init__(self, ctx: AppContext):
+        self.rpc = 0
+        self.sql = 0
+        provider = ctx.w3.provider
+        original = provider.make_request
+
+        async def counted(method: Any, params: Any) -> Any:
+            self.rpc += 1
+            return await original(method, params)
+
+        provider.make_request = counted
+        event.listen(ctx.engine.sync_engine, "before_cursor_execute", self._statement)
+
+    def _statement(self, *_: Any) -> None:
+        self.sql += 1
+
+
+async def seed_banks(
+    ctx: AppContext, rpc_url: str, key: str, core: dict[str, str], token: str, args: Any
+) -> list[Campaign]:
+    """B products with a funded bank each and C unlimited campaigns per bank."""
+    w3 = connect(rpc_url)
+    signer = Account.from_key(key).address
+    erc20 = contract(w3, "MockERC20", token)
+    per_bank = 10**30
+    send(w3, key, erc20.functions.mint(signer, per_bank * args.banks))
+    campaigns: list[Campaign] = []
+    started = time.perf_counter()
+    for index in range(args.banks):
+        product_id = "0x" + keccak(text=f"traffic-{index}.example").hex()
+        bank = deploy_bank(w3, key, core["bank_factory"], bytes.fromhex(product_id[2:]), signer)
+        send(w3, key, erc20.functions.approve(bank, per_bank))
+        bank_contract = contract(w3, "ProductBank", bank)
+        send(w3, key, bank_contract.functions.deposit(token, per_bank))
+        async with ctx.sessions() as session:
+            session.add(
+                Product(
+                    id=product_id,
+                    name=f"Traffic {index}",
+                    primary_domain=f"traffic-{index}.example",
+                    domains=[f"traffic-{index}.example"],
+                    owner_wallet=Account.create().address,
+                )
+            )
+            await session.flush()
+            session.add(ProductBank(product_id=product_id, chain_id=31337, address=bank))
+            for number in range(args.campaigns_per_bank):
+                campaign_id = uuid.uuid4()
+                campaign = Campaign(
+                    id=campaign_id,
+                    product_id=product_id,
+                    chain_campaign_id="0x" + keccak(campaign_id.bytes).hex(),
+                    name=f"traffic {index}.{number}",
+                    trigger="purchase.completed",
+                    token=token,
+                    reward_type="fixed",
+                    reward_config={"amount": "1"},
+                    user_bps=10_000,
+                    decay_bps=0,
+                    max_depth=0,
+                    status="active",
+                )
+                session.add(campaign)
+                campaigns.append(campaign)
+                cid = bytes.fromhex(campaign.chain_campaign_id[2:])
+                allocate = bank_contract.functions.allocateCampaignBudget
+                send(w3, key, allocate(cid, token, 0, UNLIMITED))
+            await session.commit()
+        if (index + 1) % 25 == 0:
+            print(
+                f"  {index + 1}/{args.banks} banks funded ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+    return campaigns
+
+
+async def arrive(
+    ctx: AppContext, campaigns: list[Campaign], count: int, pool: list[str], rng: random.Random
+) -> None:
+    """`count` rewards, each to a random campaign and a wallet of the pool, available now."""
+    if not count:
+        return
+    async with ctx.sessions() as session:
+        picks = [(rng.choice(campaigns), rng.choice(pool)) for _ in range(count)]
+        interactions = [
+            {
+                "product_id": campaign.product_id,
+                "wallet": wallet,
+                "type": "purchase.completed",
+                "source": "cli",
+            }
+            for campaign, wallet in picks
+        ]
+        ids = (
+            await session.scalars(insert(Interaction).returning(Interaction.id), interactions)
+        ).all()
+        rows = [
+            {
+                "product_id": campaign.product_id,
+                "campaign_id": campaign.id,
+                "interaction_id": interaction_id,
+                "wallet": wallet,
+                "level": 0,
+                "token": campaign.token,
+                "amount": rng.randint(10**15, 10**19),
+            }
+            for (campaign, wallet), interaction_id in zip(picks, ids, strict=True)
+        ]
+        await session.execute(insert(Reward), rows)
+        await session.commit()
+
+
+async def run_cadence(
+    ctx: AppContext,
+    counters: Counters,
+    campaigns: list[Campaign],
+    interval_s: int,
+    hours: float,
+    rng: random.Random,
+) -> Cadence:
+    """Rewards arrive for `hours`; one push cycle per `interval_s` settles what arrived."""
+    result = Cadence(interval_s=interval_s, hours=hours)
+    cycles = int(hours * 3600 // interval_s)
+    expected = len(campaigns) * REWARDS_PER_CAMPAIGN_PER_DAY * interval_s / 86_400
+    total_expected = expected * cycles
+    pool = [Account.create().address for _ in range(max(int(total_expected * 0.7), 10))]
+    options = load_options(receipt_wait_s=60)
+    for cycle in range(cycles):
+        count = _poisson(rng, expected)
+        await arrive(ctx, campaigns, count, pool, rng)
+        rpc, sql = counters.rpc, counters.sql
+        started = time.perf_counter()
+        report = await push_once(ctx, options=options)
+        took = time.perf_counter() - started
+        if report.errors:
+            raise RuntimeError(f"push cycle failed: {report.errors}")
+        result.cycles += 1
+        result.rewards += report.rewards_pushed
+        result.transactions += len(report.tx_hashes)
+        result.gas += report.gas_used
+        result.rpc_calls += counters.rpc - rpc
+        result.sql_statements += counters.sql - sql
+        result.cycle_seconds_total += took
+        result.cycle_seconds_max = max(result.cycle_seconds_max, took)
+        if (cycle + 1) % max(cycles // 6, 1) == 0:
+            print(
+                f"  every {interval_s} s: cycle {cycle + 1}/{cycles}, "
+                f"{result.rewards} rewards in {result.transactions} tx",
+                flush=True,
+            )
+    return result
+
+
+async def empty_cycle(ctx: AppContext, counters: Counters) -> dict[str, Any]:
+    """A cycle with nothing pending: what the banks cost when idle."""
+    rpc, sql = counters.rpc, counters.sql
+    started = time.perf_counter()
+    await push_once(ctx, options=load_options(receipt_wait_s=0))
+    return {
+        "seconds": round(time.perf_counter() - started, 3),
+        "rpc_calls": counters.rpc - rpc,
+        "sql_statements": counters.sql - sql,
+    }
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method for small means, a rounded normal for large ones."""
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, mean**0.5)))
+    limit, product, count = pow(2.718281828459045, -mean), rng.random(), 0
+    while product > limit:
+        product *= rng.random()
+        count += 1
+    return count
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--traffic", action="store_true", help="traffic-shaped mode (see above)")
+    parser.add_argument("--banks", type=int, default=200, help="traffic mode: banks (products)")
+    parser.add_argument("--campaigns-per-bank", type=int, default=2)
+    parser.add_argument("--hours", type=float, default=6.0, help="traffic mode: simulated hours")
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    """Human-readable figures, with the extrapolation's arithmetic."""
+    lines = [
+        f"traffic: {result['banks']} banks x {result['campaigns_per_bank']} campaigns, "
+        f"{REWARDS_PER_CAMPAIGN_PER_DAY:g} rewards/campaign/day, {result['hours']} h simulated",
+        f"idle cycle at {result['banks']} banks: {result['empty_cycle']['seconds']} s, "
+        f"{result['empty_cycle']['rpc_calls']} RPC calls, "
+        f"{result['empty_cycle']['sql_statements']} SQL statements",
+    ]
+    for name in ("hourly", "five_minutes"):
+        c = result[name]
+        lines += [
+            f"{name}: {c['rewards']} rewards, {c['transactions']} tx "
+            f"({c['rewards_per_tx']} rewards/tx), {c['gas_per_reward']:,} gas/reward, "
+            f"{c['gas_per_tx']:,} gas/tx, {c['rpc_per_reward']} RPC and "
+            f"{c['sql_per_reward']} SQL per reward, cycle {c['cycle_seconds_mean']} s "
+            f"(max {c['cycle_seconds_max']} s)",
+            f"  at {DESIGN_BANKS} banks: {c['transactions']} tx / ({result['banks']} banks x "
+            f"{c['hours']} h) x {DESIGN_BANKS} x 24 = {c['design_transactions_per_day']:,} tx/day; "
+            f"{c['gas_per_reward']:,} gas x {DESIGN_REWARDS_PER_DAY:,} rewards = "
+            f"{c['design_gas_per_day']:,} gas/day",
+        ]
+    return lines
