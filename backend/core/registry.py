@@ -8,6 +8,7 @@ from backend.core.db import Base
 from backend.interactions import models as interaction_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401
 from backend.products import models as product_models  # noqa: F401
+from backend.relayer import models as relayer_models  # noqa: F401
 from backend.rewards import models as reward_models  # noqa: F401
 from backend.settlement import models as settlement_models  # noqa: F401
 from indexer import models as indexer_models  # noqa: F401

@@ -83,13 +83,20 @@ class SettlementBatch(Timestamps, Base):
 
 
 class SettlementTransaction(Base):
-    """Every broadcast of a batch: original, fee-bumped replacement, re-broadcast."""
+    """Every broadcast from a backend account: original, fee-bumped replacement, re-broadcast.
+
+    It belongs to a settlement batch (push, cancel, cancel_nonce) or to a relay request
+    (claim, send; see backend.relayer), never both: one machinery for every sent byte.
+    """
 
     __tablename__ = "settlement_transactions"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    batch_id: Mapped[uuid.UUID] = mapped_column(
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("settlement_batches.id", ondelete="CASCADE")
+    )
+    relay_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("relay_requests.id", ondelete="CASCADE")
     )
     sender: Mapped[str] = Address()
     account_nonce: Mapped[int] = mapped_column(BigInteger)
@@ -102,8 +109,17 @@ class SettlementTransaction(Base):
     status: Mapped[str] = mapped_column(String(16), server_default=text("'sent'"))
     # push (ProductBank.pushRewards) | cancel (0-value self-transfer that burns the
     # account nonce of a voided batch, so the sending account never has a gap) |
-    # cancel_nonce (ProductBank.cancelNonces: the batch's signature can never pay)
+    # cancel_nonce (ProductBank.cancelNonces: the batch's signature can never pay) |
+    # claim (MultiTokenPushPull.pullRewardsFor) | send (a passkey account's execute)
     kind: Mapped[str] = mapped_column(String(16), server_default=text("'push'"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
-    __table_args__ = (Index("ix_settlement_transactions_batch", "batch_id"),)
+    __table_args__ = (
+        Index("ix_settlement_transactions_batch", "batch_id"),
+        Index(
+            "ix_settlement_transactions_relay",
+            "relay_id",
+            postgresql_where=text("relay_id IS NOT NULL"),
+        ),
+        CheckConstraint("(batch_id IS NULL) <> (relay_id IS NULL)", name="one_owner"),
+    )

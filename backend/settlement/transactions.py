@@ -6,7 +6,9 @@ taken) or bytes that can be sent again. A "slot" is one account nonce of the
 sender; it holds the original transaction and its fee-bumped replacements, and
 it stays open until one of them is mined. A slot is never abandoned: if its
 batch is voided meanwhile, the next replacement is a 0-value self-transfer, so
-the account never has a nonce gap.
+the account never has a nonce gap. A slot belongs to a settlement batch or to a
+relay request (gasless claim, passkey send: backend.relayer); the tracker records
+a relay's outcome in the same commit that marks its transaction mined.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.relayer import outcomes
 from backend.settlement import faults
 from backend.settlement.alerts import TRANSACTIONS, log
 from backend.settlement.chain import ChainReader
@@ -32,6 +35,7 @@ from backend.settlement.signer import Signer
 
 SENT, MINED, REPLACED, DROPPED = "sent", "mined", "replaced", "dropped"
 PUSH, CANCEL, CANCEL_NONCE = "push", "cancel", "cancel_nonce"
+CLAIM, SEND = "claim", "send"  # relayed for a user (owner: a relay request)
 CANCEL_GAS = 21_000
 # Node refusals that a higher fee cures (anvil, geth, reth, erigon wordings).
 FEE_REFUSALS = ("fee", "underpriced", "gas price")
@@ -39,7 +43,7 @@ FEE_REFUSALS = ("fee", "underpriced", "gas price")
 
 @dataclass
 class Sender:
-    """Everything needed to sign and send from the settlement account."""
+    """Everything needed to sign and send from one backend account (signer or relayer)."""
 
     reader: ChainReader
     signer: Signer
@@ -106,7 +110,7 @@ async def store_push(
         "maxFeePerGas": max_fee,
         "maxPriorityFeePerGas": tip,
     }
-    return _store(session, sender, batch.id, tx, PUSH)
+    return _store(session, sender, tx, PUSH, batch_id=batch.id)
 
 
 async def store_call(
@@ -126,15 +130,48 @@ async def store_call(
         "maxFeePerGas": max_fee,
         "maxPriorityFeePerGas": tip,
     }
-    return _store(session, sender, batch_id, tx, CANCEL_NONCE)
+    return _store(session, sender, tx, CANCEL_NONCE, batch_id=batch_id)
+
+
+async def store_relay(
+    session: AsyncSession,
+    sender: Sender,
+    relay_id: uuid.UUID,
+    to: str,
+    data: bytes,
+    gas: int,
+    kind: str,
+) -> Tx:
+    """A relayed call (claim or send) under a fresh nonce; stored, not yet committed or sent."""
+    max_fee, tip = await sender.reader.fees()
+    nonce = await allocate_nonce(session, sender)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": sender.chain_id,
+        "nonce": nonce,
+        "to": to,
+        "value": 0,
+        "data": data,
+        "gas": gas,
+        "maxFeePerGas": max_fee,
+        "maxPriorityFeePerGas": tip,
+    }
+    return _store(session, sender, tx, kind, relay_id=relay_id)
 
 
 def _store(
-    session: AsyncSession, sender: Sender, batch_id: uuid.UUID, tx: dict[str, Any], kind: str
+    session: AsyncSession,
+    sender: Sender,
+    tx: dict[str, Any],
+    kind: str,
+    *,
+    batch_id: uuid.UUID | None = None,
+    relay_id: uuid.UUID | None = None,
 ) -> Tx:
     raw, tx_hash = sender.signer.sign_transaction(tx)
     row = Tx(
         batch_id=batch_id,
+        relay_id=relay_id,
         sender=sender.signer.address,
         account_nonce=tx["nonce"],
         tx_hash=tx_hash,
@@ -201,25 +238,33 @@ async def replace(
     else:
         tx.update(to=old["to"], value=old["value"], data=old["data"], gas=old["gas"])
         kind = newest.kind
-    return _store(session, sender, newest.batch_id, tx, kind)
+    return _store(session, sender, tx, kind, batch_id=newest.batch_id, relay_id=newest.relay_id)
 
 
-async def open_slots(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> list[int]:
+async def open_slots(
+    sessions: async_sessionmaker[AsyncSession], sender: Sender, *, relay_only: bool = False
+) -> list[int]:
     async with sessions() as session:
-        nonces = await session.scalars(
-            select(Tx.account_nonce)
-            .where(Tx.sender == sender.signer.address, Tx.status == SENT)
-            .distinct()
-            .order_by(Tx.account_nonce)
+        query = select(Tx.account_nonce).where(
+            Tx.sender == sender.signer.address, Tx.status == SENT
         )
+        if relay_only:
+            query = query.where(Tx.relay_id.is_not(None))
+        nonces = await session.scalars(query.distinct().order_by(Tx.account_nonce))
         return list(nonces)
 
 
-async def track(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> TrackResult:
-    """Walk the open slots: record what mined, re-broadcast what the node lost, bump the stuck."""
+async def track(
+    sessions: async_sessionmaker[AsyncSession], sender: Sender, *, relay_only: bool = False
+) -> TrackResult:
+    """Walk the open slots: record what mined, re-broadcast what the node lost, bump the stuck.
+
+    `relay_only`: the relayer's job walks relay slots only; a push slot's mined revert
+    is the push cycle's to handle (it reads `TrackResult.reverted`).
+    """
     result = TrackResult()
     chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
-    for nonce in await open_slots(sessions, sender):
+    for nonce in await open_slots(sessions, sender, relay_only=relay_only):
         async with sessions() as session:
             await _track_slot(session, sender, nonce, chain_nonce, result)
     return result
@@ -249,10 +294,12 @@ async def _track_slot(
             continue
         for other in rows:
             other.status = REPLACED if other is not row else MINED
-        if receipt["status"] == 0 and row.kind == PUSH:
+        if receipt["status"] == 0 and row.kind == PUSH and row.batch_id is not None:
             result.reverted.append(
                 Reverted(row.batch_id, row.tx_hash, int(receipt["blockNumber"]), row.raw_tx)
             )
+        if row.relay_id is not None:
+            await outcomes.record_receipt(session, row.relay_id, row.tx_hash, receipt)
         result.mined.append(row.tx_hash)
         await session.commit()
         return
@@ -260,13 +307,17 @@ async def _track_slot(
         # Consumed by a transaction that is not ours: the batch is resolved from the chain.
         for row in live:
             row.status = DROPPED
+        if live[-1].relay_id is not None:
+            await outcomes.record_dropped(session, live[-1].relay_id)
         log.warning("account nonce used outside settlement", extra={"nonce": nonce})
         await session.commit()
         return
     newest = live[-1]
-    batch_status = await session.scalar(
-        select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
-    )
+    batch_status = None
+    if newest.batch_id is not None:
+        batch_status = await session.scalar(
+            select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
+        )
     dead = batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
     if not await sender.reader.is_known(newest.tx_hash):
         if newest.kind == PUSH and batch_status == BatchStatus.CANCELLING:
@@ -279,13 +330,18 @@ async def _track_slot(
             problem = await broadcast(sender, newest)  # the same bytes: same hash, same payload
             if not refused_for_fees(problem) and not (dead and problem):
                 result.rebroadcast.append(newest.tx_hash)
+                if problem is None and newest.relay_id is not None:
+                    await outcomes.mark_sent(session, newest.relay_id)
+                    await session.commit()
                 return
         # The node will not take these bytes (fees below the base fee), or they belong
         # to a void batch: fill the slot with a fee-bumped replacement, never a gap.
         replacement = await replace(session, sender, newest, cancel=dead)
         await session.commit()
         faults.crash_point("tx_stored")
-        await broadcast(sender, replacement)
+        if await broadcast(sender, replacement) is None and replacement.relay_id is not None:
+            await outcomes.mark_sent(session, replacement.relay_id)
+            await session.commit()
         result.replaced.append(replacement.tx_hash)
         return
     age = (datetime.now(UTC) - newest.created_at).total_seconds()
