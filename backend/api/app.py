@@ -32,6 +32,7 @@ DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.notifications.routes",
     "backend.observability.routes",
     "backend.wallets.routes",
+    "backend.relayer.routes",
     "backend.dashboard.routes",
 )
 

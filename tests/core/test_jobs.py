@@ -26,6 +26,7 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
     )
     assert _job_names(AppContext(configured, database_url, rpc_url)) == {
         "settlement.push",
+        "relayer.track",
         "indexer",
         "webhook_delivery",
         "monitors",

@@ -1,0 +1,108 @@
+"""Queries of the relayer: today's usage per wallet, product and relayer; claim candidates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.relayer.models import IN_FLIGHT, RelayCharge, RelayKind, RelayRequest
+from backend.rewards.models import Reward, RewardStatus
+from backend.settlement.models import SettlementTransaction as Tx
+from indexer.models import WalletTokenBalance
+
+CHARGED_GAS = func.coalesce(RelayRequest.gas_used, RelayRequest.gas_limit)
+
+
+async def in_flight_claim(session: AsyncSession, chain_id: int, wallet: str) -> RelayRequest | None:
+    return await session.scalar(
+        select(RelayRequest).where(
+            RelayRequest.chain_id == chain_id,
+            RelayRequest.wallet == wallet,
+            RelayRequest.kind == RelayKind.CLAIM,
+            RelayRequest.status.in_(IN_FLIGHT),
+        )
+    )
+
+
+async def requests_since(
+    session: AsyncSession, chain_id: int, wallet: str, kind: str, since: datetime
+) -> int:
+    """Relay requests of `wallet` since `since`: every accepted one counts, mined or not."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(RelayRequest)
+        .where(
+            RelayRequest.chain_id == chain_id,
+            RelayRequest.wallet == wallet,
+            RelayRequest.kind == kind,
+            RelayRequest.created_at >= since,
+        )
+    )
+    return int(count or 0)
+
+
+async def gas_since(session: AsyncSession, chain_id: int, since: datetime) -> int:
+    """The relayer's charged gas since `since`: gas used once mined, the gas limit until then."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(CHARGED_GAS), 0)).where(
+            RelayRequest.chain_id == chain_id, RelayRequest.created_at >= since
+        )
+    )
+    return int(total or 0)
+
+
+async def product_gas_since(
+    session: AsyncSession, products: Sequence[str], since: datetime
+) -> dict[str, int]:
+    if not products:
+        return {}
+    rows = await session.execute(
+        select(RelayCharge.product_id, func.sum(RelayCharge.gas))
+        .where(RelayCharge.product_id.in_(list(products)), RelayCharge.created_at >= since)
+        .group_by(RelayCharge.product_id)
+    )
+    return {product: int(gas) for product, gas in rows}
+
+
+async def candidate_tokens(session: AsyncSession, chain_id: int, wallet: str) -> list[str]:
+    """Tokens the wallet may have pending: pushed to it, or credited as the indexer saw."""
+    pushed = select(Reward.token).where(
+        Reward.wallet == wallet, Reward.status == RewardStatus.PUSHED
+    )
+    indexed = select(WalletTokenBalance.token).where(
+        WalletTokenBalance.chain_id == chain_id,
+        WalletTokenBalance.wallet == wallet,
+        WalletTokenBalance.total_added > WalletTokenBalance.total_claimed,
+    )
+    tokens = await session.scalars(union(pushed, indexed))
+    return sorted(set(tokens))
+
+
+async def pushed_by_product(
+    session: AsyncSession, wallet: str, tokens: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """token -> product -> amount pushed to `wallet` (who paid the rewards being claimed)."""
+    rows = await session.execute(
+        select(Reward.token, Reward.product_id, func.sum(Reward.amount))
+        .where(
+            Reward.wallet == wallet,
+            Reward.status == RewardStatus.PUSHED,
+            Reward.token.in_(list(tokens)),
+        )
+        .group_by(Reward.token, Reward.product_id)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for token, product, amount in rows:
+        out.setdefault(token, {})[product] = int(amount)
+    return out
+
+
+async def newest_tx_hash(session: AsyncSession, relay_id: uuid.UUID) -> str | None:
+    """The hash to show while a relay is in flight: its newest stored transaction."""
+    return await session.scalar(
+        select(Tx.tx_hash).where(Tx.relay_id == relay_id).order_by(Tx.id.desc()).limit(1)
+    )

@@ -1,0 +1,328 @@
+"""Gasless claims: the relayer pays, the wallet gets every pending token, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from backend.core.context import AppContext
+from backend.relayer.job import track_relays
+from backend.relayer.models import RelayCharge, RelayRequest
+from backend.relayer.relay import RelayerEnv
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementTransaction as Tx
+from tests.factories import wallet
+from tests.relayer.conftest import FAST, SIGNER, TOKENS, Env, bearer, configure, erc20_balance
+from tests.settlement.helpers import SimulatedCrash, crash_at
+
+
+async def pushed(env: Env, *rewards: tuple[str, int]) -> None:
+    """Rewards credited on-chain (pending in MultiTokenPushPull) for these wallets."""
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], rewards)
+    report = await push_once(env.ctx, options=FAST)
+    assert report.rewards_pushed == len(rewards), report
+
+
+async def rows(ctx: AppContext, model: type) -> list:
+    async with ctx.sessions() as session:
+        return list((await session.scalars(select(model))).all())
+
+
+async def test_claim__pays_the_pending_tokens_to_the_wallet_and_the_relayer_pays_gas(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    user = wallet()
+    await pushed(env, (user, 7 * TOKENS))
+    relayer_eth = env.w3.eth.get_balance(SIGNER)
+
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "sent" and body["tx_hash"].startswith("0x")
+    await track_relays(ctx, relayer_env)
+    assert erc20_balance(env.w3, env.token, user) == 7 * TOKENS
+    assert env.onchain(user) == 0
+    assert env.w3.eth.get_balance(user) == 0  # the user never needed gas
+    assert env.w3.eth.get_balance(SIGNER) < relayer_eth
+    (relay,) = await rows(ctx, RelayRequest)
+    assert (relay.kind, relay.status, relay.wallet) == ("claim", "mined", user)
+    assert relay.tx_hash == body["tx_hash"]
+    assert relay.payload == [{"token": env.token, "amount": str(7 * TOKENS)}]
+    receipt = env.w3.eth.get_transaction_receipt(body["tx_hash"])
+    assert relay.gas_used == receipt["gasUsed"] and receipt["from"] == SIGNER
+    (charge,) = await rows(ctx, RelayCharge)  # the product whose rewards these are pays
+    assert (charge.product_id, charge.gas) == (env.product.id, relay.gas_used)
+
+    status = await api.get(f"/api/wallet/relays/{relay.id}", headers=await bearer(ctx, user))
+    assert status.status_code == 200
+    assert status.json() == {
+        "relay_id": str(relay.id),
+        "kind": "claim",
+        "status": "mined",
+        "tx_hash": body["tx_hash"],
+        "explorer_url": None,
+        "error": None,
+    }
+
+
+async def test_relay_status__of_another_wallet__is_not_found(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+    relay_id = (
+        await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+    ).json()["relay_id"]
+    other = await api.get(f"/api/wallet/relays/{relay_id}", headers=await bearer(ctx, wallet()))
+    assert other.status_code == 404 and other.json()["error"]["code"] == "relay_not_found"
+
+
+async def test_claim__asked_again_while_in_flight__answers_the_same_relay_and_sends_nothing(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv, automine: None
+):
+    user = wallet()
+    await pushed(env, (user, 3 * TOKENS))
+    headers = await bearer(ctx, user)
+    env.rpc("evm_setAutomine", [False])
+
+    first = await api.post("/api/wallet/claim", json={}, headers=headers)
+    second = await api.post("/api/wallet/claim", json={}, headers=headers)
+
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 1
+    env.rpc("evm_mine")
+    await track_relays(ctx, relayer_env)
+    assert erc20_balance(env.w3, env.token, user) == 3 * TOKENS
+    assert len(await rows(ctx, RelayRequest)) == 1
+
+
+async def test_claim__same_idempotency_key__replays_the_answer(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+    headers = {**await bearer(ctx, user), "Idempotency-Key": "claim-1"}
+    first = await api.post("/api/wallet/claim", json={}, headers=headers)
+    again = await api.post("/api/wallet/claim", json={}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(await rows(ctx, RelayRequest)) == 1
+
+
+async def assert_refused_and_nothing_sent(
+    env: Env, ctx: AppContext, response: httpx.Response, status: int, code: str, nonce: int
+) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert await rows(ctx, RelayRequest) == []
+    assert env.w3.eth.get_transaction_count(SIGNER, "pending") == nonce
+
+
+async def test_claim__nothing_pending__409_nothing_to_claim(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, wallet()))
+    await assert_refused_and_nothing_sent(env, ctx, response, 409, "nothing_to_claim", nonce)
+
+
+async def test_claim__only_dust__422_claim_below_minimum(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    user = wallet()
+    await pushed(env, (user, 5))
+    configure(ctx, relayer_min_claim={env.token: 6, "*": 1})
+    nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+    await assert_refused_and_nothing_sent(env, ctx, response, 422, "claim_below_minimum", nonce)
+    assert response.json()["error"]["details"] == {"pending": {env.token: "5"}}
+    assert env.onchain(user) == 5
+
+
+async def test_claim__past_the_wallet_daily_limit__429_claim_limit_reached(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    user = wallet()
+    configure(ctx, relayer_claims_per_wallet_per_day=1)
+    await pushed(env, (user, TOKENS))
+    headers = await bearer(ctx, user)
+    assert (await api.post("/api/wallet/claim", json={}, headers=headers)).status_code == 202
+    await track_relays(ctx, relayer_env)
+    await pushed(env, (user, 2 * TOKENS))
+    nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+
+    response = await api.post("/api/wallet/claim", json={}, headers=headers)
+
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "claim_limit_reached"
+    assert len(await rows(ctx, RelayRequest)) == 1
+    assert env.w3.eth.get_transaction_count(SIGNER, "pending") == nonce
+    assert env.onchain(user) == 2 * TOKENS
+
+
+async def test_claim__product_out_of_gas_for_today__429_product_gas_budget_exhausted(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+    configure(ctx, relayer_product_daily_gas=10_000)  # below any claim
+    nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+    await assert_refused_and_nothing_sent(
+        env, ctx, response, 429, "product_gas_budget_exhausted", nonce
+    )
+
+
+async def test_claim__relayer_out_of_gas_for_today__429_relayer_budget_exhausted(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    first, second = wallet(), wallet()
+    await pushed(env, (first, TOKENS), (second, TOKENS))
+    assert (
+        await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, first))
+    ).status_code == 202
+    await track_relays(ctx, relayer_env)
+    (relay,) = await rows(ctx, RelayRequest)
+    configure(ctx, relayer_daily_gas=relay.gas_used + 1_000)  # today's spend is the budget
+    nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, second))
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "relayer_budget_exhausted"
+    assert len(await rows(ctx, RelayRequest)) == 1
+    assert env.w3.eth.get_transaction_count(SIGNER, "pending") == nonce
+
+
+async def test_claim__without_a_session__401_and_with_an_api_key__403(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient
+):
+    from tests.factories import make_product
+
+    assert (await api.post("/api/wallet/claim", json={})).status_code == 401
+    async with ctx.sessions() as session:
+        _, key = await make_product(session)
+    response = await api.post(
+        "/api/wallet/claim", json={}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "session_required"
+    assert await rows(ctx, RelayRequest) == []
+
+
+@pytest.mark.parametrize("tokens", [["0x1234"], ["not an address" * 3]])
+async def test_claim__malformed_tokens__422_and_nothing_written(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, tokens: list[str]
+):
+    response = await api.post(
+        "/api/wallet/claim", json={"tokens": tokens}, headers=await bearer(ctx, wallet())
+    )
+    assert response.status_code == 422
+    assert await rows(ctx, RelayRequest) == []
+
+
+async def test_claim__crash_after_the_transaction_is_stored__tracker_sends_the_same_bytes_once(
+    env: Env,
+    ctx: AppContext,
+    relayer_env: RelayerEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    api: httpx.AsyncClient,
+):
+    from backend.relayer import service
+
+    user = wallet()
+    await pushed(env, (user, 4 * TOKENS))
+    crash_at(monkeypatch, "tx_stored")
+    with pytest.raises(SimulatedCrash):
+        await service.claim(relayer_env, user, None)
+    monkeypatch.undo()
+    (stored,) = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
+    assert env.w3.eth.get_transaction_count(SIGNER, "pending") == stored.account_nonce  # unsent
+    (relay,) = await rows(ctx, RelayRequest)
+    assert relay.status == "queued"
+
+    again = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+    assert again.json()["relay_id"] == str(relay.id)  # the stored claim, not a second one
+    await track_relays(ctx, relayer_env)  # re-broadcasts the stored bytes
+    await track_relays(ctx, relayer_env)  # sees them mined
+
+    relay_txs = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
+    assert [(t.tx_hash, t.status) for t in relay_txs] == [(stored.tx_hash, "mined")]
+    (relay,) = await rows(ctx, RelayRequest)
+    assert (relay.status, relay.tx_hash) == ("mined", stored.tx_hash)
+    assert erc20_balance(env.w3, env.token, user) == 4 * TOKENS
+    after = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+    assert after.json()["error"]["code"] == "nothing_to_claim"
+
+
+async def test_claim__stuck_transaction__is_fee_bumped_and_the_replacement_is_recorded(
+    env: Env, ctx: AppContext, relayer_env: RelayerEnv, automine: None, base_fee_restored: None
+):
+    from backend.relayer import service
+    from backend.settlement.options import load_options
+
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+    env.rpc("evm_setAutomine", [False])
+    first = await service.claim(relayer_env, user, None)
+    env.rpc("anvil_dropTransaction", [first.tx_hash])  # the node lost it...
+    env.rpc("anvil_setNextBlockBaseFeePerGas", [hex(10**12)])  # ...and fees rose past it
+    env.rpc("evm_mine")
+    relayer_env._sender = None
+    relayer_env.options = load_options(replace_after_s=0)
+    await track_relays(ctx, relayer_env)  # refused for fees: a bumped replacement goes out
+    env.rpc("evm_mine")
+    await track_relays(ctx, relayer_env)
+
+    relay_txs = sorted((t for t in await rows(ctx, Tx) if t.relay_id), key=lambda t: t.id)
+    assert [t.status for t in relay_txs] == ["replaced", "mined"]
+    assert relay_txs[1].max_fee_per_gas > relay_txs[0].max_fee_per_gas
+    assert relay_txs[0].account_nonce == relay_txs[1].account_nonce
+    (relay,) = await rows(ctx, RelayRequest)
+    assert (relay.status, relay.tx_hash) == ("mined", relay_txs[1].tx_hash)
+    assert erc20_balance(env.w3, env.token, user) == TOKENS
+
+
+async def test_claims_and_pushes_at_once__share_the_signer_key_without_a_nonce_collision(
+    env: Env, ctx: AppContext, relayer_env: RelayerEnv
+):
+    from backend.relayer import service
+
+    claimers = [wallet() for _ in range(4)]
+    await pushed(env, *[(user, TOKENS) for user in claimers])
+    newcomers = [wallet() for _ in range(8)]
+
+    async def pusher() -> None:
+        for round_ in range(2):
+            async with env.ctx.sessions() as session:
+                chunk = newcomers[round_ * 4 : round_ * 4 + 4]
+                await env.add_rewards(session, env.campaigns[0], [(w, TOKENS) for w in chunk])
+            await push_once(env.ctx, options=FAST)
+
+    async def claimer() -> None:
+        for user in claimers:
+            await service.claim(relayer_env, user, None)
+
+    await asyncio.gather(pusher(), claimer())
+    await push_once(env.ctx, options=FAST)
+    await track_relays(ctx, relayer_env)
+
+    async with ctx.sessions() as session:
+        statuses = set((await session.scalars(select(Tx.status))).all())
+        mined_relays = await session.scalar(
+            select(func.count()).select_from(RelayRequest).where(RelayRequest.status == "mined")
+        )
+    assert statuses == {"mined"}  # no nonce taken twice: nothing replaced or dropped
+    assert mined_relays == len(claimers)
+    for user in claimers:
+        assert erc20_balance(env.w3, env.token, user) == TOKENS and env.onchain(user) == 0
+    for user in newcomers:
+        assert env.onchain(user) == TOKENS
+    assert env.w3.eth.get_transaction_count(SIGNER, "latest") == env.w3.eth.get_transaction_count(
+        SIGNER, "pending"
+    )
