@@ -165,3 +165,17 @@ async def claims_by_id(
         {"c": chain_id, "ids": list(ids)},
     )
     return {int(row.id): dict(row._mapping) for row in result}
+
+
+async def known_tokens(session: AsyncSession, wallet: str, limit: int) -> list[str]:
+    """Tokens of Cascade products, the wallet's own (rewarded) ones first, at most `limit`."""
+    result = await session.execute(
+        text(
+            "SELECT token FROM ("
+            "  SELECT DISTINCT token, 0 AS rank FROM rewards WHERE wallet = :w"
+            "  UNION ALL SELECT DISTINCT address, 1 FROM product_tokens"
+            ") t GROUP BY token ORDER BY min(rank), token LIMIT :limit"
+        ),
+        {"w": wallet, "limit": limit},
+    )
+    return [str(token) for (token,) in result]

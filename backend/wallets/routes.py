@@ -1,4 +1,4 @@
-"""HTTP for the wallet page: /api/wallet/{address}/rewards, /history and /stream.
+"""HTTP for the wallet page: /api/wallet/{address}/rewards, /balances, /history and /stream.
 
 Public reads (no authentication): see backend/wallets/service.py for why.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
 from backend.wallets import service
-from backend.wallets.schemas import HistoryPage, RewardsSnapshot
+from backend.wallets.schemas import Balances, HistoryPage, RewardsSnapshot
 from indexer.settings import finality_depth
 
 MAX_PAGE = 100
@@ -37,6 +37,13 @@ class WalletController(Controller):
             wallet=wallet,
             confirmed_depth=finality_depth(app_context.settings),
         )
+
+    @get("/balances", summary="Token balances the wallet holds, and whether it has code")
+    async def balances(
+        self, address: str, db_session: AsyncSession, app_context: AppContext
+    ) -> Balances:
+        wallet = service.normalize_wallet(address)
+        return await service.balances(db_session, app_context, wallet)
 
     @get("/history", summary="Earned rewards and claims, newest first")
     async def history(

@@ -58,3 +58,16 @@ class HistoryPage(msgspec.Struct):
     offset: int
     total: int
     next_offset: int | None
+
+
+class TokenBalance(msgspec.Struct):
+    token: str
+    symbol: str | None
+    decimals: int | None
+    balance: str  # ERC-20 balanceOf(wallet) at the latest block, base units
+
+
+class Balances(msgspec.Struct):
+    wallet: str
+    account_deployed: bool  # the wallet has code (a passkey account after its first send)
+    tokens: list[TokenBalance]

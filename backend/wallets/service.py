@@ -19,14 +19,16 @@ from eth_utils import is_checksum_address, to_checksum_address
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
-from backend.core.errors import InvalidInput
-from backend.wallets import repository
+from backend.core.errors import InvalidInput, Unavailable
+from backend.wallets import chain, repository
 from backend.wallets.schemas import (
+    Balances,
     ClaimItem,
     HistoryPage,
     Named,
     RewardItem,
     RewardsSnapshot,
+    TokenBalance,
     TokenRewards,
 )
 from indexer.apply import load_cursor
@@ -35,6 +37,7 @@ from indexer.settings import finality_depth
 _HEX_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 _chain_ids: dict[str, int] = {}
 KEEP_ALIVE_S = 15.0
+MAX_BALANCE_TOKENS = 50  # one eth_call each, concurrently
 
 
 def normalize_wallet(address: str) -> str:
@@ -101,6 +104,31 @@ async def rewards_snapshot(
             )
         )
     return RewardsSnapshot(wallet=wallet, tokens=rows)
+
+
+async def balances(session: AsyncSession, ctx: AppContext, wallet: str) -> Balances:
+    """What the wallet holds (ERC-20 balanceOf) in the tokens of Cascade products, and
+    whether it has code; read at the latest block, like a wallet app shows it."""
+    tokens = await repository.known_tokens(session, wallet, MAX_BALANCE_TOKENS)
+    meta = await repository.token_meta(session, tokens)
+    await session.rollback()  # no transaction held open across the chain reads
+    try:
+        held, deployed = await asyncio.gather(
+            chain.balances(ctx.w3, tokens, wallet), chain.has_code(ctx.w3, wallet)
+        )
+    except Exception as exc:  # the node is down: say so, never a 500
+        raise Unavailable("the chain node is unreachable", code="chain_unavailable") from exc
+    rows = [
+        TokenBalance(
+            token=token,
+            symbol=meta.get(token, (None, None))[0],
+            decimals=meta.get(token, (None, None))[1],
+            balance=str(amount),
+        )
+        for token, amount in held.items()
+        if amount is not None
+    ]
+    return Balances(wallet=wallet, account_deployed=bool(deployed), tokens=rows)
 
 
 async def history(
