@@ -1,4 +1,4 @@
-"""Calls the relayer makes and reads: pending rewards, balances, account code, calldata.
+"""Calls the relayer makes and reads: pending rewards, contracts, calldata.
 
 Thin on purpose, like backend.settlement.chain: decisions live in policy and service.
 Reads go through the app's AsyncWeb3; calldata is encoded locally from the ABIs.
@@ -6,7 +6,6 @@ Reads go through the app's AsyncWeb3; calldata is encoded locally from the ABIs.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -17,18 +16,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from backend.chain.artifacts import load_artifact
 
 MAX_TOKENS = 64  # MultiTokenPushPull's DynArray bound
-ACCOUNT_SALT = 0  # a user's first passkey account (spec: salt 0)
 TRANSFER_SELECTOR = function_signature_to_4byte_selector("transfer(address,uint256)")
-# the two ERC-20 functions the wallet uses; any token the products register has them
-ERC20_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "balanceOf",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-]
 
 
 @cache
@@ -63,33 +51,6 @@ async def pending_amounts(
         amounts = await contract.functions.getPendingAmounts(chunk, wallet).call()
         out.update({token: int(amount) for token, amount in zip(chunk, amounts, strict=True)})
     return out
-
-
-async def balances(w3: Any, tokens: Sequence[str], wallet: str) -> dict[str, int | None]:
-    """token -> balanceOf(wallet); None where the token does not answer (no code, reverts)."""
-
-    async def one(token: str) -> int | None:
-        contract = w3.eth.contract(address=to_checksum_address(token), abi=ERC20_ABI)
-        try:
-            return int(await contract.functions.balanceOf(wallet).call())
-        except Exception:  # a broken or self-destructed token must not break the page
-            return None
-
-    values = await asyncio.gather(*(one(token) for token in tokens))
-    return dict(zip(tokens, values, strict=True))
-
-
-async def has_code(w3: Any, address: str) -> bool:
-    return len(bytes(await w3.eth.get_code(to_checksum_address(address)))) > 0
-
-
-async def counterfactual_account(
-    w3: Any, factory_address: str, x: int, y: int, rp_id_hash: bytes
-) -> str:
-    """The passkey's account: factory.getAddress(x, y, rpIdHash, 0), deployed or not."""
-    factory = account_factory(w3, factory_address)
-    address = await factory.functions.getAddress(x, y, rp_id_hash, ACCOUNT_SALT).call()
-    return str(to_checksum_address(address))
 
 
 def transfer_call(token: str, to: str, amount: int) -> tuple[str, int, bytes]:
