@@ -60,7 +60,7 @@ test('PROTOCOL documents every endpoint the listener calls', () => {
   const normalise = (path) => path.replace(/\$\{[^}]+\}|\{[^}]+\}/g, '{}')
   const used = [...api.matchAll(/call\('(GET|POST)', [`'](\/api\/[^`']+)/g)].map((m) => `${m[1]} ${normalise(m[2])}`)
   used.push(...[...api.matchAll(/\$\{baseUrl\}(\/api\/[^`]+)`/g)].map((m) => `GET ${normalise(m[1])}`))
-  assert.equal(used.length, 11) // 10 fetches + the event stream
+  assert.equal(used.length, 13) // 12 fetches + the event stream
   const documented = new Set([...PROTOCOL.matchAll(/`(GET|POST) (\/api\/[^`\s]+)/g)].map((m) => `${m[1]} ${normalise(m[2])}`))
   for (const endpoint of used) assert.ok(documented.has(endpoint), endpoint)
 })

@@ -346,7 +346,7 @@ describe('openWallet panel', () => {
     await started
     send('openWallet', {})
     await settle()
-    win.document.body.button('Sign in with a passkey').click()
+    win.document.body.button('Sign in with your passkey').click()
     await settle()
     await settle()
     assert.deepEqual([...new Uint8Array(requests[0].publicKey.challenge)], [0, 1, 2])
@@ -388,12 +388,143 @@ describe('openWallet panel', () => {
     await started
     send('openWallet', {})
     await settle()
-    win.document.body.button('Sign in with a passkey').click()
+    win.document.body.button('Sign in with your passkey').click()
     await settle()
     await settle()
     assert.equal(posted().length, 1)
     assert.equal(win.document.body.find((n) => n.role == 'status').textContent, '')
-    assert.ok(win.document.body.button('Sign in with a passkey'))
+    assert.ok(win.document.body.button('Sign in with your passkey'))
+  })
+
+  const labels = (body) => [...body.all()].filter((n) => n.tagName == 'BUTTON').map((n) => [n.textContent, n.className == 'primary'])
+
+  test('no injected wallet: "Create your wallet with a passkey" comes first, the wallet I have second', async () => {
+    const { started, send, win } = setup()
+    await started
+    send('openWallet', {})
+    await settle()
+    assert.deepEqual(labels(win.document.body), [
+      ['Create your wallet with a passkey', true],
+      ['Use a wallet I already have', false],
+      ['Sign in with your passkey', false],
+      ['Close', false],
+    ])
+    const create = win.document.body.button('Create your wallet with a passkey')
+    const hint = win.document.body.find((n) => n.id == create.attributes['aria-describedby'])
+    assert.match(hint.textContent, /no seed phrase/)
+  })
+
+  test('an injected wallet: "Use a wallet I already have" comes first', async () => {
+    const { started, send, win } = setup({ ethereum: { request: async () => [] } })
+    await started
+    send('openWallet', {})
+    await settle()
+    assert.deepEqual(labels(win.document.body).slice(0, 2), [
+      ['Use a wallet I already have', true],
+      ['Create your wallet with a passkey', false],
+    ])
+  })
+
+  test('create a wallet with a passkey: sign-up options, the prompt, verify as "listener"; signed in to the account', async () => {
+    const ACCOUNT = '0x' + '44'.repeat(20)
+    const signup = { token: 'acct-token', wallet: ACCOUNT, expires_at: '2999-01-01T00:00:00Z' }
+    const created = []
+    const credentials = {
+      get: async () => null,
+      create: async (options) => (
+        created.push(options),
+        {
+          id: 'new-cred',
+          rawId: new Uint8Array([9]).buffer,
+          type: 'public-key',
+          authenticatorAttachment: 'platform',
+          getClientExtensionResults: () => ({}),
+          response: { clientDataJSON: new Uint8Array([1]).buffer, attestationObject: new Uint8Array([2]).buffer, getTransports: () => ['internal'] },
+        }
+      ),
+    }
+    const creation = {
+      rp: { name: 'Cascade', id: 'rewards.example' },
+      user: { id: 'AQ', name: 'Cascade wallet 01', displayName: 'Cascade wallet 01' },
+      challenge: 'AAEC',
+      pubKeyCredParams: [{ type: 'public-key', alg: -7 }],
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    }
+    const { started, send, win, posted, storage, calls } = setup({
+      credentials,
+      routes: {
+        'POST /api/auth/passkey/signup/options': () => response(200, creation),
+        'POST /api/auth/passkey/signup/verify': () => response(200, signup),
+        [`GET /api/wallet/${ACCOUNT}/rewards`]: () => response(200, { wallet: ACCOUNT, tokens: [] }),
+      },
+    })
+    await started
+    send('openWallet', {})
+    await settle()
+    win.document.body.button('Create your wallet with a passkey').click()
+    for (let i = 0; i < 4; i++) await settle()
+    assert.deepEqual([...new Uint8Array(created[0].publicKey.challenge)], [0, 1, 2])
+    assert.equal(created[0].publicKey.authenticatorSelection.userVerification, 'required')
+    assert.deepEqual(
+      calls.filter((c) => c.method == 'POST').map((c) => [c.path, c.body]),
+      [
+        ['/api/auth/passkey/signup/options', {}],
+        [
+          '/api/auth/passkey/signup/verify',
+          {
+            kind: 'listener',
+            credential: {
+              id: 'new-cred',
+              rawId: 'CQ',
+              type: 'public-key',
+              authenticatorAttachment: 'platform',
+              clientExtensionResults: {},
+              response: { clientDataJSON: 'AQ', attestationObject: 'Ag', transports: ['internal'] },
+            },
+          },
+        ],
+      ],
+    )
+    assert.ok(calls.every((c) => c.credentials == 'omit'))
+    assert.deepEqual(storage.json(SESSION_KEY), signup)
+    assert.deepEqual(posted().slice(1).map((p) => [p.message.type, p.message.payload]), [
+      ['status', { wallet: ACCOUNT, tokens: [] }],
+      ['result', { wallet: ACCOUNT }],
+    ])
+    assert.ok(!JSON.stringify(posted()).includes(signup.token))
+  })
+
+  test('sign-up refused by the backend: the panel says why and stays open', async () => {
+    const credentials = {
+      create: async () => ({ id: 'c', rawId: new ArrayBuffer(1), type: 'public-key', response: { clientDataJSON: new ArrayBuffer(1), attestationObject: new ArrayBuffer(1) } }),
+    }
+    const { started, send, win, posted } = setup({
+      credentials,
+      routes: {
+        'POST /api/auth/passkey/signup/options': () => response(200, { challenge: 'AA', user: { id: 'AQ' } }),
+        'POST /api/auth/passkey/signup/verify': () =>
+          response(401, { error: { code: 'passkey_rejected', message: 'passkey refused: User verification is required' } }),
+      },
+    })
+    await started
+    send('openWallet', {})
+    await settle()
+    win.document.body.button('Create your wallet with a passkey').click()
+    for (let i = 0; i < 4; i++) await settle()
+    assert.equal(win.document.body.find((n) => n.role == 'status').textContent, 'passkey refused: User verification is required')
+    assert.equal(posted().length, 1)
+    assert.ok(win.document.body.button('Create your wallet with a passkey'))
+  })
+
+  test('signed in: a link to the wallet page for this wallet', async () => {
+    const { started, send, win } = setup({ session: SESSION })
+    await started
+    send('openWallet', {})
+    await settle()
+    const link = win.document.body.find((n) => n.tagName == 'A')
+    assert.equal(link.textContent, 'Open your wallet')
+    assert.equal(link.href, `${BACKEND}/wallet?address=${WALLET}`)
+    assert.deepEqual([link.target, link.rel], ['_blank', 'noopener'])
   })
 
   test('signed in: shows the wallet, Done answers it, Sign out clears the session', async () => {
@@ -407,7 +538,7 @@ describe('openWallet panel', () => {
     await settle()
     assert.equal(storage.map.has(SESSION_KEY), false)
     assert.deepEqual(last().message.payload, { wallet: null, tokens: [] })
-    assert.ok(win.document.body.button('Sign in with a passkey'))
+    assert.ok(win.document.body.button('Sign in with your passkey'))
     send('openWallet', {}, 'o2')
     await settle()
     assert.deepEqual(last(), reply('error', 'o1', { code: 'cancelled', message: 'Closed' }))

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
 import { createApi } from '../src/listener/api.js'
-import { registerPasskey, signInWithPasskey } from '../src/listener/passkey.js'
+import { createPasskeyWallet, registerPasskey, signInWithPasskey } from '../src/listener/passkey.js'
 import { proveWallet, utf8ToHex } from '../src/listener/wallet.js'
 import {
   fromBase64url,
@@ -147,6 +147,25 @@ describe('wallet binding and passkey registration', () => {
       code: 'unsupported',
     })
     assert.deepEqual(calls, [])
+  })
+
+  test('a passkey wallet needs WebAuthn creation: unsupported, before any request', async () => {
+    const { fetch, calls } = fakeFetch(routes)
+    const credentials = { get: async () => null }
+    await assert.rejects(createPasskeyWallet({ api: createApi(fetch, BACKEND), credentials }), {
+      code: 'unsupported',
+      message: 'Passkeys are not available here',
+    })
+    assert.deepEqual(calls, [])
+  })
+
+  test('a passkey wallet prompt dismissed: cancelled, nothing verified', async () => {
+    const { fetch, calls } = fakeFetch({
+      'POST /api/auth/passkey/signup/options': () => response(200, creationJSON),
+    })
+    const credentials = { create: async () => Promise.reject(Object.assign(new Error('x'), { name: 'NotAllowedError' })) }
+    await assert.rejects(createPasskeyWallet({ api: createApi(fetch, BACKEND), credentials }), { code: 'cancelled' })
+    assert.deepEqual(calls.map((c) => c.path), ['/api/auth/passkey/signup/options'])
   })
 
   test('a malformed session from the backend is not stored as one', async () => {

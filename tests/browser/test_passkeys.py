@@ -145,7 +145,7 @@ async def test_listener__register_bind_wallet_login_and_earn_a_reward(
     await page.evaluate(
         "window.opened = null; client.openWallet().then((w) => (window.opened = w)); 1"
     )
-    await page.click_text("Create a passkey with my wallet", frame=listener)
+    await page.click_text("Use a wallet I already have", frame=listener)
     assert await page.wait_for("window.opened", timeout_s=20) == account.address
     assert [method for method, _ in wallet.calls] == ["eth_requestAccounts", "personal_sign"]
     assert len(await authenticator.credentials()) == 1
@@ -157,7 +157,7 @@ async def test_listener__register_bind_wallet_login_and_earn_a_reward(
         "window.opened = null; client.openWallet().then((w) => (window.opened = w)); 1"
     )
     await page.click_text("Sign out", frame=listener)
-    await page.click_text("Sign in with a passkey", frame=listener)
+    await page.click_text("Sign in with your passkey", frame=listener)
     assert await page.wait_for("window.opened", timeout_s=20) == account.address
     passkey = await db_session.scalar(select(PasskeyCredential))
     assert passkey is not None and passkey.last_used_at is not None

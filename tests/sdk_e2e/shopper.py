@@ -38,10 +38,10 @@ class Shopper:
         return await self.page.frame("/listener?")
 
     async def connect_new_passkey(self) -> None:
-        """Open wallet -> Create a passkey with my wallet (one signature, one passkey)."""
+        """Open wallet -> Use a wallet I already have (one signature, one passkey)."""
         listener = await self.listener()
         await self.page.click_text("wallet", selector="#open-wallet")
-        await self.page.click_text("Create a passkey with my wallet", frame=listener)
+        await self.page.click_text("Use a wallet I already have", frame=listener)
         expected = json.dumps(self.address)
         await self.page.wait_for(
             f"document.querySelector('#wallet').dataset.wallet === {expected}", timeout_s=20

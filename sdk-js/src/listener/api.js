@@ -76,6 +76,8 @@ export function createApi(fetchFn, baseUrl) {
     walletChallenge: (body) => call('POST', '/api/auth/wallet-challenge', { body }),
     registerOptions: (body) => call('POST', '/api/auth/passkeys/register/options', { body }),
     registerVerify: (body) => call('POST', '/api/auth/passkeys/register/verify', { body }),
+    signupOptions: () => call('POST', '/api/auth/passkey/signup/options', { body: {} }),
+    signupVerify: (body) => call('POST', '/api/auth/passkey/signup/verify', { body }),
     loginOptions: () => call('POST', '/api/auth/passkeys/login/options', { body: {} }),
     loginVerify: (body) => call('POST', '/api/auth/passkeys/login/verify', { body }),
   }

@@ -8,7 +8,7 @@ import { envelope, readClientMessage } from '../protocol.js'
 import { randomId } from '../util.js'
 import { createApi } from './api.js'
 import { createHandlers } from './handlers.js'
-import { registerPasskey, signInWithPasskey } from './passkey.js'
+import { createPasskeyWallet, registerPasskey, signInWithPasskey } from './passkey.js'
 import { createSessionStore } from './session.js'
 import { createStatusFeed } from './status.js'
 import { createPanel } from './ui.js'
@@ -42,7 +42,8 @@ export async function startListener(env) {
   win.addEventListener('message', (event) => accept(event))
 
   // The listener page is served at `${backendUrl}/listener`; the API lives next to it.
-  const api = createApi(env.fetch, new URL('.', win.location.href).href.replace(/\/$/, ''))
+  const backendUrl = new URL('.', win.location.href).href.replace(/\/$/, '')
+  const api = createApi(env.fetch, backendUrl)
   if (!(await isAllowed(api, productId, parentOrigin, win))) {
     accept = () => {}
     early = null
@@ -70,12 +71,15 @@ export async function startListener(env) {
   const passkeyEnv = { api, credentials: env.credentials, getEthereum: env.getEthereum }
   const panel = createPanel(win.document, {
     signIn: async () => signedIn(await signInWithPasskey(passkeyEnv)),
+    createWallet: async () => signedIn(await createPasskeyWallet(passkeyEnv)),
     register: async () => signedIn(await registerPasskey(passkeyEnv)),
     signOut: async () => {
       sessions.clear()
       await announce()
     },
     wallet: () => sessions.read()?.wallet ?? null,
+    hasInjectedWallet: () => Boolean(env.getEthereum()),
+    walletPage: (wallet) => `${backendUrl}/wallet?address=${encodeURIComponent(wallet)}`,
   })
   const handlers = createHandlers({ api, sessions, productId, feed, panel })
 

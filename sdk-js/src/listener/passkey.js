@@ -1,7 +1,9 @@
 /**
  * Passkey sign-in and sign-up, each a short ceremony: options from the
  * backend, the browser's WebAuthn prompt, verification by the backend, which
- * answers with the listener's session.
+ * answers with the listener's session. Two ways to sign up: a new wallet that
+ * is the passkey's own account (no browser wallet needed), or a wallet the
+ * user already has, bound to a new passkey by a signature.
  */
 import { ListenerError } from './errors.js'
 import { readSession } from './session.js'
@@ -44,8 +46,8 @@ const sessionFrom = (answer) => {
   return session
 }
 
-const requireWebAuthn = (credentials) => {
-  if (!credentials?.get) throw new ListenerError('unsupported', 'Passkeys are not available here')
+const requireWebAuthn = (credentials, method = 'get') => {
+  if (!credentials?.[method]) throw new ListenerError('unsupported', 'Passkeys are not available here')
 }
 
 /**
@@ -61,12 +63,27 @@ export async function signInWithPasskey({ api, credentials }) {
 }
 
 /**
+ * Create a wallet from a new passkey: the backend derives the passkey's account
+ * address (counterfactual: paid before it exists) and signs in to it.
+ * @param {PasskeyEnv} env
+ * @returns {Promise<import('./session.js').Session>}
+ */
+export async function createPasskeyWallet({ api, credentials }) {
+  requireWebAuthn(credentials, 'create')
+  const options = await api.signupOptions()
+  const credential = await ask(() => credentials.create({ publicKey: toCreationOptions(options) }))
+  return sessionFrom(
+    await api.signupVerify({ credential: registrationToJSON(credential), kind: 'listener' }),
+  )
+}
+
+/**
  * Bind a wallet (signature) to a new passkey, which also signs in.
  * @param {PasskeyEnv} env
  * @returns {Promise<import('./session.js').Session>}
  */
 export async function registerPasskey({ api, credentials, getEthereum }) {
-  requireWebAuthn(credentials)
+  requireWebAuthn(credentials, 'create')
   const proof = await proveWallet(api, getEthereum())
   const options = await api.registerOptions(proof)
   const credential = await ask(() => credentials.create({ publicKey: toCreationOptions(options) }))
