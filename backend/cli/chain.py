@@ -48,7 +48,12 @@ def chain_up(port: int | None) -> None:
 
 
 @chain.command("deploy")
-@click.option("--json", "as_json", is_flag=True, help="print only {push_pull, bank_factory}")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print only {push_pull, bank_factory, account_factory}",
+)
 @click.option(
     "--signer",
     "signer_address",
@@ -58,17 +63,18 @@ def chain_up(port: int | None) -> None:
 )
 @handles_config_errors
 def chain_deploy(as_json: bool, signer_address: str | None) -> None:
-    """Deploy MultiTokenPushPull and ProductBankFactory and print their addresses.
+    """Deploy MultiTokenPushPull, ProductBankFactory and PasskeyAccountFactory.
 
     Deploys to RPC_URL with DEPLOYER_KEY; set the printed addresses as
-    PUSH_PULL_ADDRESS and BANK_FACTORY_ADDRESS. Without RPC_URL it deploys to
+    PUSH_PULL_ADDRESS, BANK_FACTORY_ADDRESS and ACCOUNT_FACTORY_ADDRESS. The
+    chain must verify P-256 at 0x100 (passkey accounts). Without RPC_URL it deploys to
     the embedded anvil (its state persists under DATA_DIR) and records the
     addresses in DATA_DIR/contracts.json, where `cascade serve` reuses them.
     """
     from eth_utils import is_address, to_checksum_address
 
     from backend.chain.client import ChainRevert, account, connect
-    from backend.chain.deploy import deploy_core
+    from backend.chain.deploy import NO_P256_PRECOMPILE, deploy_core, has_p256_precompile
     from backend.runtime.services import embedded_services
 
     settings = get_settings()
@@ -86,6 +92,9 @@ def chain_deploy(as_json: bool, signer_address: str | None) -> None:
         chain_id = w3.eth.chain_id
         if settings.chain_id is not None and settings.chain_id != chain_id:
             raise ConfigError(f"CHAIN_ID is {settings.chain_id} but the node says {chain_id}")
+        if not has_p256_precompile(w3):
+            fail(NO_P256_PRECOMPILE)
+            raise SystemExit(1)
         step(f"deploying core contracts on chain {chain_id} from {account(deployer_key).address}")
         try:
             addresses = deploy_core(w3, deployer_key, signer)
@@ -101,5 +110,7 @@ def chain_deploy(as_json: bool, signer_address: str | None) -> None:
         return
     done(f"MultiTokenPushPull  {addresses['push_pull']}")
     done(f"ProductBankFactory  {addresses['bank_factory']} (signer {signer})")
+    done(f"PasskeyAccountFactory  {addresses['account_factory']}")
     click.echo(f"PUSH_PULL_ADDRESS={addresses['push_pull']}")
     click.echo(f"BANK_FACTORY_ADDRESS={addresses['bank_factory']}")
+    click.echo(f"ACCOUNT_FACTORY_ADDRESS={addresses['account_factory']}")

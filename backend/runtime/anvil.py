@@ -44,8 +44,16 @@ def rpc_call(url: str, method: str, params: list | None = None, timeout: float =
     return reply["result"]
 
 
+# Passkey accounts need the P-256 precompile at 0x100 (EIP-7951), which osaka has.
+DEFAULT_HARDFORK = "osaka"
+
+
 class EmbeddedAnvil:
-    """A local chain. `state_file` keeps it across restarts (demo); tests start fresh."""
+    """A local chain. `state_file` keeps it across restarts (demo); tests start fresh.
+
+    `hardfork` defaults to osaka (P-256 precompile); tests pass an older one to
+    play a chain without it.
+    """
 
     def __init__(
         self,
@@ -55,12 +63,14 @@ class EmbeddedAnvil:
         state_file: Path | None = None,
         block_time: float | None = None,
         log_file: Path | None = None,
+        hardfork: str = DEFAULT_HARDFORK,
     ):
         self.chain_id = chain_id
         self.port = port
         self.state_file = state_file
         self.block_time = block_time
         self.log_file = log_file
+        self.hardfork = hardfork
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,6 +89,8 @@ class EmbeddedAnvil:
             str(self.chain_id),
             "--gas-limit",
             "30000000",
+            "--hardfork",
+            self.hardfork,
         ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
