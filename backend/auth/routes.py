@@ -17,11 +17,18 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import service, sessions
+from backend.auth import service, sessions, signup
 from backend.auth.models import AuthSession
 from backend.auth.principal import SESSION_COOKIE, Principal
 from backend.auth.relying_party import relying_party
-from backend.auth.schemas import CredentialIn, LoginOptionsIn, RegisterOptionsIn, WalletChallengeIn
+from backend.auth.schemas import (
+    CredentialIn,
+    LoginOptionsIn,
+    RegisterOptionsIn,
+    SignupOptionsIn,
+    SignupVerifyIn,
+    WalletChallengeIn,
+)
 from backend.auth.service import AuthEnv, Client
 from backend.auth.sessions import IssuedSession
 from backend.core.config import Settings
@@ -36,7 +43,12 @@ def provide_auth_env(state: State, settings: Settings, app_context: AppContext) 
     """One AuthEnv per app, built on first use (tests reach it as app.state.auth_env)."""
     env = state.get("auth_env")
     if env is None:
-        env = AuthEnv(rp=relying_party(settings), w3=app_context.w3, chain_id=settings.chain_id)
+        env = AuthEnv(
+            rp=relying_party(settings),
+            w3=app_context.w3,
+            chain_id=settings.chain_id,
+            account_factory=settings.account_factory_address,
+        )
         state["auth_env"] = env
     return env  # type: ignore[no-any-return]
 
@@ -133,6 +145,40 @@ async def register_verify(
     client = _client(request, auth_env)
     issued = await service.verify_registration(
         db_session, auth_env, data.credential, data.kind, client
+    )
+    return _session_response(auth_env, issued)
+
+
+@post(
+    "/passkey/signup/options",
+    status_code=HTTP_200_OK,
+    summary="Passkey creation options for a new wallet that is the passkey's own account",
+)
+async def signup_options(
+    request: Request[Any, Any, Any],
+    data: SignupOptionsIn,
+    db_session: AsyncSession,
+    auth_env: AuthEnvDep,
+) -> dict[str, Any]:
+    """WebAuthn creation options (ES256, resident key, user verification); no wallet needed."""
+    return await signup.signup_options(db_session, auth_env, _client(request, auth_env))
+
+
+@post(
+    "/passkey/signup/verify",
+    status_code=HTTP_200_OK,
+    summary="Store the new passkey; its counterfactual account is the wallet; open a session",
+)
+async def signup_verify(
+    request: Request[Any, Any, Any],
+    data: SignupVerifyIn,
+    db_session: AsyncSession,
+    auth_env: AuthEnvDep,
+) -> Response[dict[str, Any]]:
+    """The wallet is factory.getAddress(x, y, sha256(RP_ID), 0) of the new passkey."""
+    client = _client(request, auth_env)
+    issued = await signup.verify_signup(
+        db_session, auth_env, data.credential, data.session_kind, client
     )
     return _session_response(auth_env, issued)
 
@@ -255,6 +301,8 @@ auth_router = Router(
         wallet_challenge,
         register_options,
         register_verify,
+        signup_options,
+        signup_verify,
         login_options,
         login_verify,
         me,

@@ -33,3 +33,22 @@ class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):
 
     credential: dict[str, Any]
     kind: SessionKind = "bearer"
+
+
+class SignupOptionsIn(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class SignupVerifyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """passkey/signup/verify: the new credential's JSON and where the session goes.
+
+    `kind`: "listener" (default; a bearer token in the body, like "bearer") or
+    "wallet" (the wallet page on the backend's origin: an HttpOnly cookie, like "cookie").
+    """
+
+    credential: dict[str, Any]
+    kind: Literal["listener", "wallet", "bearer", "cookie"] = "listener"
+
+    @property
+    def session_kind(self) -> SessionKind:
+        return "cookie" if self.kind in ("wallet", "cookie") else "bearer"

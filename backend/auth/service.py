@@ -71,6 +71,7 @@ class AuthEnv:
     limits: AuthLimits = field(default_factory=AuthLimits)
     challenge_ttl: timedelta = CHALLENGE_TTL
     clock: Callable[[], datetime] = _utcnow
+    account_factory: str | None = None  # PasskeyAccountFactory: passkey-only sign-up
 
     async def resolved_chain_id(self) -> int:
         if self.chain_id is None:
