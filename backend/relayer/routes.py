@@ -21,9 +21,16 @@ from backend.core.context import AppContext
 from backend.core.errors import Forbidden
 from backend.core.idempotency import created, idempotent
 from backend.dashboard.wallet_page import tx_url
-from backend.relayer import service
+from backend.relayer import sends, service
 from backend.relayer.relay import RelayerEnv
-from backend.relayer.schemas import ClaimIn, RelayAccepted, RelayRead
+from backend.relayer.schemas import (
+    ClaimIn,
+    PreparedSend,
+    PrepareSendIn,
+    RelayAccepted,
+    RelayRead,
+    SendIn,
+)
 
 RelayerEnvDep = Annotated[RelayerEnv, Dependency(skip_validation=True)]
 
@@ -86,9 +93,45 @@ async def relay_status(
     )
 
 
+@post(
+    "/send/prepare",
+    status_code=200,
+    summary="Prepare a passkey send: the calls, nonce, deadline and the digest to sign",
+)
+async def prepare_send(
+    data: PrepareSendIn, principal: Principal, relayer_env: RelayerEnvDep
+) -> PreparedSend:
+    """An ERC-20 transfer from the session's passkey account; sign `challenge` with it."""
+    wallet = session_wallet(principal)
+    return await sends.prepare_send(relayer_env, wallet, data.token, data.to, data.amount)
+
+
+@post(
+    "/send",
+    status_code=HTTP_202_ACCEPTED,
+    summary="Relay a prepared send with the passkey's assertion over its digest",
+    responses=created(RelayAccepted, 202),
+)
+async def send(
+    request: Request[Any, Any, Any],
+    data: SendIn,
+    principal: Principal,
+    app_context: AppContext,
+    relayer_env: RelayerEnvDep,
+) -> Response[bytes]:
+    """execute() (or createAndExecute() for a first send) relayed; the chain checks the passkey."""
+    wallet = session_wallet(principal)
+
+    async def work() -> tuple[int, Any]:
+        result = await sends.send(relayer_env, wallet, data.operation_id, data.credential)
+        return HTTP_202_ACCEPTED, accepted(result)
+
+    return await idempotent(request, app_context.sessions, principal.actor, work)
+
+
 relayer_router = Router(
     path="/api/wallet",
-    route_handlers=[claim, relay_status],
+    route_handlers=[claim, relay_status, prepare_send, send],
     dependencies={"relayer_env": Provide(provide_relayer_env, sync_to_thread=False)},
     tags=["wallet"],
 )

@@ -3,6 +3,7 @@ contracts, an app on it, and bearer sessions for wallets."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +17,8 @@ from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.relayer.relay import RelayerEnv
 from backend.settlement.options import load_options
+from tests.auth.authenticator import SoftAuthenticator
+from tests.auth.conftest import ORIGIN
 from tests.conftest import asgi_client
 from tests.settlement import conftest as settlement
 from tests.settlement.conftest import FAST, KEY, SIGNER, TOKENS, Env  # noqa: F401
@@ -31,7 +34,12 @@ RELAYER_OPTIONS = load_options(receipt_wait_s=10, replace_after_s=3600, retry_ba
 
 @pytest.fixture(scope="session")
 def relayer_settings(settings: Settings, core: dict[str, str]) -> Settings:
-    return settings.model_copy(update={"push_pull_address": core["push_pull"]})
+    return settings.model_copy(
+        update={
+            "push_pull_address": core["push_pull"],
+            "account_factory_address": core["account_factory"],
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -107,3 +115,41 @@ def base_fee_restored(env: Env) -> Iterator[None]:
     yield
     env.rpc("anvil_setNextBlockBaseFeePerGas", [hex(before)])
     env.rpc("evm_mine")
+
+
+class BrowserAuthenticator(SoftAuthenticator):
+    """The software authenticator, with clientDataJSON serialised as browsers do (compact)."""
+
+    def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
+        return json.dumps(
+            {
+                "type": kind,
+                "challenge": challenge,
+                "origin": origin or self.origin,
+                "crossOrigin": False,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+
+@pytest.fixture
+def authenticator() -> BrowserAuthenticator:
+    return BrowserAuthenticator(origin=ORIGIN)
+
+
+async def passkey_wallet(
+    api: httpx.AsyncClient, authenticator: SoftAuthenticator
+) -> tuple[str, dict[str, str]]:
+    """Sign up with only a passkey: (the account address, its session header)."""
+    options = (await api.post("/api/auth/passkey/signup/options", json={})).json()
+    response = await api.post(
+        "/api/auth/passkey/signup/verify", json={"credential": authenticator.create(options)}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["wallet"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def assertion(authenticator: SoftAuthenticator, challenge: str, **bend: Any) -> dict[str, Any]:
+    """navigator.credentials.get({challenge}) of the newest passkey."""
+    return authenticator.get({"rpId": "localhost", "challenge": challenge}, **bend)

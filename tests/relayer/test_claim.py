@@ -326,3 +326,47 @@ async def test_claims_and_pushes_at_once__share_the_signer_key_without_a_nonce_c
     assert env.w3.eth.get_transaction_count(SIGNER, "latest") == env.w3.eth.get_transaction_count(
         SIGNER, "pending"
     )
+
+
+async def test_claim__own_relayer_key__sends_and_pays_from_it_and_its_job_tracks_it(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    from eth_account import Account
+
+    relayer = Account.create()
+    env.rpc("anvil_setBalance", [relayer.address, hex(10**18)])
+    configure(ctx, relayer_key="0x" + bytes(relayer.key).hex())
+    relayer_env._sender = None
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+    signer_nonce = env.w3.eth.get_transaction_count(SIGNER, "pending")
+
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+
+    assert response.status_code == 202, response.text
+    await track_relays(ctx, relayer_env)
+    receipt = env.w3.eth.get_transaction_receipt(response.json()["tx_hash"])
+    assert receipt["from"] == relayer.address and receipt["status"] == 1
+    assert env.w3.eth.get_transaction_count(SIGNER, "pending") == signer_nonce
+    assert env.w3.eth.get_balance(relayer.address) < 10**18
+    (relay,) = await rows(ctx, RelayRequest)
+    assert (relay.relayer, relay.status) == (relayer.address, "mined")
+    assert erc20_balance(env.w3, env.token, user) == TOKENS
+
+
+async def test_claim__relayer_cannot_pay_gas__503_relayer_unfunded_and_nothing_written(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    from eth_account import Account
+
+    configure(ctx, relayer_key="0x" + bytes(Account.create().key).hex())  # holds no ETH
+    relayer_env._sender = None
+    user = wallet()
+    await pushed(env, (user, TOKENS))
+
+    response = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "relayer_unfunded"
+    assert await rows(ctx, RelayRequest) == []
+    assert env.onchain(user) == TOKENS
