@@ -1,9 +1,13 @@
-"""GET /wallet: what a wallet can claim, per token, with its history and a Claim all button.
+"""GET /wallet: what a wallet holds and can claim, per token, with its history.
 
-Without JavaScript the page renders the numbers for `?address=0x…` on the
+Without JavaScript the page renders the rewards for `?address=0x…` on the
 server (the same wallet services as /api/wallet). With JavaScript
-(static/wallet.js) it connects an injected EIP-1193 wallet, follows the SSE
-stream, and claims every token in one MultiTokenPushPull.pullRewards call.
+(static/wallet-account.js, static/wallet.js) a user without any crypto wallet
+creates one from a passkey (its PasskeyAccount) or signs in with it, sees the
+account's token balances, claims without gas (the relayer sends
+pullRewardsFor) and sends tokens with a passkey signature the account checks
+on-chain. An injected EIP-1193 wallet still connects and claims itself with
+MultiTokenPushPull.pullRewards.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.relying_party import relying_party
 from backend.core.context import AppContext
 from backend.core.errors import InvalidInput
 from backend.dashboard.web import render
@@ -99,6 +104,9 @@ async def wallet_page(
         chain_id=app_context.settings.chain_id or "",
         pull_selector=PULL_REWARDS_SELECTOR,
         explorer=page_settings().explorer_url or "",
+        # passkey ceremonies name the RP id the backend verifies (RP_ID or the public host)
+        rp_id=relying_party(app_context.settings).id,
+        passkey_wallets=bool(app_context.settings.account_factory_address),
         tx_url=tx_url,
         **context,
     )
