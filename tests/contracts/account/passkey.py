@@ -53,15 +53,15 @@ class SoftPasskey:
         digest: bytes,
         *,
         rp_id: str = RP_ID,
+        rp_id_hash: bytes | None = None,
         flags: int = UP | UV,
         kind: str = "webauthn.get",
         challenge: str | None = None,
         origin: str = ORIGIN,
         sign_count: int = 0,
     ) -> Assertion:
-        authenticator_data = (
-            webauthn.rp_id_hash(rp_id) + bytes([flags]) + struct.pack(">I", sign_count)
-        )
+        rp_hash = webauthn.rp_id_hash(rp_id) if rp_id_hash is None else rp_id_hash
+        authenticator_data = rp_hash + bytes([flags]) + struct.pack(">I", sign_count)
         client_data_json = json.dumps(
             {
                 "type": kind,
