@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 
 # anvil's default mnemonic: public, for local chains only.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
-ROLES = ("operator", "owner", "alice", "bob", "carol", "dave")
+ROLES = ("operator", "owner", "alice", "bob", "carol", "dave", "frank")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Person:
 
 
 def people() -> dict[str, Person]:
-    """operator (index 0) signs and deploys; owner runs the shop; four shoppers."""
+    """operator (index 0) signs and deploys; owner runs the shop; four shoppers; Frank,
+    a friend the passkey shopper sends to."""
     Account.enable_unaudited_hdwallet_features()
     return {
         name: Person(

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -15,8 +16,8 @@ from backend.core import migrate
 from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.demo.accounts import people
-from backend.demo.servers import ApiServer, StaticSite
-from backend.demo.story import TOKEN, Story, tokens
+from backend.demo.servers import ApiServer, Checkout, StaticSite
+from backend.demo.story import TOKEN, Story, shopify_orders_paid, tokens
 from backend.runtime.anvil import free_port, rpc_call
 from backend.runtime.contracts import ensure_core_contracts
 from backend.runtime.paths import REPO_ROOT
@@ -44,9 +45,11 @@ def demo_settings(settings: Settings, port: int) -> Settings:
             "rpc_url": None,
             "push_pull_address": None,
             "bank_factory_address": None,
+            "account_factory_address": None,
             "data_dir": Path(settings.data_dir) / "demo",
             "public_url": f"http://localhost:{port}",
             "push_cooldown_s": 0,
+            "push_interval_s": 10,  # served: rewards earned in the shop settle within seconds
             "port": port,
         }
     )
@@ -68,6 +71,7 @@ def run_demo(
         settings = ensure_core_contracts(settings, endpoints.rpc_url)
         say(f"MultiTokenPushPull {settings.push_pull_address}")
         say(f"ProductBankFactory {settings.bank_factory_address}")
+        say(f"PasskeyAccountFactory {settings.account_factory_address}")
         return asyncio.run(
             _run(settings, endpoints.database_url, endpoints.rpc_url, serve, say, ready)
         )
@@ -106,8 +110,9 @@ async def _run(
             await _play(story, rpc_url, cast, token)
             result.failures = story.failures
         if serve:
+            shop.on_checkout(_checkout(api.url, product_id, story.shopify_secret))
             shop.start()
-            result.urls = await _urls(ctx, settings, product_id, cast, shop.port)
+            result.urls = await _urls(ctx, settings, product_id, cast, story.wallets, shop.port)
             await _serve(ctx, result, say, ready)
     finally:
         api.stop()
@@ -149,6 +154,8 @@ async def _play(story: Story, rpc_url: str, cast: dict, token: str) -> None:
     story.say(f"Bob claims on-chain: his EURe balance is now {tokens(balance)}")
     story.check(balance == story.expected["bob"], "Bob's wallet holds exactly what he earned")
 
+    await _passkey_shopper(story, cast, mine)
+
     from backend.settlement.reconcile import reconcile
 
     report = await reconcile(story.ctx)
@@ -156,6 +163,28 @@ async def _play(story: Story, rpc_url: str, cast: dict, token: str) -> None:
         not report.mismatches and report.pairs > 0,
         f"reconcile: {report.pairs} (token, wallet) pairs, {len(report.mismatches)} mismatch(es)",
     )
+
+
+async def _passkey_shopper(story: Story, cast: dict, mine: Callable[[int], None]) -> None:
+    """Erin has no crypto wallet: a passkey is her wallet; she earns, claims and sends gas-free."""
+    from backend.demo import passkey_shopper
+
+    erin = await passkey_shopper.sign_up(story, "erin")
+    alice_before = story.expected["alice"]
+    await passkey_shopper.land_and_buy(story, erin, via="alice", order_id="1004")
+    await story.settle(mine)
+    claimable = await story.claimable()
+    story.check(
+        claimable["erin"] == story.expected["erin"] == 5 * TOKEN,
+        f"erin can claim exactly {tokens(story.expected['erin'])}",
+    )
+    story.check(
+        claimable["alice"] == story.expected["alice"] == alice_before + 5 * TOKEN,
+        f"alice can claim exactly {tokens(story.expected['alice'])} "
+        f"({tokens(alice_before)} + {tokens(5 * TOKEN)} from erin's purchase)",
+    )
+    await passkey_shopper.gasless_claim(story, erin, mine)
+    await passkey_shopper.passkey_send(story, erin, cast["frank"].address, 2 * TOKEN, mine)
 
 
 async def _create_product(ctx: AppContext, owner: str, shop_port: int) -> tuple[str, str]:
@@ -175,8 +204,36 @@ async def _create_product(ctx: AppContext, owner: str, shop_port: int) -> tuple[
         return product.id, key
 
 
+def _checkout(api_url: str, product_id: str, secret: str) -> Checkout:
+    """The served shop's server taking payment: its platform (Shopify here) then sends
+    Cascade the signed orders/paid webhook with the order's checkout token."""
+
+    def checkout(order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        body, headers = shopify_orders_paid(
+            secret,
+            str(int(order["order_id"])),
+            str(order["checkout_token"]) if order.get("checkout_token") else None,
+            str(order.get("total_price") or "0"),
+            str(order.get("currency") or "EUR"),
+        )
+        answer = httpx.post(
+            f"{api_url}/api/external/webhooks/{product_id}/shopify",
+            content=body,
+            headers=headers,
+            timeout=20,
+        )
+        return (200 if answer.is_success else 502), {"webhook_status": answer.status_code}
+
+    return checkout
+
+
 async def _urls(
-    ctx: AppContext, settings: Settings, product_id: str, cast: dict, shop_port: int
+    ctx: AppContext,
+    settings: Settings,
+    product_id: str,
+    cast: dict,
+    wallets: dict[str, str],
+    shop_port: int,
 ) -> dict[str, str]:
     from backend.auth.sessions import create_login_link
 
@@ -187,8 +244,9 @@ async def _urls(
     return {
         "dashboard (one-time login link for the owner)": f"{base}/api/auth/magic/{login}",
         "wallet page (Bob)": f"{base}/wallet?address={cast['bob'].address}",
+        "wallet page (Erin, a passkey wallet)": f"{base}/wallet?address={wallets['erin']}",
         "demo shop with the SDK": (
-            f"http://localhost:{shop_port}/?backend={base}&product={product_id}"
+            f"http://localhost:{shop_port}/?backend={base}&product={product_id}&checkout=/checkout"
         ),
         "API docs": f"{base}/schema",
     }
@@ -204,6 +262,9 @@ async def _serve(
     from backend.core.scheduler import Scheduler
     from backend.runtime.jobs import register_all_jobs
 
+    # a chain that makes blocks on its own (every second), so pushes confirm and relayed
+    # claims and sends are mined while someone clicks around
+    await asyncio.to_thread(rpc_call, ctx.rpc_url, "evm_setIntervalMining", [1])
     scheduler = Scheduler(ctx)
     register_all_jobs(scheduler)
     scheduler.start()

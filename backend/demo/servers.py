@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +42,52 @@ class ApiServer:
         self.thread.join(15)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+Checkout = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
+class _ShopHandler(http.server.SimpleHTTPRequestHandler):
+    """The shop's files, and POST /checkout: the shop's server taking payment."""
+
+    def do_POST(self) -> None:
+        checkout: Checkout | None = getattr(self.server, "checkout", None)
+        if self.path != "/checkout" or checkout is None:
+            self.send_error(404)
+            return
+        try:
+            length = min(int(self.headers.get("Content-Length") or 0), 16_384)
+            order = json.loads(self.rfile.read(length))
+            if not isinstance(order, dict):
+                raise ValueError("not an object")
+            status, answer = checkout(order)
+        except (ValueError, KeyError, TypeError):
+            status, answer = 400, {"error": "malformed order"}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def log_message(self, format: str, *args: Any) -> None:
         return
 
 
 class StaticSite:
-    """A plain static file server: the demo shop lives on its own origin, like a real shop."""
+    """The demo shop on its own origin, like a real shop: static files, and a checkout.
 
-    def __init__(self, root: Path, port: int):
-        handler = functools.partial(_QuietHandler, directory=str(root))
+    `checkout(order)` plays the shop's server and its platform (it has Cascade
+    receive the signed orders/paid webhook); without it POST /checkout is 404.
+    """
+
+    def __init__(self, root: Path, port: int, checkout: Checkout | None = None):
+        handler = functools.partial(_ShopHandler, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.checkout = checkout  # type: ignore[attr-defined]
         self.port = int(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="shop", daemon=True)
+
+    def on_checkout(self, checkout: Checkout) -> None:
+        self.httpd.checkout = checkout  # type: ignore[attr-defined]
 
     def start(self) -> None:
         self.thread.start()

@@ -8,6 +8,7 @@ Each claim the story makes is a check; `Story.failures` lists any that broke.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -42,6 +43,35 @@ def tokens(amount: int) -> str:
     return f"{whole}.{str(frac).rjust(18, '0').rstrip('0') or '0'}"
 
 
+def shopify_orders_paid(
+    secret: str,
+    order_id: str,
+    checkout_token: str | None = None,
+    total_price: str = "89.00",
+    currency: str = "EUR",
+) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of Shopify's orders/paid webhook, signed exactly as Shopify signs:
+    base64 HMAC-SHA256 of the raw body. `checkout_token` is the token the buyer's page had:
+    it binds a purchase the buyer's own session started to this order."""
+    order: dict[str, Any] = {
+        "id": int(order_id),
+        "name": f"#{order_id}",
+        "currency": currency,
+        "financial_status": "paid",
+        "total_price": total_price,
+    }
+    if checkout_token:
+        order["checkout_token"] = checkout_token
+    body = json.dumps(order).encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Hmac-Sha256": signature,
+        "X-Shopify-Webhook-Id": f"demo-{order_id}-{checkout_token or 'shop'}",
+    }
+
+
 @dataclass
 class Story:
     api: httpx.AsyncClient
@@ -57,6 +87,7 @@ class Story:
     failures: list[str] = field(default_factory=list)
     referral_token: dict[str, str] = field(default_factory=dict)
     chain_of: dict[str, list[str]] = field(default_factory=dict)
+    wallets: dict[str, str] = field(default_factory=dict)  # passkey shoppers' accounts
 
     @property
     def auth(self) -> dict[str, str]:
@@ -129,29 +160,11 @@ class Story:
             json={"product_id": self.product_id, "wallet": wallet, "type": kind, "data": data},
         )
 
-    async def shopify_paid(self, order_id: str) -> None:
-        """The shop's webhook, signed exactly as Shopify signs: base64 HMAC-SHA256 of the body."""
-        body = json.dumps(
-            {
-                "id": int(order_id),
-                "name": f"#{order_id}",
-                "currency": "EUR",
-                "financial_status": "paid",
-                "total_price": "89.00",
-            }
-        ).encode()
-        signature = base64.b64encode(
-            hmac.new(self.shopify_secret.encode(), body, hashlib.sha256).digest()
-        ).decode()
+    async def shopify_paid(self, order_id: str, checkout_token: str | None = None) -> None:
+        """The shop's webhook for a paid order, as Shopify sends it (see shopify_orders_paid)."""
+        body, headers = shopify_orders_paid(self.shopify_secret, order_id, checkout_token)
         response = await self.api.post(
-            f"/api/external/webhooks/{self.product_id}/shopify",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": "orders/paid",
-                "X-Shopify-Hmac-Sha256": signature,
-                "X-Shopify-Webhook-Id": f"demo-{order_id}",
-            },
+            f"/api/external/webhooks/{self.product_id}/shopify", content=body, headers=headers
         )
         if response.status_code >= 300:
             raise RuntimeError(f"shopify webhook -> {response.status_code}: {response.text}")
@@ -163,6 +176,7 @@ class Story:
         from backend.settlement.job import push_once
         from indexer import index_once
 
+        await self.until_recorded()
         self.say("push job: batching pending rewards into a signed EIP-712 batch")
         first = await push_once(self.ctx)
         self.say(f"  {first.batches_created} batch(es), {first.rewards_batched} reward(s) sent")
@@ -176,14 +190,46 @@ class Story:
         stats = await index_once(self.ctx)
         self.say(f"  {stats.events} event(s) indexed up to block {stats.cursor}")
 
+    async def until_recorded(self, timeout_s: float = 30) -> None:
+        """The evaluator turns stored interactions into rewards off the request path: wait
+        until every wallet's rewards (queued, claimable or claimed) add up to the formula's."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            recorded = await self.totals()
+            if recorded == self.expected:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"rewards recorded {recorded}, expected {self.expected}")
+            await asyncio.sleep(0.1)
+
+    async def totals(self) -> dict[str, int]:
+        """Everything each wallet earned in the token so far, whatever its state."""
+        amounts: dict[str, int] = {}
+        for name in self.expected:
+            row = await self.token_row(name)
+            amounts[name] = (
+                sum(int(row[k]) for k in ("claimable", "unconfirmed_claimable", "queued"))
+                + int(row["claimed_total"])
+                if row
+                else 0
+            )
+        return amounts
+
+    async def token_row(self, name: str) -> dict[str, Any] | None:
+        wallet = self.wallet_of(name)
+        view = (await self.api.get(f"/api/wallet/{wallet}/rewards")).json()
+        return next((t for t in view["tokens"] if t["token"].lower() == self.token.lower()), None)
+
+    def wallet_of(self, name: str) -> str:
+        """A cast member's address, or a passkey shopper's account."""
+        if name in self.wallets:
+            return self.wallets[name]
+        return self.people[name].address
+
     async def claimable(self) -> dict[str, int]:
         amounts: dict[str, int] = {}
         for name in self.expected:
-            wallet = self.people[name].address
-            view = (await self.api.get(f"/api/wallet/{wallet}/rewards")).json()
-            row = next(
-                (t for t in view["tokens"] if t["token"].lower() == self.token.lower()), None
-            )
+            row = await self.token_row(name)
             amounts[name] = int(row["claimable"]) if row else 0
         return amounts
 
@@ -191,7 +237,7 @@ class Story:
         lines = [f"  {'wallet':<7}{'address':<44}{'claimable EURe':>16}{'formula':>12}"]
         for name, amount in claimable.items():
             lines.append(
-                f"  {name:<7}{self.people[name].address:<44}"
+                f"  {name:<7}{self.wallet_of(name):<44}"
                 f"{tokens(amount):>16}{tokens(self.expected[name]):>12}"
             )
         return lines
