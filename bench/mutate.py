@@ -118,12 +118,19 @@ TARGETS: dict[str, list[FileSpec]] = {
         FileSpec("backend/campaigns/service.py", ("tests/campaigns",)),
     ],
     "settlement": [
-        FileSpec("backend/settlement/builder.py", (*SETTLE_CORE, "tests/settlement/test_crash.py")),
-        FileSpec("backend/settlement/recovery.py", SETTLE_CORE),
+        FileSpec(
+            "backend/settlement/builder.py",
+            ("tests/settlement/test_cooldown.py", *SETTLE_CORE, "tests/settlement/test_crash.py"),
+        ),
+        FileSpec(
+            "backend/settlement/recovery.py",
+            ("tests/settlement/test_deadline_edge.py", *SETTLE_CORE),
+        ),
         FileSpec("backend/settlement/transactions.py", SETTLE_CORE),
         FileSpec(
             "backend/settlement/reconcile.py",
             (
+                "tests/settlement/test_reconcile_edges.py",
                 "tests/settlement/test_reconcile.py",
                 "tests/settlement/test_reconcile_one_sided.py",
                 "tests/settlement/test_reconcile_mid_settlement.py",
@@ -135,7 +142,10 @@ TARGETS: dict[str, list[FileSpec]] = {
         ),
         FileSpec("backend/settlement/chain.py", SETTLE_CORE),
         FileSpec("backend/settlement/signer.py", ("tests/settlement/test_push.py",)),
-        FileSpec("backend/settlement/eip712.py", ("tests/settlement/test_push.py",)),
+        FileSpec(
+            "backend/settlement/eip712.py",
+            ("tests/settlement/test_typed_data.py", "tests/settlement/test_push.py"),
+        ),
     ],
     "referrals": [
         FileSpec("backend/referrals/service.py", ("tests/referrals",)),
@@ -472,9 +482,10 @@ class _PyMutator(ast.NodeVisitor):
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
         if isinstance(node.op, ast.Not):
-            start = self.src.node_span(node)[0]
-            end = self.src.node_span(node.operand)[0]
-            self._add(node.lineno, "bool", "not->", start, end, "")
+            # Drop the keyword up to the next token (a parenthesised operand keeps its "(").
+            start, hi = self.src.node_span(node)
+            after = [self.src.from_tok(t.start) for t in self._tokens(start + 1, hi)]
+            self._add(node.lineno, "bool", "not->", start, after[0], "")
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:

@@ -1,0 +1,42 @@
+"""A batch whose deadline equals the newest block's time can still be paid (the bank accepts
+`block.timestamp <= deadline`, and some chains give consecutive blocks the same time): it is not
+void until a block past its deadline."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch
+from backend.settlement.options import load_options
+from tests.factories import wallet
+from tests.settlement.conftest import TOKENS, Env
+
+PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
+
+
+async def _statuses(env: Env) -> list[str]:
+    async with env.ctx.sessions() as session:
+        return sorted((await session.scalars(select(SettlementBatch.status))).all())
+
+
+async def test_push__block_time_equal_to_the_deadline__batch_live_until_a_later_block(
+    env: Env, automine: None
+):
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    (lost,) = first.tx_hashes
+    env.rpc("anvil_dropTransaction", [lost])
+    async with env.ctx.sessions() as session:
+        deadline = (await session.scalars(select(SettlementBatch.deadline))).one()
+    env.rpc("evm_mine", [deadline])  # an empty block at exactly the deadline
+
+    second = await push_once(env.ctx, options=PATIENT, wait_s=0)
+
+    assert second.voided == 0 and await _statuses(env) == ["submitted"]
+    env.rpc("anvil_dropTransaction", [lost])  # the re-sent push, lost again
+    env.rpc("evm_mine", [deadline + 1])
+    third = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert third.voided == 1

@@ -1,0 +1,34 @@
+"""The typed data a batch signs: amounts are whole base units from 1 to 2**256 - 1, never 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.settlement.eip712 import push_rewards_typed_data
+
+BANK = "0x" + "11" * 20
+TOKEN = "0x" + "22" * 20
+USER = "0x" + "33" * 20
+
+
+def _typed(amount: int) -> dict:
+    return push_rewards_typed_data(
+        chain_id=31337,
+        bank_address=BANK,
+        campaign_id=b"\x01" * 32,
+        token=TOKEN,
+        rewards=[(USER, amount)],
+        nonce=b"\x02" * 32,
+        deadline=2**32,
+    )
+
+
+@pytest.mark.parametrize("amount", [1, 2**256 - 1])
+def test_typed_data__amount_on_its_limit__signed_as_given(amount):
+    assert [r["amount"] for r in _typed(amount)["message"]["rewards"]] == [amount]
+
+
+@pytest.mark.parametrize("amount", [0, -1, 2**256])
+def test_typed_data__amount_outside_uint256_or_zero__refused(amount):
+    with pytest.raises(ValueError, match="reward amount"):
+        _typed(amount)
