@@ -8,8 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +19,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.browser.harness import Page, VirtualAuthenticator
 from tests.conftest import shared_tmp_dir
 
 CASCADE = str(Path(sys.executable).parent / "cascade")
@@ -111,67 +114,161 @@ def test_demo_no_serve__the_shopper_without_a_wallet__earns_claims_and_sends_gas
     assert order == sorted(order)
 
 
-def test_demo__serves_and_every_printed_url_answers_200(pg_tmp_path):
+@dataclass
+class ServedDemo:
+    urls: dict[str, str]  # label -> URL, as printed
+    output: list[str]  # every line printed so far (a thread keeps reading)
+
+    @property
+    def backend(self) -> str:
+        return self.urls["API docs"].removesuffix("/schema")
+
+
+@pytest.fixture(scope="module")
+def served_demo() -> Iterator[ServedDemo]:
+    """`cascade demo` serving; stopped with Ctrl-C (SIGINT) after the module's tests."""
+    data_dir = shared_tmp_dir("cascade-demo-served-")
     process = subprocess.Popen(
         [CASCADE, "demo", "--port", "0"],
-        env=_env(pg_tmp_path),
+        env=_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     lines: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
     try:
         deadline = time.monotonic() + 300
-        assert process.stdout is not None
         while time.monotonic() < deadline:
-            line = process.stdout.readline()
+            line = stdout.readline()
             assert line or process.poll() is None, "".join(lines)
             lines.append(line)
             if "API docs:" in line:
                 break
-        output = "".join(lines)
-        urls = dict(re.findall(r"==>\s+([^:\n]+): (http://\S+)", output))
-        assert set(urls) == {
-            "dashboard (one-time login link for the owner)",
-            "wallet page (Bob)",
-            "wallet page (Erin, a passkey wallet)",
-            "demo shop with the SDK",
-            "API docs",
-        }, output
-        with httpx.Client(follow_redirects=True, timeout=20) as browser:
-            responses = {label: browser.get(url) for label, url in urls.items()}
-            for label, response in responses.items():
-                assert response.status_code == 200, (label, urls[label], response.status_code)
-            # the one-time link signed the owner in and landed on the dashboard...
-            login = responses["dashboard (one-time login link for the owner)"]
-            assert login.url.path.startswith("/dashboard")
-            # ...and it is single use
-            again = browser.get(urls["dashboard (one-time login link for the owner)"])
-            assert again.status_code == 401
-            # the shop's server takes payment: Cascade receives the signed orders/paid webhook
-            shop = urlsplit(urls["demo shop with the SDK"])
-            assert parse_qs(shop.query)["checkout"] == ["/checkout"]
-            checkout = f"{shop.scheme}://{shop.netloc}/checkout"
-            paid = browser.post(
-                checkout,
-                json={
-                    "order_id": "1734567890123456789",
-                    "checkout_token": "0f" * 16,
-                    "total_price": "89.00",
-                    "currency": "EUR",
-                },
-            )
-            assert (paid.status_code, paid.json()) == (200, {"webhook_status": 200})
-            assert browser.post(checkout, content=b"not json").status_code == 400
-            # the passkey wallet's page shows what it holds: 3 EURe after sending 2 to Frank
-            erin = parse_qs(urlsplit(urls["wallet page (Erin, a passkey wallet)"]).query)
-            base = urls["API docs"].removesuffix("/schema")
-            held = browser.get(f"{base}/api/wallet/{erin['address'][0]}/balances").json()
-            assert [t["balance"] for t in held["tokens"]] == [str(3 * 10**18)]
-            assert held["account_deployed"] is True
+        # keep reading: a full pipe would block the server's logging, hence the server
+        reader.start()
+        urls = dict(re.findall(r"==>\s+([^:\n]+): (http://\S+)", "".join(lines)))
+        yield ServedDemo(urls, lines)
     finally:
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, "".join(lines) + rest
+        process.wait(timeout=60)
+    if reader.is_alive():
+        reader.join(timeout=10)
+    assert process.returncode == 0, "".join(lines)
     time.sleep(0.5)
-    assert _leftovers(pg_tmp_path) == []
+    assert _leftovers(data_dir) == []
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_demo__serves_and_every_printed_url_answers_200(served_demo: ServedDemo):
+    urls = served_demo.urls
+    assert set(urls) == {
+        "dashboard (one-time login link for the owner)",
+        "wallet page (Bob)",
+        "wallet page (Erin, a passkey wallet)",
+        "demo shop with the SDK",
+        "API docs",
+    }, "".join(served_demo.output)
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        responses = {label: browser.get(url) for label, url in urls.items()}
+        for label, response in responses.items():
+            assert response.status_code == 200, (label, urls[label], response.status_code)
+        # the one-time link signed the owner in and landed on the dashboard...
+        login = responses["dashboard (one-time login link for the owner)"]
+        assert login.url.path.startswith("/dashboard")
+        # ...and it is single use
+        again = browser.get(urls["dashboard (one-time login link for the owner)"])
+        assert again.status_code == 401
+        # the shop's server takes payment: Cascade receives the signed orders/paid webhook
+        shop = urlsplit(urls["demo shop with the SDK"])
+        assert parse_qs(shop.query)["checkout"] == ["/checkout"]
+        checkout = f"{shop.scheme}://{shop.netloc}/checkout"
+        paid = browser.post(
+            checkout,
+            json={
+                "order_id": "1734567890123456789",
+                "checkout_token": "0f" * 16,
+                "total_price": "89.00",
+                "currency": "EUR",
+            },
+        )
+        assert (paid.status_code, paid.json()) == (200, {"webhook_status": 200})
+        assert browser.post(checkout, content=b"not json").status_code == 400
+        # the passkey wallet's page shows what it holds: 3 EURe after sending 2 to Frank
+        erin = parse_qs(urlsplit(urls["wallet page (Erin, a passkey wallet)"]).query)
+        held = browser.get(f"{served_demo.backend}/api/wallet/{erin['address'][0]}/balances")
+        assert [t["balance"] for t in held.json()["tokens"]] == [str(3 * 10**18)]
+        assert held.json()["account_deployed"] is True
+
+
+async def _create_passkey_wallet(page: Page, url: str) -> str:
+    """Open the served shop, "Open wallet", "Create your wallet with a passkey": the wallet."""
+    await page.goto(url)
+    await page.wait_for("window.shop && window.shop.client !== null", timeout_s=30)
+    await page.wait_for("window.shop.statuses.length > 0", timeout_s=30)
+    listener = await page.frame("/listener?")
+    assert await page.evaluate("typeof window.ethereum", frame=listener) == "undefined"
+    await page.click_text("wallet", selector="#open-wallet")
+    await page.click_text("Create your wallet with a passkey", frame=listener)
+    return str(
+        await page.wait_for("document.querySelector('#wallet').dataset.wallet", timeout_s=30)
+    )
+
+
+async def test_demo__served_shop_in_a_browser_without_a_wallet__refer_buy_claim_send(
+    served_demo: ServedDemo, browser
+):
+    """What a visitor does with the served demo in a browser with no wallet extension:
+    a passkey wallet shares a link, a friend's passkey wallet buys through it, and the
+    friend claims without gas and sends on the wallet page, with the demo's own jobs."""
+    shop_url = served_demo.urls["demo shop with the SDK"]
+    referrer, buyer = await Page.open(browser), await Page.open(browser)
+    try:
+        for tab in (referrer, buyer):
+            await VirtualAuthenticator.add(tab)
+        await _create_passkey_wallet(referrer, shop_url)
+        await referrer.click_text("", selector="#share")
+        link = await referrer.wait_for("document.querySelector('#share-link').value")
+
+        wallet = await _create_passkey_wallet(buyer, link)
+        await buyer.click_text("", selector="#buy")
+        await buyer.wait_for("document.querySelector('#order').dataset.tracked === 'yes'")
+        await buyer.click_text("", selector="#pay")
+        await buyer.wait_for("document.querySelector('#order').dataset.state === 'paid'")
+        # the scheduler pushes (every 10 s), the chain mines, the indexer reads the credit
+        share = str(5 * 10**18)  # 50 % of 10 EURe; the referrer takes the other half
+        await buyer.wait_for(
+            f"document.querySelector('#wallet-tokens li')?.dataset.claimable === '{share}'",
+            timeout_s=120,
+        )
+
+        await buyer.goto(f"{served_demo.backend}/wallet?address={wallet}")
+        await buyer.click_text("Sign in with your passkey")
+        await buyer.wait_for("!document.getElementById('signed-in').hidden", timeout_s=30)
+        await buyer.wait_for("!document.getElementById('claim-all').disabled", timeout_s=30)
+        await buyer.click_text("", selector="#claim-all")
+        await buyer.wait_for(
+            "document.getElementById('claim-progress').dataset.status === 'mined'", timeout_s=60
+        )
+        row = "#balance-rows tr [data-field=balance]"
+        await buyer.wait_for(f"document.querySelector('{row}')?.textContent === '5'")
+
+        friend = "0x" + "f7" * 20
+        await buyer.type("#send-to", friend)
+        await buyer.type("#send-amount", "1.5")
+        await buyer.click_text("", selector="#send-submit")
+        await buyer.wait_for(
+            "['mined', 'failed'].includes(document.getElementById('send-progress').dataset.status)",
+            timeout_s=60,
+        )
+        progress = await buyer.evaluate("document.getElementById('send-progress').textContent")
+        assert progress.startswith(f"Sent 1.5 EURe to {friend}. Transaction: 0x"), progress
+        await buyer.wait_for(f"document.querySelector('{row}')?.textContent === '3.5'")
+        async with httpx.AsyncClient(timeout=20) as client:
+            held = await client.get(f"{served_demo.backend}/api/wallet/{friend}/balances")
+        assert [t["balance"] for t in held.json()["tokens"]] == [str(15 * 10**17)]
+    finally:
+        for tab in (referrer, buyer):
+            await tab.close()
