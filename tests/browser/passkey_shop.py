@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_private_key
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import CLI_PRINCIPAL
@@ -28,6 +30,7 @@ from backend.core.context import AppContext
 from backend.products import bank, tokens
 from backend.products.models import Product
 from backend.products.schemas import TokenCreate
+from backend.rewards.models import Reward
 from tests.factories import make_product
 from tests.sdk_e2e.shop import SHOPIFY_SECRET, ShopSite, send_shopify_webhook, shopify_order
 
@@ -126,3 +129,16 @@ def account_of(ctx: AppContext, x: int, y: int, rp_id: str = "localhost") -> str
     )
     rp_hash = hashlib.sha256(rp_id.encode()).digest()
     return str(factory.functions.getAddress(x, y, rp_hash, 0).call())
+
+
+async def until_rewarded(db_session: AsyncSession, wallet: str) -> list[Reward]:
+    """Reward rows of `wallet`, once the served app's evaluator has turned the stored
+    interaction into them (off the request path)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        db_session.expire_all()
+        rows = list(await db_session.scalars(select(Reward).where(Reward.wallet == wallet)))
+        if rows:
+            return rows
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"no reward for {wallet}")

@@ -34,7 +34,6 @@ from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.relayer.job import track_relays
 from backend.relayer.models import RelayRequest
-from backend.rewards.models import Reward
 from backend.settlement.job import push_once
 from indexer.runner import index_once
 from tests.browser.conftest import ensure_sdk_built
@@ -49,6 +48,7 @@ from tests.browser.passkey_shop import (
     open_chain_shop,
     passkey_xy,
     shopify_checkout,
+    until_rewarded,
 )
 from tests.factories import make_product, make_token
 from tests.interactions.helpers import reset_caches
@@ -136,18 +136,6 @@ async def until_relay_final(page: Page, ctx: AppContext, progress_id: str) -> st
             await track_relays(ctx)
         await asyncio.sleep(0.3)
     raise TimeoutError(f"{progress_id} still {await page.evaluate(status_of)!r}")
-
-
-async def until_rewarded(db_session, wallet: str) -> list[Reward]:
-    """The evaluator (in the served app) turns the stored purchase into reward rows."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        db_session.expire_all()
-        rows = list(await db_session.scalars(select(Reward).where(Reward.wallet == wallet)))
-        if rows:
-            return rows
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"no reward for {wallet}")
 
 
 def client_data(credential: dict[str, Any]) -> dict[str, Any]:
