@@ -511,7 +511,10 @@ describe('openWallet panel', () => {
     await settle()
     win.document.body.button('Create your wallet with a passkey').click()
     for (let i = 0; i < 4; i++) await settle()
-    assert.equal(win.document.body.find((n) => n.role == 'status').textContent, 'passkey refused: User verification is required')
+    assert.equal(
+      win.document.body.find((n) => n.role == 'status').textContent,
+      'passkey refused: User verification is required (passkey_rejected)',
+    )
     assert.equal(posted().length, 1)
     assert.ok(win.document.body.button('Create your wallet with a passkey'))
   })

@@ -104,9 +104,7 @@
         ),
       )
     }
-    $('holdings-note').textContent = answer.account_deployed
-      ? 'Tokens in the wallet itself. Claimed rewards land here.'
-      : 'Tokens in the wallet itself. Claimed rewards land here; the wallet goes on-chain with its first send, paid by Cascade.'
+    $('holdings-note').textContent = 'Tokens in the wallet itself. Claimed rewards land here.'
     renderSendTokens()
   }
 

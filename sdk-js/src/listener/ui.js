@@ -98,8 +98,10 @@ export function createPanel(doc, { signIn, createWallet, register, signOut, wall
       const session = await action()
       if (session) finish(session.wallet)
     } catch (error) {
-      // a dismissed prompt needs no message; anything else says what failed
-      note.textContent = error.code == 'cancelled' ? '' : error.message
+      // a dismissed prompt needs no message; anything else says what failed, with the
+      // backend's machine code when it refused (e.g. "… (passkey_rejected)")
+      const refused = error.cause?.body?.error?.code
+      note.textContent = error.code == 'cancelled' ? '' : refused ? `${error.message} (${refused})` : error.message
     } finally {
       busy = false
       if (pending) render()
