@@ -31,6 +31,7 @@ from backend.products import bank, tokens
 from backend.products.models import Product
 from backend.products.schemas import TokenCreate
 from backend.rewards.models import Reward
+from tests.dashboard.setup import _fund as fund_bank  # the dashboard tests' bank funding
 from tests.factories import make_product
 from tests.sdk_e2e.shop import SHOPIFY_SECRET, ShopSite, send_shopify_webhook, shopify_order
 
@@ -72,16 +73,6 @@ async def open_chain_shop(
     )
     await transitions.activate(session, CLI_PRINCIPAL, str(campaign.id), ctx)
     return ChainShop(product, token, view.address)
-
-
-def fund_bank(ctx: AppContext, token: str, bank_address: str, amount: int) -> None:
-    w3 = connect(ctx.rpc_url)
-    key = ctx.settings.effective_signer_key()
-    me = w3.eth.account.from_key(key).address
-    erc20 = contract(w3, "MockERC20", token)
-    send(w3, key, erc20.functions.mint(me, amount))
-    send(w3, key, erc20.functions.approve(bank_address, amount))
-    send(w3, key, contract(w3, "ProductBank", bank_address).functions.deposit(token, amount))
 
 
 def mint(ctx: AppContext, token: str, to: str, amount: int) -> None:
