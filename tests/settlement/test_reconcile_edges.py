@@ -1,12 +1,16 @@
-"""Reconcile at its edges: which source it reads when the indexer lags, and the smallest
-possible difference (one base unit) still reported."""
+"""Reconcile at its edges: which source it reads when the indexer lags, the last block of a
+log range, and the smallest possible difference (one base unit)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+import pytest
+from sqlalchemy import delete, select
 
+from backend.products.models import ProductBank
 from backend.rewards.models import Reward
+from backend.settlement import reconcile as reconcile_module
 from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch
 from backend.settlement.reconcile import Mismatch, reconcile
 from indexer.models import IndexerCheckpoint
 from tests.factories import wallet
@@ -47,3 +51,26 @@ async def test_reconcile__one_base_unit_credited_without_a_row__is_a_mismatch(en
     report = await reconcile(env.ctx)
 
     assert report.mismatches == [Mismatch(env.token, dust, 0, 1)]
+
+
+async def test_reconcile__push_alone_in_the_last_log_chunk__is_counted(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+):
+    """Logs are read in chunks from the bank's deploy block up to and including the compared
+    block: with chunks that end right before the push's block, the push is alone in the last
+    one, and still counts. (The chunk size is shrunk: 10,000 real blocks take minutes.)"""
+    paid = wallet()
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(paid, TOKENS)])
+    await push_once(env.ctx, options=FAST)
+    async with env.ctx.sessions() as session:
+        start = await session.scalar(
+            select(ProductBank.deploy_block).where(ProductBank.address == env.bank)
+        )
+        (pushed_in,) = (await session.scalars(select(SettlementBatch.block_number))).all()
+    monkeypatch.setattr(reconcile_module, "LOG_CHUNK", pushed_in - (start or 0))
+
+    report = await reconcile(env.ctx)
+
+    assert (report.source, report.to_block) == ("logs", pushed_in)
+    assert report.pairs == 1 and report.mismatches == []
