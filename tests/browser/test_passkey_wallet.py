@@ -158,7 +158,9 @@ async def fits_390(page: Page, name: str) -> None:
     )
     await page.evaluate("new Promise((r) => requestAnimationFrame(() => r(1)))")
     width = await page.evaluate("document.documentElement.scrollWidth")
-    await page.screenshot(OUTPUT_DIR / f"{name}-390.png")
+    shot = await page.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUTPUT_DIR / f"{name}-390.png").write_bytes(base64.b64decode(shot["data"]))
     assert width <= 390, f"the page is {width} px wide at 390 px"
     await page.send("Emulation.clearDeviceMetricsOverride")
 
