@@ -249,7 +249,7 @@ def execute(
     @dev Anyone may send it (a relayer pays the gas). Any failing call reverts
          the whole operation, nonce included.
     @param calls (target, value, data) triples.
-    @param nonce Any unused number; the backend uses 0, 1, 2...
+    @param nonce Any unused number; 0, 1, 2... per account is cheapest (_nonceWords).
     @param deadline Last block timestamp the operation is valid at.
     @param auth A signer's authorisation of executeDigest(calls, nonce, deadline).
     """
@@ -260,7 +260,9 @@ def execute(
     assert used & bit == 0, "account: nonce used"
     call_hashes: DynArray[bytes32, MAX_CALLS] = []
     for i: uint256 in range(len(calls), bound=MAX_CALLS):
-        call_hashes.append(self._call_hash(calls[i].target, calls[i].value, keccak256(calls[i].data)))
+        call_hashes.append(
+            self._call_hash(calls[i].target, calls[i].value, keccak256(calls[i].data))
+        )
     digest: bytes32 = self._execute_digest(call_hashes, nonce, deadline)
     if len(auth) == 65:
         assert self._owner_signed(digest, slice(auth, 0, 65)), "account: bad auth"
@@ -386,7 +388,9 @@ def executeDigest(
     # internal function would copy up to 9 KB and pay for the memory).
     call_hashes: DynArray[bytes32, MAX_CALLS] = []
     for i: uint256 in range(len(calls), bound=MAX_CALLS):
-        call_hashes.append(self._call_hash(calls[i].target, calls[i].value, keccak256(calls[i].data)))
+        call_hashes.append(
+            self._call_hash(calls[i].target, calls[i].value, keccak256(calls[i].data))
+        )
     return self._execute_digest(call_hashes, nonce, deadline)
 
 
