@@ -54,14 +54,21 @@ def create_app(
     context: AppContext | None = None,
     debug: bool = False,
     run_jobs: bool = False,
+    run_evaluator: bool = True,
 ) -> Litestar:
     """Build the app around one AppContext (created here unless given).
 
     `run_jobs` starts the background scheduler (settlement push...) with the app;
-    `cascade serve` sets it, tests build apps without jobs.
+    `cascade serve` sets it, tests build apps without jobs. The evaluator (stored
+    interactions -> rewards) runs in every served app unless `run_evaluator` is off;
+    without a lifespan (in-process test clients) it does not run, and a request that
+    asks to wait evaluates its own product instead (backend.evaluation.worker).
     """
+    from backend.evaluation.worker import Evaluator
+
     app_context = context or AppContext(settings, database_url, rpc_url)
     jobs: list[Any] = []
+    evaluator = Evaluator(app_context)
 
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
@@ -119,10 +126,14 @@ def create_app(
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,  # our handler (backend.core.logs) stays the only one
-        on_startup=[start_jobs] if run_jobs else [],
-        on_shutdown=[stop_jobs, close_context],
+        on_startup=[
+            *([evaluator.start] if run_evaluator else []),
+            *([start_jobs] if run_jobs else []),
+        ],
+        on_shutdown=[stop_jobs, evaluator.stop, close_context],
         debug=debug,
     )
     document_errors(h for route in app.routes for h in getattr(route, "route_handlers", ()))
     app.state.context = app_context
+    app.state.evaluation = evaluator  # what `Prefer: wait` waits on
     return app

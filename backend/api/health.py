@@ -32,6 +32,14 @@ async def _check_chain(ctx: AppContext) -> dict[str, Any]:
     return {"ok": True, "block": block}
 
 
+async def _check_evaluation(ctx: AppContext) -> dict[str, Any]:
+    """The evaluator's lag: how many interactions wait and how old the oldest is."""
+    from backend.evaluation.worker import queue_state
+
+    depth, oldest = await queue_state(ctx)
+    return {"ok": True, "queued": depth, "lag_s": round(oldest if depth else 0.0, 3)}
+
+
 async def _run_check(name: str, check: Any, ctx: AppContext) -> tuple[str, dict[str, Any]]:
     try:
         return name, await asyncio.wait_for(check(ctx), READY_TIMEOUT_S)
@@ -53,6 +61,7 @@ READINESS_CHECKS: list[tuple[str, Any]] = [
 READINESS_DETAILS: list[tuple[str, Any]] = [
     ("settlement", check_settlement),
     ("alerts", check_alerts),
+    ("evaluation", _check_evaluation),
 ]
 
 

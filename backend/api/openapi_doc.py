@@ -56,11 +56,18 @@ curl -X POST $API/api/business/products/$PRODUCT/campaigns -H "Authorization: Be
 curl -X POST $API/api/business/campaigns/$CAMPAIGN/activate -H "Authorization: Bearer $KEY"
 ```
 
-Send an interaction from a trusted server (answers `202` with the rewards it earned):
+Send an interaction from a trusted server. It is stored and answered at once
+(`202 {"interaction_id", "duplicate", "evaluated": false, "rewards": []}`); the
+evaluator pays it off the request path, typically within tens of milliseconds
+(see docs/benchmarks.md for the measured lag). A client that wants the rewards
+in the answer sends `Prefer: wait=N` (at most 10 s): the answer comes when
+evaluation is done (`evaluated: true`, `Preference-Applied: wait=N`), or after
+N seconds with `evaluated: false`. Browsers see new rewards through the wallet
+stream (`/api/wallet/{address}/stream`).
 
 ```sh
 curl -X POST $API/api/external/interactions -H "Authorization: Bearer $KEY" \\
-     -H 'Content-Type: application/json' -d '{
+     -H 'Prefer: wait=5' -H 'Content-Type: application/json' -d '{
        "product_id": "'$PRODUCT'", "wallet": "0xBob…", "type": "purchase.started",
        "data": {"order_id": "1001"}}'
 ```

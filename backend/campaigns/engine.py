@@ -1,19 +1,21 @@
-"""Campaign evaluation: which campaigns an interaction triggers and the reward rows they pay.
+"""Campaign evaluation: which campaigns an interaction triggers and what they pay.
 
-Money rules kept here: a reward (all its levels) is charged to the campaign's
-total and period budget at once or not at all, and per-user limits hold under
-concurrency. Both come from one lock: every writer of a campaign's budget,
-period usage or per-user counters first takes that campaign's row lock
-(`SELECT ... FOR UPDATE`, campaigns in id order so two writers never deadlock),
-decides with the fresh row in hand, then writes everything in one statement.
-The single endpoint's one-statement path (`plan_inline`, run by
-backend.interactions.inline) takes the same locks in the same order inside the
-statement that stores the interaction.
+`evaluate` is the whole rule of paying, as a function of plain values: a batch of
+stored interactions in arrival order, the campaigns' snapshots, each interaction's
+referral chain and the per-user and period counters. It returns the reward rows and
+one summed charge per campaign; backend.campaigns.charges reads those inputs under
+the campaigns' row locks and writes the outcome, and backend.evaluation runs both
+in one transaction per batch.
 
-Which campaigns match a (product, trigger) is cached per process for a few
-seconds; the business API calls `invalidate_product_campaigns` when it changes
-one. The cache only narrows the candidates: status, window, config and budget
-are always re-read under the lock, so a stale cache can never pay wrongly.
+Money rules kept here: a reward (all its levels) is charged to the campaign's total
+and period budget at once or not at all; per-user limits hold. They hold under
+concurrency because every writer of a campaign's budget, period usage or per-user
+counters first takes that campaign's row lock (campaigns in id order, so two writers
+never deadlock) and decides with the fresh row in hand.
+
+Refunds give budget back here too (`cancel_interaction_rewards`, `give_back`). Which
+campaigns are active per (product, trigger) is cached per process for the estimate
+endpoint; every change of a campaign drops the entry (`invalidate_product_campaigns`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,116 +63,6 @@ ACTIVE_SQL = text(
 )
 # the budget lock: campaigns in id order, so concurrent evaluations never deadlock
 LOCK_SQL = text(f"SELECT {_COLUMNS} {_FROM} WHERE c.id = ANY(:ids) ORDER BY c.id FOR UPDATE OF c")
-
-USER_COUNTS_SQL = text(
-    "SELECT campaign_id, wallet, reward_count FROM campaign_user_rewards "
-    "WHERE campaign_id = ANY(:ids) AND wallet = ANY(:wallets)"
-)
-PERIOD_USAGE_SQL = text(
-    "SELECT campaign_id, period_start, used FROM campaign_period_usage "
-    "WHERE campaign_id = ANY(:ids) AND period_start = ANY(:starts)"
-)
-
-# One round trip for every write of an evaluation: budgets and statuses,
-# per-user counters and period usage (as increments, safe under the lock), rows.
-# Data-modifying CTEs always run to completion, whether or not they are read.
-WRITE_SQL = text(
-    """
-    WITH budget AS (
-        UPDATE campaigns AS c
-        SET used_budget = v.used, status = v.status,
-            status_reason = COALESCE(v.reason, c.status_reason), updated_at = now()
-        FROM unnest(CAST(:c_ids AS uuid[]), CAST(:c_used AS numeric[]),
-                    CAST(:c_status AS varchar[]), CAST(:c_reason AS text[]))
-             AS v(id, used, status, reason)
-        WHERE c.id = v.id
-        RETURNING c.id
-    ), users AS (
-        INSERT INTO campaign_user_rewards AS u (campaign_id, wallet, reward_count, total_amount)
-        SELECT * FROM unnest(CAST(:u_ids AS uuid[]), CAST(:u_wallets AS varchar[]),
-                             CAST(:u_counts AS int[]), CAST(:u_amounts AS numeric[]))
-        ON CONFLICT (campaign_id, wallet) DO UPDATE
-        SET reward_count = u.reward_count + EXCLUDED.reward_count,
-            total_amount = u.total_amount + EXCLUDED.total_amount, updated_at = now()
-        RETURNING 1
-    ), periods AS (
-        INSERT INTO campaign_period_usage AS p (campaign_id, period_start, used)
-        SELECT * FROM unnest(CAST(:p_ids AS uuid[]), CAST(:p_starts AS timestamptz[]),
-                             CAST(:p_used AS numeric[]))
-        ON CONFLICT (campaign_id, period_start) DO UPDATE SET used = p.used + EXCLUDED.used
-        RETURNING 1
-    )
-    INSERT INTO rewards (product_id, campaign_id, interaction_id, wallet, level, token, amount,
-                         available_at)
-    SELECT v.product_id, v.campaign_id, v.interaction_id, v.wallet, v.level, v.token, v.amount,
-           now() + make_interval(secs => v.lockup)
-    FROM unnest(CAST(:r_products AS varchar[]), CAST(:r_campaigns AS uuid[]),
-                CAST(:r_interactions AS bigint[]), CAST(:r_wallets AS varchar[]),
-                CAST(:r_levels AS smallint[]), CAST(:r_tokens AS varchar[]),
-                CAST(:r_amounts AS numeric[]), CAST(:r_lockups AS int[]))
-         AS v(product_id, campaign_id, interaction_id, wallet, level, token, amount, lockup)
-    ON CONFLICT (interaction_id, campaign_id, level) DO NOTHING
-    RETURNING id, interaction_id, campaign_id, wallet, level, token, amount
-    """
-)
-
-
-# The fast path for campaigns without per-user or period limits: no prior lock, one
-# guarded increment per campaign (status, version, window and cap re-checked by the
-# UPDATE itself, which waits for and re-reads a row another transaction changed), and
-# reward rows only for the campaigns whose increment passed. The campaign row is
-# then locked only from this statement to the commit.
-FAST_WRITE_SQL = text(
-    """
-    WITH budget AS (
-        UPDATE campaigns AS c
-        SET used_budget = c.used_budget + v.total,
-            status = CASE WHEN c.budget_cap > 0
-                          AND c.budget_cap - (c.used_budget + v.total) < v.smallest
-                          THEN 'budget_exhausted' ELSE c.status END,
-            status_reason = CASE WHEN c.budget_cap > 0
-                                 AND c.budget_cap - (c.used_budget + v.total) < v.smallest
-                                 THEN 'budget fully used' ELSE c.status_reason END,
-            updated_at = now()
-        FROM unnest(CAST(:c_ids AS uuid[]), CAST(:c_totals AS numeric[]),
-                    CAST(:c_versions AS int[]), CAST(:c_smallest AS numeric[]))
-             AS v(id, total, version, smallest)
-        WHERE c.id = v.id AND c.status = 'active' AND c.version = v.version
-          AND (c.starts_at IS NULL OR c.starts_at <= now())
-          AND (c.ends_at IS NULL OR c.ends_at > now())
-          AND (c.budget_cap = 0 OR c.used_budget + v.total <= c.budget_cap)
-        RETURNING c.id, c.status
-    ), users AS (
-        INSERT INTO campaign_user_rewards AS u (campaign_id, wallet, reward_count, total_amount)
-        SELECT k.campaign_id, k.wallet, k.n, k.amount
-        FROM unnest(CAST(:u_ids AS uuid[]), CAST(:u_wallets AS varchar[]),
-                     CAST(:u_counts AS int[]), CAST(:u_amounts AS numeric[]))
-             AS k(campaign_id, wallet, n, amount)
-        WHERE k.campaign_id IN (SELECT id FROM budget)
-        ON CONFLICT (campaign_id, wallet) DO UPDATE
-        SET reward_count = u.reward_count + EXCLUDED.reward_count,
-            total_amount = u.total_amount + EXCLUDED.total_amount, updated_at = now()
-        RETURNING 1
-    ), ins AS (
-        INSERT INTO rewards (product_id, campaign_id, interaction_id, wallet, level, token,
-                             amount, available_at)
-        SELECT v.product_id, v.campaign_id, v.interaction_id, v.wallet, v.level, v.token,
-               v.amount, now() + make_interval(secs => v.lockup)
-        FROM unnest(CAST(:r_products AS varchar[]), CAST(:r_campaigns AS uuid[]),
-                    CAST(:r_interactions AS bigint[]), CAST(:r_wallets AS varchar[]),
-                    CAST(:r_levels AS smallint[]), CAST(:r_tokens AS varchar[]),
-                    CAST(:r_amounts AS numeric[]), CAST(:r_lockups AS int[]))
-             AS v(product_id, campaign_id, interaction_id, wallet, level, token, amount, lockup)
-        WHERE v.campaign_id IN (SELECT id FROM budget)
-        ON CONFLICT (interaction_id, campaign_id, level) DO NOTHING
-        RETURNING id, interaction_id, campaign_id, wallet, level, token, amount
-    )
-    SELECT id, interaction_id, campaign_id, wallet, level, token, amount, NULL AS status
-    FROM ins
-    UNION ALL
-    SELECT NULL, NULL, id, NULL, NULL, NULL, NULL, status FROM budget
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -247,13 +139,6 @@ class CampaignRule:
     def has_period_cap(self) -> bool:
         return self.period_cap > 0 and self.budget_period != "total"
 
-    @property
-    def unmetered(self) -> bool:
-        """No per-user or period limit: the budget alone decides (the fast path)."""
-        return (
-            self.config is not None and not self.max_rewards_per_user and not (self.has_period_cap)
-        )
-
     def in_window(self, now: datetime) -> bool:
         return (self.starts_at is None or self.starts_at <= now) and not self.is_past(now)
 
@@ -277,40 +162,6 @@ class EvaluationInput:
     type: str
     referrers: tuple[str, ...] = ()  # nearest first, up to MAX_LEVELS
     order_amount_e18: int | None = None  # purchase amount, 18-decimal currency units
-
-
-@dataclass(frozen=True)
-class RewardOut:
-    id: int
-    interaction_id: int
-    campaign_id: uuid.UUID
-    wallet: str
-    level: int
-    token: str
-    amount: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "wallet": self.wallet,
-            "level": self.level,
-            "amount": str(self.amount),
-            "token": self.token,
-            "campaign_id": str(self.campaign_id),
-        }
-
-
-@dataclass
-class _CampaignState:
-    """What one evaluation changes on a locked campaign before it writes."""
-
-    rule: CampaignRule
-    used: int
-    status: str
-    reason: str | None = None
-    changed: bool = False
-    user_counts: dict[str, int] = field(default_factory=dict)
-    period_used: dict[datetime, int] = field(default_factory=dict)
 
 
 # --- active campaign cache ---------------------------------------------------------------
@@ -368,19 +219,67 @@ def period_start(period: str, moment: datetime) -> datetime:
     return day
 
 
-# --- evaluation ---------------------------------------------------------------------------
+# --- evaluation (pure) -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Planned:
-    item: EvaluationInput
-    rule: CampaignRule
-    parts: tuple[int, ...]  # level 0 = the user, 1.. = referrers
-    recipients: tuple[str, ...]
+class Limits:
+    """Counters read under the campaign locks for one batch (only limited campaigns need them)."""
 
-    @property
-    def total(self) -> int:
-        return sum(self.parts)
+    user_counts: Mapping[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+    period_used: Mapping[tuple[uuid.UUID, datetime], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Payout:
+    """One reward row to write: one recipient's share of one campaign's reward."""
+
+    interaction_id: int
+    product_id: str
+    campaign_id: uuid.UUID
+    wallet: str
+    level: int
+    token: str
+    amount: int
+    lockup_seconds: int
+
+
+@dataclass(frozen=True)
+class CampaignChange:
+    """What a batch does to one campaign row: charged (summed) and its status afterwards."""
+
+    campaign_id: uuid.UUID
+    product_id: str
+    charged: int
+    status: str
+    reason: str | None  # None keeps the current status_reason
+
+
+@dataclass
+class Outcome:
+    """Everything one batch pays: rows, campaign charges and counter increments."""
+
+    payouts: list[Payout] = field(default_factory=list)
+    campaigns: list[CampaignChange] = field(default_factory=list)
+    users: dict[tuple[uuid.UUID, str], tuple[int, int]] = field(default_factory=dict)
+    periods: dict[tuple[uuid.UUID, datetime], int] = field(default_factory=dict)
+
+    def closed_products(self) -> set[str]:
+        """Products with a campaign that stopped paying in this batch (caches to refresh)."""
+        return {c.product_id for c in self.campaigns if c.status != "active"}
+
+
+@dataclass
+class _CampaignState:
+    """One campaign while a batch is decided: its snapshot and what the batch changed."""
+
+    rule: CampaignRule
+    used: int
+    status: str
+    reason: str | None = None
+    changed: bool = False
+    user_counts: dict[str, int] = field(default_factory=dict)
+    period_used: dict[datetime, int] = field(default_factory=dict)
 
 
 def plan_reward(
@@ -409,346 +308,111 @@ def plan_reward(
     return tuple(parts), (item.wallet, *referrers)
 
 
-async def evaluate(
-    session: AsyncSession,
+def evaluate(
     items: Sequence[EvaluationInput],
+    snapshots: Mapping[uuid.UUID, CampaignRule],
+    chains: Mapping[int, tuple[str, ...]],
+    limits: Limits,
     *,
     secret: str,
-    now: datetime | None = None,
-    skip: Mapping[int, set[uuid.UUID]] | None = None,
-) -> dict[int, list[RewardOut]]:
-    """Create the reward rows of freshly stored interactions, inside the caller's transaction.
-
-    `skip` lists campaigns already rewarded per interaction (re-evaluation).
-    Returns the new rows by interaction id. Call `commit` afterwards.
-    """
-    now = now or datetime.now(UTC)
-    wanted: dict[int, list[CampaignRule]] = {}
-    for item in items:
-        already = (skip or {}).get(item.interaction_id, set())
-        matched = [
-            r for r in await candidates(session, item.product_id, item.type) if r.id not in already
-        ]
-        if matched:
-            wanted[item.interaction_id] = matched
-    if not wanted:
-        return {}
-    rules = {r.id: r for found in wanted.values() for r in found}
-    fast = {cid for cid, r in rules.items() if r.unmetered and r.in_window(now)}
-    result: dict[int, list[RewardOut]] = {}
-    if fast:
-        passed = await _evaluate_fast(session, items, wanted, fast, secret, result)
-        fast &= passed
-    slow = set(rules) - fast
-    if slow:
-        await _evaluate_locked(session, items, wanted, slow, secret, now, result)
-    for found in result.values():
-        found.sort(key=lambda r: (str(r.campaign_id), r.level))
-    return result
-
-
-@dataclass(frozen=True)
-class InlinePlan:
-    """What one interaction pays, for a statement that also stores the interaction.
-
-    The statement locks `charged` (in id order, like LOCK_SQL) and pays only if
-    every guard still holds; otherwise it stores nothing and the caller takes
-    the locked path.
-    """
-
-    charged: dict[uuid.UUID, CampaignRule]
-    params: dict[str, Any]
-
-
-def needs_interaction_id(rules: Iterable[CampaignRule]) -> bool:
-    """A range reward is drawn from a seed holding the interaction id."""
-    return any(rule.config is not None and rule.config.reward_type == "range" for rule in rules)
-
-
-def plan_inline(
-    rules: Sequence[CampaignRule], item: EvaluationInput, secret: str, now: datetime
-) -> InlinePlan | None:
-    """Parameters for charging `rules` inside the statement storing `item`.
-
-    None when a campaign needs the locked path (per-user or period limit, outside
-    its window, invalid config): that path reads counters under the lock.
-    """
-    if not all(rule.unmetered and rule.in_window(now) for rule in rules):
-        return None
-    planned: list[_Planned] = []
-    for rule in sorted(rules, key=lambda r: r.id):
-        split = plan_reward(rule, item, secret)
-        if split is not None:
-            planned.append(_Planned(item, rule, *split))
-    totals: dict[uuid.UUID, int] = {}
-    charged: dict[uuid.UUID, CampaignRule] = {}
-    for plan in planned:
-        totals[plan.rule.id] = totals.get(plan.rule.id, 0) + plan.total
-        charged[plan.rule.id] = plan.rule
-    params = _write_params(planned, now=None)
-    params.update(
-        {
-            "c_ids": list(charged),
-            "c_totals": [totals[c] for c in charged],
-            "c_versions": [rule.version for rule in charged.values()],
-            "c_smallest": [max(rule.smallest, 1) for rule in charged.values()],
-            "c_count": len(charged),
-        }
-    )
-    return InlinePlan(charged, params)
-
-
-def inline_outcome(plan: InlinePlan, rows: Iterable[Any]) -> list[RewardOut]:
-    """Reward rows written by the inline statement; refreshes the cache on exhaustion."""
-    found: dict[int, list[RewardOut]] = {}
-    for row in rows:
-        if row.id is not None:
-            _collect(found, row)
-        elif row.status is not None and row.status != "active":
-            invalidate_product_campaigns(plan.charged[row.campaign_id].product_id)
-    out = [r for rows_of in found.values() for r in rows_of]
-    out.sort(key=lambda r: (str(r.campaign_id), r.level))
-    return out
-
-
-async def _evaluate_fast(
-    session: AsyncSession,
-    items: Sequence[EvaluationInput],
-    wanted: Mapping[int, list[CampaignRule]],
-    fast: set[uuid.UUID],
-    secret: str,
-    result: dict[int, list[RewardOut]],
-) -> set[uuid.UUID]:
-    """Charge unmetered campaigns with guarded increments; returns the campaigns that passed.
-
-    A campaign whose guard fails (paused, edited, exhausted, outside its window)
-    pays nothing here and is left to the locked path, which decides per item.
-    """
-    planned: list[_Planned] = []
-    for item in items:
-        for rule in wanted.get(item.interaction_id, []):
-            if rule.id in fast:
-                split = plan_reward(rule, item, secret)
-                if split is not None:
-                    planned.append(_Planned(item, rule, *split))
-    if not planned:
-        return fast
-    totals: dict[uuid.UUID, int] = {}
-    charged: dict[uuid.UUID, CampaignRule] = {}
-    for plan in planned:
-        totals[plan.rule.id] = totals.get(plan.rule.id, 0) + plan.total
-        charged[plan.rule.id] = plan.rule
-    params = _write_params(planned, now=None)
-    params.update(
-        {
-            "c_ids": list(charged),
-            "c_totals": [totals[c] for c in charged],
-            "c_versions": [rule.version for rule in charged.values()],
-            "c_smallest": [max(rule.smallest, 1) for rule in charged.values()],
-        }
-    )
-    passed: set[uuid.UUID] = set()
-    for row in await session.execute(FAST_WRITE_SQL, params):
-        if row.id is None:
-            passed.add(row.campaign_id)
-            if row.status != "active":  # this charge used the budget up
-                invalidate_product_campaigns(charged[row.campaign_id].product_id)
-        else:
-            _collect(result, row)
-    # campaigns with nothing to charge "pass" trivially; failed ones go to the locked path
-    return (fast - set(totals)) | passed
-
-
-async def _evaluate_locked(
-    session: AsyncSession,
-    items: Sequence[EvaluationInput],
-    wanted: Mapping[int, list[CampaignRule]],
-    ids: set[uuid.UUID],
-    secret: str,
     now: datetime,
-    result: dict[int, list[RewardOut]],
-) -> None:
-    """Lock the campaigns, decide item by item with fresh rows, write in one statement."""
-    rows = (await session.execute(LOCK_SQL, {"ids": sorted(ids)})).mappings().all()
-    states = {row["id"]: _CampaignState(CampaignRule.from_row(row), 0, "") for row in rows}
+    already: Mapping[int, Collection[uuid.UUID]] | None = None,
+) -> Outcome:
+    """What a batch of stored interactions pays, from plain values (no database).
+
+    `items` in arrival order; `snapshots` the locked rows of the campaigns that may pay
+    them; `chains` each interaction's referrers (nearest first); `limits` the per-user
+    and period counters of the limited campaigns; `already` campaigns that rewarded an
+    interaction before (never twice). Per campaign, a reward (all its levels) is charged
+    whole or not at all, in arrival order, until the cap, the period cap or the
+    per-user limit says no; the charges are summed into one change per campaign.
+    """
+    states = {
+        cid: _CampaignState(rule, rule.used_budget, rule.status) for cid, rule in snapshots.items()
+    }
+    for (cid, wallet), count in limits.user_counts.items():
+        if cid in states:
+            states[cid].user_counts[wallet] = count
+    for (cid, start), used in limits.period_used.items():
+        if cid in states:
+            states[cid].period_used[start] = used
+    by_trigger: dict[tuple[str, str], list[_CampaignState]] = {}
+    for state in sorted(states.values(), key=lambda s: s.rule.id):
+        by_trigger.setdefault((state.rule.product_id, state.rule.trigger), []).append(state)
+    outcome = Outcome()
+    for item in items:
+        item = replace(item, referrers=chains.get(item.interaction_id, item.referrers))
+        skip = (already or {}).get(item.interaction_id, ())
+        for state in by_trigger.get((item.product_id, item.type), ()):
+            if state.rule.id not in skip:
+                _decide(state, item, secret, now, outcome)
     for state in states.values():
-        state.used, state.status = state.rule.used_budget, state.rule.status
-    stale = {s.rule.product_id for s in states.values() if s.rule.status != "active"}
-    if len(states) < len(ids):  # a cached campaign is gone
-        stale |= {item.product_id for item in items}
-
-    await _load_limits(session, states, items, now)
-
-    planned: list[_Planned] = []
-    for item in items:
-        for rule in sorted(wanted.get(item.interaction_id, []), key=lambda r: r.id):
-            locked = states.get(rule.id)
-            if locked is None or locked.rule.trigger != item.type:
-                continue
-            accepted = _decide(locked, item, secret, now)
-            if accepted is not None:
-                planned.append(accepted)
-
-    changed = [s for s in states.values() if s.changed]
-    if changed or planned:
-        await _write(session, states, planned, now, result)
-    for state in changed:
-        if state.status != "active":
-            stale.add(state.rule.product_id)
-    for product_id in stale:
-        invalidate_product_campaigns(product_id)
-
-
-async def _load_limits(
-    session: AsyncSession,
-    states: dict[uuid.UUID, _CampaignState],
-    items: Sequence[EvaluationInput],
-    now: datetime,
-) -> None:
-    """Per-user counts and period usage, read under the campaign locks (only when limited)."""
-    limited = [cid for cid, s in states.items() if s.rule.max_rewards_per_user]
-    if limited:
-        rows = await session.execute(
-            USER_COUNTS_SQL, {"ids": limited, "wallets": list({i.wallet for i in items})}
-        )
-        for campaign_id, wallet, count in rows:
-            states[campaign_id].user_counts[wallet] = count
-    periodic = [cid for cid, s in states.items() if s.rule.has_period_cap]
-    if periodic:
-        starts = list({period_start(states[cid].rule.budget_period, now) for cid in periodic})
-        rows = await session.execute(PERIOD_USAGE_SQL, {"ids": periodic, "starts": starts})
-        for campaign_id, start, used in rows:
-            states[campaign_id].period_used[start] = int(used)
+        if state.changed:
+            outcome.campaigns.append(
+                CampaignChange(
+                    state.rule.id,
+                    state.rule.product_id,
+                    state.used - state.rule.used_budget,
+                    state.status,
+                    state.reason,
+                )
+            )
+    return outcome
 
 
 def _decide(
-    state: _CampaignState, item: EvaluationInput, secret: str, now: datetime
-) -> _Planned | None:
+    state: _CampaignState, item: EvaluationInput, secret: str, now: datetime, outcome: Outcome
+) -> None:
     """Check status, window, per-user limit and budgets; on success charge the state."""
     rule = state.rule
     if state.status != "active":
-        return None
+        return
     if rule.is_past(now):
         state.status, state.reason, state.changed = "expired", "ends_at passed", True
-        return None
+        return
     if not rule.in_window(now):
-        return None
+        return
     plan = plan_reward(rule, item, secret)
     if plan is None:
-        return None
+        return
     parts, recipients = plan
     total = sum(parts)
     if rule.max_rewards_per_user and (
         state.user_counts.get(item.wallet, 0) >= rule.max_rewards_per_user
     ):
-        return None
+        return
     start = period_start(rule.budget_period, now)
     if rule.has_period_cap and state.period_used.get(start, 0) + total > rule.period_cap:
-        return None
+        return
     if rule.budget_cap and state.used + total > rule.budget_cap:
         state.status, state.changed = "budget_exhausted", True
         state.reason = "remaining budget cannot pay a reward"
-        return None
+        return
     state.used += total
     state.changed = True
     state.user_counts[item.wallet] = state.user_counts.get(item.wallet, 0) + 1
     if rule.has_period_cap:
         state.period_used[start] = state.period_used.get(start, 0) + total
-    smallest = rule.config.smallest_reward if rule.config else 0
-    if rule.budget_cap and rule.budget_cap - state.used < max(smallest, 1):
+    if rule.budget_cap and rule.budget_cap - state.used < max(rule.smallest, 1):
         state.status, state.reason = "budget_exhausted", "budget fully used"
-    return _Planned(item, rule, parts, recipients)
-
-
-def _write_params(planned: Sequence[_Planned], now: datetime | None) -> dict[str, Any]:
-    """Array parameters for per-user counters, period usage and reward rows."""
-    users: dict[tuple[uuid.UUID, str], list[int]] = {}
-    periods: dict[tuple[uuid.UUID, datetime], int] = {}
-    reward_rows: list[tuple[Any, ...]] = []
-    for plan in planned:
-        rule = plan.rule
-        counter = users.setdefault((rule.id, plan.item.wallet), [0, 0])
-        counter[0] += 1
-        counter[1] += plan.parts[0]
-        if now is not None and rule.budget_period != "total":
-            key = (rule.id, period_start(rule.budget_period, now))
-            periods[key] = periods.get(key, 0) + plan.total
-        for level, (amount, wallet) in enumerate(zip(plan.parts, plan.recipients, strict=True)):
-            if amount > 0:  # a zero share is part of the exact split but not a row
-                reward_rows.append(
-                    (
-                        rule.product_id,
-                        rule.id,
-                        plan.item.interaction_id,
-                        wallet,
-                        level,
-                        rule.token,
-                        amount,
-                        rule.lockup_seconds,
-                    )
+    count, amount = outcome.users.get((rule.id, item.wallet), (0, 0))
+    outcome.users[(rule.id, item.wallet)] = (count + 1, amount + parts[0])
+    if rule.budget_period != "total":
+        outcome.periods[(rule.id, start)] = outcome.periods.get((rule.id, start), 0) + total
+    for level, (amount, wallet) in enumerate(zip(parts, recipients, strict=True)):
+        if amount > 0:  # a zero share is part of the exact split but not a row
+            outcome.payouts.append(
+                Payout(
+                    item.interaction_id,
+                    rule.product_id,
+                    rule.id,
+                    wallet,
+                    level,
+                    rule.token,
+                    amount,
+                    rule.lockup_seconds,
                 )
-    columns = list(zip(*reward_rows, strict=True)) if reward_rows else [()] * 8
-    return {
-        "u_ids": [k[0] for k in users],
-        "u_wallets": [k[1] for k in users],
-        "u_counts": [v[0] for v in users.values()],
-        "u_amounts": [v[1] for v in users.values()],
-        "p_ids": [k[0] for k in periods],
-        "p_starts": [k[1] for k in periods],
-        "p_used": list(periods.values()),
-        "r_products": list(columns[0]),
-        "r_campaigns": list(columns[1]),
-        "r_interactions": list(columns[2]),
-        "r_wallets": list(columns[3]),
-        "r_levels": list(columns[4]),
-        "r_tokens": list(columns[5]),
-        "r_amounts": list(columns[6]),
-        "r_lockups": list(columns[7]),
-    }
-
-
-def _collect(result: dict[int, list[RewardOut]], row: Any) -> None:
-    result.setdefault(row.interaction_id, []).append(
-        RewardOut(
-            id=row.id,
-            interaction_id=row.interaction_id,
-            campaign_id=row.campaign_id,
-            wallet=row.wallet,
-            level=row.level,
-            token=row.token,
-            amount=int(row.amount),
-        )
-    )
-
-
-async def _write(
-    session: AsyncSession,
-    states: Mapping[uuid.UUID, _CampaignState],
-    planned: Sequence[_Planned],
-    now: datetime,
-    result: dict[int, list[RewardOut]],
-) -> None:
-    changed = [s for s in states.values() if s.changed]
-    params = _write_params(planned, now)
-    params.update(
-        {
-            "c_ids": [s.rule.id for s in changed],
-            "c_used": [s.used for s in changed],
-            "c_status": [s.status for s in changed],
-            "c_reason": [s.reason for s in changed],
-        }
-    )
-    for row in await session.execute(WRITE_SQL, params):
-        _collect(result, row)
-
-
-async def reevaluate(
-    session: AsyncSession, item: EvaluationInput, *, secret: str
-) -> list[RewardOut]:
-    """Evaluate an interaction again; campaigns that already rewarded it are skipped."""
-    done = await rewards.campaigns_rewarded(session, item.interaction_id)
-    found = await evaluate(session, [item], secret=secret, skip={item.interaction_id: done})
-    return found.get(item.interaction_id, [])
+            )
 
 
 # --- refunds ------------------------------------------------------------------------------
@@ -970,7 +634,3 @@ async def _ineligible(
         if (count or 0) >= rule.max_rewards_per_user:
             return "per_user_limit"
     return None
-
-
-def with_referrers(item: EvaluationInput, referrers: tuple[str, ...]) -> EvaluationInput:
-    return replace(item, referrers=referrers)

@@ -1,4 +1,5 @@
-"""Tables owned by the interactions domain: interactions, shop orders, webhook replay ids."""
+"""Tables owned by the interactions domain: interactions, their evaluation queue, shop orders,
+webhook replay ids."""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ class Interaction(Base):
     analytics_client_id: Mapped[str | None] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    processed_at: Mapped[datetime | None]
 
     __table_args__ = (
         # dedup: same (product, wallet, type, key) inside the product's window
@@ -72,11 +72,29 @@ class Interaction(Base):
             "order_id",
             postgresql_where=text("order_id IS NOT NULL"),
         ),
-        Index(
-            "ix_interactions_unprocessed",
-            "id",
-            postgresql_where=text("processed_at IS NULL"),
-        ),
+    )
+
+
+class EvaluationQueue(Base):
+    """Stored interactions not yet evaluated: the request path adds a row with the interaction,
+    the evaluator deletes it in the transaction that writes the interaction's rewards.
+
+    A separate small table instead of a flag on `interactions`: marking a flag would rewrite
+    every interaction (a new tuple and an entry in each of its indexes) and bloat the largest
+    table; here the request adds one narrow row and the evaluator deletes it. No foreign keys
+    either (each would cost the hot insert a lookup): a row whose interaction is gone is
+    simply dropped by the evaluator.
+    """
+
+    __tablename__ = "evaluation_queue"
+
+    interaction_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    product_id: Mapped[str] = Bytes32()
+    queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    __table_args__ = (
+        # a waiting request (Prefer: wait) evaluates its own product's queue, in order
+        Index("ix_evaluation_queue_product", "product_id", "interaction_id"),
     )
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns import engine
-from backend.interactions import values
+from backend.interactions import store, values
 from backend.rewards.service import CancelOutcome
 
 ORDER_ALREADY_COMPLETED = "order_already_completed"
@@ -392,13 +392,13 @@ async def _mark_order(
     session: AsyncSession, product_id: str, order_id: str, flag: str, *, keep: bool = False
 ) -> None:
     """Show on the order that a claim was refused (`keep`: do not overwrite a stronger flag)."""
-    value = "COALESCE(attribution_flag, :flag)" if keep else ":flag"
     await session.execute(
         text(
-            f"UPDATE orders SET attribution_flag = {value}, updated_at = now() "  # noqa: S608
+            "UPDATE orders SET attribution_flag = CASE WHEN :keep "
+            "THEN COALESCE(attribution_flag, :flag) ELSE :flag END, updated_at = now() "
             "WHERE product_id = :p AND order_id = :o"
         ),
-        {"flag": flag, "p": product_id, "o": order_id},
+        {"flag": flag, "keep": keep, "p": product_id, "o": order_id},
     )
 
 
@@ -426,6 +426,12 @@ async def refund(
     ).first()
     if row is None or row.completed_interaction_id is None:
         return CancelOutcome([], [])
-    return await engine.cancel_interaction_rewards(
-        session, [row.completed_interaction_id], reason=f"order {status}"
-    )
+    completed = row.completed_interaction_id
+    # Not evaluated yet: it never will be. Evaluated (or being evaluated: this waits for
+    # the evaluator's commit): its rewards exist now and are cancelled below.
+    if await store.dequeue(session, [completed]):
+        await session.execute(
+            text("UPDATE interactions SET flag = :flag WHERE id = :id"),
+            {"flag": ORDER_REFUNDED, "id": completed},
+        )
+    return await engine.cancel_interaction_rewards(session, [completed], reason=f"order {status}")

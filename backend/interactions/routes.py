@@ -6,13 +6,14 @@ import ipaddress
 import time
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal, resolve_principal
 from backend.core.config import Settings
 from backend.interactions import listener, service, webhooks
+from backend.interactions.answers import IngestResult, Waiter, describe, requested_wait
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import BatchIn, InteractionIn
 from backend.products.ids import API_KEY_PREFIX, hash_token
@@ -79,10 +80,33 @@ def _secret(request: Request[Any, Any, Any]) -> str:
     return settings.effective_secret_key
 
 
+async def _when_evaluated(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    products: set[str],
+    results: list[IngestResult],
+) -> dict[str, str]:
+    """Honour `Prefer: wait=N`: wait (at most MAX_WAIT_S) until the stored interactions are
+    evaluated, then fill in their rewards; the headers say which preference was applied."""
+    seconds = requested_wait(request.headers.get("prefer"))
+    waiter: Waiter | None = getattr(request.app.state, "evaluation", None)
+    pending = [i for r in results for i in r.waits_for if not r.evaluated]
+    if not seconds or waiter is None or not pending:
+        return {}
+    await waiter.wait(products, pending, seconds)
+    await describe(session, results)
+    return {"Preference-Applied": f"wait={seconds:g}"}
+
+
 @post(
     "/api/external/interactions",
     status_code=202,
     summary="Record one interaction",
+    description=(
+        "Stored and answered at once (`evaluated: false`); the evaluator pays it within "
+        "milliseconds. Send `Prefer: wait=N` (N <= 10 s) to get `rewards` in the answer "
+        "when evaluation finishes in time."
+    ),
     dependencies=PRINCIPAL,
 )
 async def post_interaction(
@@ -90,16 +114,21 @@ async def post_interaction(
     request: Request,
     principal: Principal,
     db_session: AsyncSession,
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     caller = service.Caller.from_principal(principal, client_ip(request))
     result = await service.ingest(db_session, caller, data, secret=_secret(request))
-    return result.as_json()
+    headers = await _when_evaluated(request, db_session, {data.product_id.lower()}, [result])
+    return Response(result.as_json(), status_code=202, headers=headers)
 
 
 @post(
     "/api/external/interactions/batch",
     status_code=202,
     summary="Record up to 1,000",
+    description=(
+        "Each item is answered on its own, in order; stored items are evaluated after the "
+        "answer unless `Prefer: wait=N` (N <= 10 s) asks to wait for their rewards."
+    ),
     dependencies=PRINCIPAL,
 )
 async def post_interaction_batch(
@@ -107,12 +136,19 @@ async def post_interaction_batch(
     request: Request,
     principal: Principal,
     db_session: AsyncSession,
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     caller = service.Caller.from_principal(principal, client_ip(request))
     results = await service.ingest_batch(
         db_session, caller, data.interactions, secret=_secret(request)
     )
-    return {"results": [r.as_json() for r in results]}
+    stored = [r.result for r in results if r.result is not None]
+    products = {
+        str(item.get("product_id", "")).lower()
+        for item in data.interactions
+        if isinstance(item, dict)
+    }
+    headers = await _when_evaluated(request, db_session, products, stored)
+    return Response({"results": [r.as_json() for r in results]}, status_code=202, headers=headers)
 
 
 @post(
@@ -121,13 +157,22 @@ async def post_interaction_batch(
     summary="Shop webhook (shopify, woocommerce, custom)",
 )
 async def post_webhook(
-    product_id: str, scheme: str, request: Request, db_session: AsyncSession, settings: Settings
-) -> dict[str, Any]:
+    product_id: str, scheme: str, request: Request, db_session: AsyncSession
+) -> Response[dict[str, Any]]:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return await webhooks.receive(
-        db_session, product_id, scheme, headers, body, secret=settings.effective_secret_key
-    )
+    answer = await webhooks.receive(db_session, product_id, scheme, headers, body)
+    applied: dict[str, str] = {}
+    completion = webhooks.completion_of(answer)
+    if completion is not None:
+        result = IngestResult(completion)
+        applied = await _when_evaluated(request, db_session, {product_id.lower()}, [result])
+        if not applied:
+            await describe(db_session, [result])
+        answer.update(rewards=result.rewards, evaluated=result.evaluated)
+    elif answer.get("event") == "completed":
+        answer["rewards"] = []
+    return Response(answer, status_code=200, headers=applied)
 
 
 @get("/api/external/products/{product_id:str}/origins", summary="Origins of a product")

@@ -1,18 +1,20 @@
-"""Ingestion: store an interaction once, evaluate it, answer with the rewards it created.
+"""Ingestion: validate, authorise, apply dedup and limits, store, answer. Nothing else.
 
-One interaction is one transaction: its row, its order bookkeeping, its referral
-edge and its reward rows commit together or not at all. The common path costs
-a few round trips: one statement checks the rate limit and the dedup window and
-inserts, then the engine locks the matching campaigns, and one statement writes
-budgets and reward rows.
+The request path writes once: a plain interaction is one autocommit statement
+(backend.interactions.store) that checks the dedup window and the caller's hourly
+limit under the wallet's lock, stores the interaction and queues it for the
+evaluator. A purchase also writes its order row in the same transaction (the
+order is what makes a purchase rewarded once ever, see backend.interactions.orders).
+Which campaigns pay, budgets, referral edges and reward rows are the evaluator's
+work (backend.evaluation), in batches, off the request path.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -22,76 +24,26 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.campaigns import engine
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 from backend.core.transient import RETRIES, is_transient
-from backend.interactions import inline, orders, values
+from backend.interactions import orders, store, values
+from backend.interactions.answers import BatchItemResult, IngestResult, describe
 from backend.interactions.ratelimit import ip_limiter
-from backend.interactions.schemas import (
-    SERVER_ONLY_TYPES,
-    InteractionIn,
-    is_known_type,
-)
+from backend.interactions.schemas import SERVER_ONLY_TYPES, InteractionIn, is_known_type
 from backend.interactions.signatures import is_order_reference, product_secrets
 from backend.observability import metrics
 from backend.products.models import Role
-from backend.referrals import service as referrals
+from backend.referrals.graph import CROSS_PRODUCT, SELF_REFERRAL
 from backend.referrals.tokens import TokenError, read_token
-from backend.rewards import service as rewards
 
 REFERRED = "referral.referred"
 LINK_CREATION = "referral.link_creation"
 STARTED = "purchase.started"
 COMPLETED = "purchase.completed"
+ORDER_TYPES = frozenset({STARTED, COMPLETED})
 PRODUCT_CACHE_TTL_S = 10.0
-NO_LIMIT = 2**31 - 1
 
 _ORDER_ID_MAX = 255
-
-INSERT_SQL = text(
-    """
-    WITH recent AS (
-        SELECT received_at FROM interactions
-        WHERE product_id = :product_id AND wallet = :wallet
-          AND received_at > now() - interval '1 hour'
-        ORDER BY received_at LIMIT :limit
-    ), usage AS (
-        SELECT count(*) AS used, min(received_at) AS oldest FROM recent
-    ), dup AS (
-        SELECT id FROM interactions
-        WHERE CAST(:dedup_key AS varchar) IS NOT NULL
-          AND product_id = :product_id AND wallet = :wallet AND type = :type
-          AND dedup_key = :dedup_key AND received_at > now() - make_interval(secs => :window)
-        ORDER BY received_at LIMIT 1
-    ), ins AS (
-        INSERT INTO interactions (product_id, wallet, type, data, dedup_key, referrer_wallet,
-                                  order_id, flag, source, source_ref, client_ip,
-                                  analytics_session_id, analytics_client_id, occurred_at,
-                                  processed_at)
-        SELECT :product_id, :wallet, :type, CAST(:data AS jsonb), :dedup_key, :referrer,
-               :order_id, :flag, :source, :source_ref, CAST(:client_ip AS inet),
-               :analytics_session_id, :analytics_client_id,
-               COALESCE(CAST(:occurred_at AS timestamptz), now()), now()
-        WHERE NOT EXISTS (SELECT 1 FROM dup) AND (SELECT used FROM usage) < :limit
-        RETURNING id
-    )
-    SELECT (SELECT id FROM ins) AS id, (SELECT id FROM dup) AS duplicate_of,
-           (SELECT oldest FROM usage) AS oldest, now() AS now
-    """
-)
-
-PLAIN_INSERT_SQL = text(
-    """
-    INSERT INTO interactions (product_id, wallet, type, data, order_id, source, source_ref,
-                              occurred_at, processed_at)
-    VALUES (:product_id, :wallet, :type, CAST(:data AS jsonb), :order_id, :source, :source_ref,
-            now(), now())
-    RETURNING id
-    """
-)
-
-DEDUP_LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
 _json = msgspec.json.Encoder()
 
 
@@ -172,6 +124,10 @@ class Caller:
     def rate_limited(self) -> bool:
         return self.source in ("api_key", "session")
 
+    def limit(self, product: ProductInfo) -> int | None:
+        """The hourly per-wallet limit that applies to this caller (None: none)."""
+        return product.rate_limit_per_hour if self.rate_limited else None
+
 
 @dataclass
 class Prepared:
@@ -185,44 +141,12 @@ class Prepared:
     occurred_at: datetime | None = None
     analytics_session_id: str | None = None
     analytics_client_id: str | None = None
-    referrer: str | None = None
-    flag: str | None = None
+    referrer: str | None = None  # referral.referred: the claimed referrer
+    flag: str | None = None  # known before storage: it earns nothing (self-referral, ...)
     order_id: str | None = None
     order_token: str | None = None  # purchase.started: what binds the claim to the order
     amount_e18: int | None = None
     currency: str | None = None
-
-
-@dataclass
-class IngestResult:
-    interaction_id: int
-    duplicate: bool = False
-    rewards: list[dict[str, Any]] = field(default_factory=list)
-    flag: str | None = None
-    type: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        answer: dict[str, Any] = {
-            "interaction_id": self.interaction_id,
-            "duplicate": self.duplicate,
-            "rewards": self.rewards,
-            "flag": self.flag,
-        }
-        if self.type == REFERRED:
-            # whether this interaction made the referrer this wallet's referrer, and why not
-            answer["referral"] = {"recorded": self.flag is None, "reason": self.flag}
-        return answer
-
-
-@dataclass
-class _AfterCommit:
-    """Cache invalidations that must wait until the transaction is durable."""
-
-    edges: list[tuple[str, str]] = field(default_factory=list)
-
-    def run(self) -> None:
-        for product_id, wallet in self.edges:
-            referrals.edges_committed(product_id, [wallet])
 
 
 _invalid = values.invalid
@@ -259,7 +183,7 @@ def prepare(payload: InteractionIn, *, secret: str) -> Prepared:
     data = payload.data
     if item.type == REFERRED:
         _prepare_referral(item, data, secret)
-    elif item.type in (STARTED, COMPLETED):
+    elif item.type in ORDER_TYPES:
         order_id = data.get("order_id")
         if isinstance(order_id, int) and not isinstance(order_id, bool):
             order_id = str(order_id)
@@ -284,21 +208,23 @@ def _prepare_referral(item: Prepared, data: dict[str, Any], secret: str) -> None
         raise _invalid("data", "exactly one of referrer or referrer_token is required")
     if has_plain:
         item.referrer = checksummed(data["referrer"], "data.referrer")
-        return
-    token = data["referrer_token"]
-    if not isinstance(token, str):
-        raise _invalid("data.referrer_token", "must be a string", "invalid_referral")
-    try:
-        parsed = read_token(secret, token)
-    except TokenError as exc:
-        raise InvalidInput(
-            str(exc),
-            details=[{"key": "data.referrer_token", "reason": exc.code}],
-            code="invalid_referral",
-        ) from None
-    item.referrer = parsed.referrer
-    if parsed.product_id != item.product_id:
-        item.flag = referrals.CROSS_PRODUCT
+    else:
+        token = data["referrer_token"]
+        if not isinstance(token, str):
+            raise _invalid("data.referrer_token", "must be a string", "invalid_referral")
+        try:
+            parsed = read_token(secret, token)
+        except TokenError as exc:
+            raise InvalidInput(
+                str(exc),
+                details=[{"key": "data.referrer_token", "reason": exc.code}],
+                code="invalid_referral",
+            ) from None
+        item.referrer = parsed.referrer
+        if parsed.product_id != item.product_id:
+            item.flag = CROSS_PRODUCT
+    if item.flag is None and item.referrer == item.wallet:
+        item.flag = SELF_REFERRAL  # the rest of the graph rules need the graph: the evaluator
 
 
 def authorize(caller: Caller, item: Prepared) -> None:
@@ -322,23 +248,31 @@ def authorize(caller: Caller, item: Prepared) -> None:
             )
 
 
+def limit_browser(caller: Caller) -> None:
+    """Sessions come from browsers: they also count against their address's limit."""
+    if caller.source == "session":
+        ip_limiter.check(caller.client_ip)
+
+
+def _rate_limited(limit: int | None, oldest: datetime | None, now: datetime) -> RateLimited:
+    retry = (oldest + timedelta(hours=1) - now) if oldest is not None else timedelta(hours=1)
+    return RateLimited(
+        f"at most {limit} interactions per hour for this wallet",
+        retry_after=max(1, int(retry.total_seconds()) + 1),
+    )
+
+
 # --- single interaction -------------------------------------------------------------------
 
 
 async def ingest(
     session: AsyncSession, caller: Caller, payload: InteractionIn, *, secret: str
 ) -> IngestResult:
-    """Store, evaluate and commit one interaction."""
+    """Validate, authorise and store one interaction (committed); evaluation comes later."""
     limit_browser(caller)
     item = prepare(payload, secret=secret)
     authorize(caller, item)
     return await ingest_prepared(session, caller, item, secret=secret)
-
-
-def limit_browser(caller: Caller) -> None:
-    """Sessions come from browsers: they also count against their address's limit."""
-    if caller.source == "session":
-        ip_limiter.check(caller.client_ip)
 
 
 async def ingest_prepared(
@@ -346,59 +280,48 @@ async def ingest_prepared(
 ) -> IngestResult:
     """`ingest` for an item already validated and authorised.
 
-    A plain interaction on a session with no open transaction is stored by one
-    autocommit statement (backend.interactions.inline): no BEGIN, no COMMIT, one
-    round trip. Anything else, or a campaign that needs the locked path, runs
-    in one transaction as below.
+    Anything but a purchase is one autocommit statement: no BEGIN, no COMMIT, one
+    round trip. A purchase also writes its order in the same transaction.
     """
-    if not session.in_transaction() and _inline_kind(item) and item.dedup_key is None:
-        result = await _ingest_autocommit(session, caller, item, secret)
-        if result is not None:
-            return result
-    product = await product_info(session, item.product_id)
-    after = _AfterCommit()
-    result = await _ingest_one(session, caller, product, item, secret, after)
-    await session.commit()
-    after.run()
+    if item.type in ORDER_TYPES:
+        product = await product_info(session, item.product_id)
+        result = await _ingest_purchase(session, caller, product, item)
+    elif session.in_transaction():  # the caller read something first: store, then commit
+        product = await product_info(session, item.product_id)
+        result = await _store(session, caller, product, item, autocommit=False)
+        await session.commit()
+    else:
+        result = await _ingest_autocommit(session, caller, item)
+    if result.duplicate:
+        await describe(session, [result])  # the original's state, as precisely as we know it
+    else:
+        store.queued([item.product_id])
     return result
 
 
-def _inline_kind(item: Prepared) -> bool:
-    """Plain interactions: no referral graph, no orders, not flagged."""
-    return item.type not in _BULK_TYPES_EXCLUDED and item.flag is None
-
-
-async def _ingest_autocommit(
-    session: AsyncSession, caller: Caller, item: Prepared, secret: str
-) -> IngestResult | None:
-    """The one-statement path on an autocommit connection; None: take the transactional one.
-
-    Every statement here is its own transaction: the reads (caches' misses) see
-    committed data, the write is atomic on its own, and nothing is left open.
-    """
+async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepared) -> IngestResult:
+    """One statement on an autocommit connection: no BEGIN, no COMMIT, one round trip (the
+    product's settings are cached; a miss is read on the same connection)."""
     for attempt in range(RETRIES):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             product = await product_info(session, item.product_id)
-            result = await _inline(session, caller, product, item, secret)
-            if result is not None and not result.duplicate:
-                metrics.interaction_stored(item.type)  # autocommit: already durable
-            return result
+            return await _store(session, caller, product, item, autocommit=True)
         except DBAPIError as exc:
             # a deadlock victim wrote nothing: the same statement again is safe
             if not is_transient(exc) or attempt == RETRIES - 1:
                 raise
         finally:
             # ends the session's (wire-less) transaction: the connection goes back to the
-            # pool with its isolation level reset, and a fallback starts a real transaction
+            # pool with its isolation level reset
             await session.rollback()
-    return None
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-async def _inline(
-    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared, secret: str
-) -> IngestResult | None:
-    stored = await inline.store_and_charge(
+async def _store(
+    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared, *, autocommit: bool
+) -> IngestResult:
+    stored = await store.store_one(
         session,
         product_id=product.id,
         item=item,
@@ -406,109 +329,62 @@ async def _inline(
         source_ref=caller.source_ref,
         client_ip=caller.client_ip,
         window_s=product.dedup_window_s,
-        limit=product.rate_limit_per_hour if caller.rate_limited else NO_LIMIT,
-        secret=secret,
+        limit=caller.limit(product),
     )
-    if stored is None:
-        return None
     if stored.duplicate_of is not None:
-        return IngestResult(stored.duplicate_of, duplicate=True, rewards=stored.rewards)
-    assert stored.interaction_id is not None
-    return IngestResult(stored.interaction_id, rewards=stored.rewards)
+        return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
+    if stored.id is None:
+        raise _rate_limited(caller.limit(product), stored.oldest, stored.now)
+    if autocommit:
+        metrics.interaction_stored(item.type)  # already durable
+    else:
+        metrics.interaction_stored_on_commit(session, item.type)
+    return IngestResult(stored.id, flag=item.flag, type=item.type)
 
 
-async def _ingest_one(
-    session: AsyncSession,
-    caller: Caller,
-    product: ProductInfo,
-    item: Prepared,
-    secret: str,
-    after: _AfterCommit,
+async def _ingest_purchase(
+    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared
 ) -> IngestResult:
-    """Everything of one interaction inside the caller's transaction (no commit).
+    """A purchase and its order bookkeeping, in one transaction (committed here)."""
+    for attempt in range(RETRIES):
+        try:
+            result = await _purchase(session, caller, product, item)
+            await session.commit()
+            return result
+        except DBAPIError as exc:
+            await session.rollback()
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+        except BaseException:
+            await session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    Domain errors are raised before anything of this item is written.
-    """
-    flag, edge = item.flag, False
-    if item.type == REFERRED and flag is None and item.referrer is not None:
-        await referrals.lock_referral_graph(session, product.id)
-        flag = await referrals.referral_flag(session, product.id, item.wallet, item.referrer)
-        edge = flag is None
-    if item.dedup_key is not None:
-        key = f"{product.id}:{item.wallet}:{item.type}:{item.dedup_key}"
-        await session.execute(DEDUP_LOCK_SQL, {"key": key})
-    if _inline_kind(item):
-        # one statement instead of insert + evaluate; None (a campaign needs the
-        # locked path) wrote nothing, and the two steps below decide
-        done = await _inline(session, caller, product, item, secret)
-        if done is not None:
-            if not done.duplicate:
-                metrics.interaction_stored_on_commit(session, item.type)
-            return done
-    limit = product.rate_limit_per_hour if caller.rate_limited else NO_LIMIT
-    row = (
-        await session.execute(
-            INSERT_SQL,
-            {
-                "product_id": product.id,
-                "wallet": item.wallet,
-                "type": item.type,
-                "data": _json.encode(item.data).decode(),
-                "dedup_key": item.dedup_key,
-                "referrer": item.referrer,
-                "order_id": item.order_id,
-                "flag": flag,
-                "source": caller.source,
-                "source_ref": caller.source_ref,
-                "client_ip": caller.client_ip,
-                "analytics_session_id": item.analytics_session_id,
-                "analytics_client_id": item.analytics_client_id,
-                "occurred_at": item.occurred_at,
-                "window": product.dedup_window_s,
-                "limit": limit,
-            },
-        )
-    ).one()
-    if row.duplicate_of is not None:
-        found = await rewards.rewards_of_interaction(session, row.duplicate_of)
-        original_flag = None
-        if item.type == REFERRED:  # the answer says whether the original made the edge
-            original_flag = await session.scalar(
-                text("SELECT flag FROM interactions WHERE id = :id"), {"id": row.duplicate_of}
-            )
-        return IngestResult(
-            row.duplicate_of, duplicate=True, rewards=found, flag=original_flag, type=item.type
-        )
-    if row.id is None:
-        retry = row.oldest + timedelta(hours=1) - row.now
-        raise RateLimited(
-            f"at most {limit} interactions per hour for this wallet",
-            retry_after=max(1, int(retry.total_seconds()) + 1),
-        )
-    interaction_id: int = row.id
-    metrics.interaction_stored_on_commit(session, item.type)
-    if edge:
-        after.edges.append((product.id, item.wallet))
-    amount = item.amount_e18
-    extra: list[engine.EvaluationInput] = []
-    if item.type == STARTED and item.order_id is not None:
+
+async def _purchase(
+    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared
+) -> IngestResult:
+    """Store a purchase.* and record its order (no commit). The wallet's lock, taken by the
+    store statement, and the order's row lock are held until the caller commits."""
+    result = await _store(session, caller, product, item, autocommit=False)
+    if result.duplicate:
+        return result
+    assert item.order_id is not None
+    flag: str | None = None
+    follow_ups: tuple[int, ...] = ()
+    if item.type == STARTED:
         claim = await orders.record_claim(
             session,
             product.id,
             item.order_id,
             item.wallet,
-            interaction_id,
+            result.interaction_id,
             token=item.order_token,
             trusted_by=await _claim_trusted_by(session, caller, product.id, item),
         )
-        if claim.flag is not None:
-            flag = claim.flag
-            await session.execute(
-                text("UPDATE interactions SET flag = :flag WHERE id = :id"),
-                {"flag": flag, "id": interaction_id},
-            )
+        flag = claim.flag
         if claim.link is not None:
-            extra.append(
+            follow_ups = (
                 await completion_interaction(
                     session,
                     product.id,
@@ -516,36 +392,25 @@ async def _ingest_one(
                     item.wallet,
                     claim.link.amount_e18,
                     claim.link.currency,
-                )
+                ),
             )
-    elif item.type == COMPLETED and item.order_id is not None:
+    else:
         completion = await orders.complete_for_wallet(
             session,
             product.id,
             item.order_id,
             item.wallet,
-            amount,
+            item.amount_e18,
             item.currency,
-            interaction_id,
+            result.interaction_id,
         )
-        if completion.flag is not None:
-            flag = completion.flag
-            await session.execute(
-                text("UPDATE interactions SET flag = :flag WHERE id = :id"),
-                {"flag": flag, "id": interaction_id},
-            )
-        amount = completion.amount_e18
-    to_evaluate = list(extra)
-    if flag is None:
-        to_evaluate.insert(
-            0,
-            engine.EvaluationInput(
-                interaction_id, product.id, item.wallet, item.type, order_amount_e18=amount
-            ),
+        flag = completion.flag
+    if flag is not None:
+        await session.execute(
+            text("UPDATE interactions SET flag = :flag WHERE id = :id"),
+            {"flag": flag, "id": result.interaction_id},
         )
-    created = await evaluate(session, product.id, to_evaluate, secret=secret, fresh_edge=edge)
-    payout = [r.as_json() for i in to_evaluate for r in created.get(i.interaction_id, [])]
-    return IngestResult(interaction_id, rewards=payout, flag=flag, type=item.type)
+    return IngestResult(result.interaction_id, flag=flag, type=item.type, follow_ups=follow_ups)
 
 
 async def _claim_trusted_by(
@@ -573,86 +438,31 @@ async def completion_interaction(
     wallet: str,
     amount_e18: int | None,
     currency: str | None,
-) -> engine.EvaluationInput:
-    """Store the purchase.completed of a shop order whose wallet just became known."""
+) -> int:
+    """Store and queue the purchase.completed of a shop order whose wallet just became known."""
     data: dict[str, Any] = {"order_id": order_id}
     if amount_e18 is not None:
         data["amount_e18"] = str(amount_e18)
     if currency is not None:
         data["currency"] = currency
-    interaction_id = await session.scalar(
-        PLAIN_INSERT_SQL,
-        {
-            "product_id": product_id,
-            "wallet": wallet,
-            "type": COMPLETED,
-            "data": _json.encode(data).decode(),
-            "order_id": order_id,
-            "source": "webhook",
-            "source_ref": None,
-        },
+    item = Prepared(product_id, wallet, COMPLETED, data, order_id=order_id)
+    stored = await store.store_one(
+        session,
+        product_id=product_id,
+        item=item,
+        source="webhook",
+        source_ref=None,
+        client_ip=None,
+        window_s=0,
+        limit=None,
     )
-    assert interaction_id is not None
+    assert stored.id is not None
     metrics.interaction_stored_on_commit(session, COMPLETED)
-    await orders.set_completed_interaction(session, product_id, order_id, interaction_id)
-    return engine.EvaluationInput(
-        interaction_id, product_id, wallet, COMPLETED, order_amount_e18=amount_e18
-    )
-
-
-async def evaluate(
-    session: AsyncSession,
-    product_id: str,
-    items: Sequence[engine.EvaluationInput],
-    *,
-    secret: str,
-    fresh_edge: bool = False,
-) -> dict[int, list[engine.RewardOut]]:
-    """Attach referral chains (only when a campaign matches) and run the engine."""
-    depth = 0
-    matched = False
-    for item in items:
-        found = await engine.candidates(session, product_id, item.type)
-        if found:
-            matched = True
-            depth = max(depth, engine.max_depth_needed(found))
-    if not matched:
-        return {}
-    chains = (
-        await referrals.chains(
-            session, product_id, [i.wallet for i in items], depth, use_cache=not fresh_edge
-        )
-        if depth
-        else {}
-    )
-    ready = [engine.with_referrers(i, chains.get(i.wallet, ())) for i in items]
-    return await engine.evaluate(session, ready, secret=secret)
+    await orders.set_completed_interaction(session, product_id, order_id, stored.id)
+    return stored.id
 
 
 # --- batches ------------------------------------------------------------------------------
-
-_BULK_TYPES_EXCLUDED = frozenset({REFERRED, STARTED, COMPLETED})
-
-
-@dataclass
-class BatchItemResult:
-    index: int
-    result: IngestResult | None = None
-    error: DomainError | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        if self.error is not None:
-            return {
-                "index": self.index,
-                "status": self.error.status_code,
-                "error": {
-                    "code": self.error.code,
-                    "message": self.error.message,
-                    "details": self.error.details,
-                },
-            }
-        assert self.result is not None
-        return {"index": self.index, "status": 202, **self.result.as_json()}
 
 
 async def ingest_batch(
@@ -660,19 +470,13 @@ async def ingest_batch(
 ) -> list[BatchItemResult]:
     """Up to 1,000 interactions in one transaction, each answered on its own.
 
-    Plain interactions are stored with multi-row statements; referrals and
-    purchases (which touch the graph or orders) go one by one, in order.
+    Every (product, wallet) bucket lock the batch needs is taken first, in order;
+    then plain interactions are checked and stored with set-based statements and
+    purchases one by one, in the batch's order (their ids follow it).
     """
     limit_browser(caller)
     results: list[BatchItemResult] = []
-    after = _AfterCommit()
-    chunk: list[tuple[int, Prepared, ProductInfo]] = []
-
-    async def flush() -> None:
-        if chunk:
-            results.extend(await _ingest_bulk(session, caller, chunk, secret))
-            chunk.clear()
-
+    accepted: list[tuple[int, Prepared, ProductInfo]] = []
     for index, raw in enumerate(raw_items):
         try:
             payload = msgspec.convert(raw, InteractionIn)
@@ -686,183 +490,109 @@ async def ingest_batch(
         except DomainError as exc:
             results.append(BatchItemResult(index, error=exc))
             continue
-        if item.type in _BULK_TYPES_EXCLUDED:
-            await flush()
-            try:
-                result = await _ingest_one(session, caller, product, item, secret, after)
-            except DomainError as exc:
-                results.append(BatchItemResult(index, error=exc))
-            else:
-                results.append(BatchItemResult(index, result=result))
-        else:
-            chunk.append((index, item, product))
-    await flush()
-    await session.commit()
-    after.run()
+        accepted.append((index, item, product))
+    guarded = [
+        (product.id, item.wallet)
+        for _, item, product in accepted
+        if caller.rate_limited or item.dedup_key is not None
+    ]
+    stored: list[BatchItemResult] = []
+    for attempt in range(RETRIES):
+        try:
+            await store.lock_buckets(session, guarded)
+            stored = await _store_batch(session, caller, accepted)
+            await session.commit()
+            break
+        except DBAPIError as exc:
+            await session.rollback()
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+        except BaseException:
+            await session.rollback()
+            raise
+    results.extend(stored)
+    duplicates = [r.result for r in stored if r.result is not None and r.result.duplicate]
+    if duplicates:
+        await describe(session, duplicates)
+    store.queued({product.id for _, _, product in accepted})
     results.sort(key=lambda r: r.index)
     return results
 
 
-BULK_USAGE_SQL = text(
-    """
-    SELECT i.product_id, i.wallet, count(*) AS used, min(i.received_at) AS oldest
-    FROM interactions AS i
-    JOIN unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS k(p, w)
-      ON i.product_id = k.p AND i.wallet = k.w
-    WHERE i.received_at > now() - interval '1 hour'
-    GROUP BY i.product_id, i.wallet
-    """
-)
-BULK_DEDUP_SQL = text(
-    """
-    SELECT DISTINCT ON (i.product_id, i.wallet, i.type, i.dedup_key)
-           i.product_id, i.wallet, i.type, i.dedup_key, i.id
-    FROM interactions AS i
-    JOIN unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[]),
-                CAST(:types AS varchar[]), CAST(:keys AS varchar[]), CAST(:windows AS int[]))
-         AS k(p, w, t, d, s)
-      ON i.product_id = k.p AND i.wallet = k.w AND i.type = k.t AND i.dedup_key = k.d
-    WHERE i.dedup_key IS NOT NULL AND i.received_at > now() - make_interval(secs => k.s)
-    ORDER BY i.product_id, i.wallet, i.type, i.dedup_key, i.received_at
-    """
-)
-BULK_LOCK_SQL = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-    "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
-)
-BULK_IDS_SQL = text(
-    "SELECT nextval(pg_get_serial_sequence('interactions', 'id')) FROM generate_series(1, :n)"
-)
-BULK_INSERT_SQL = text(
-    """
-    INSERT INTO interactions (id, product_id, wallet, type, data, dedup_key, source, source_ref,
-                              client_ip, analytics_session_id, analytics_client_id, occurred_at,
-                              processed_at)
-    SELECT v.id, v.product_id, v.wallet, v.type, CAST(v.data AS jsonb), v.dedup_key, :source,
-           :source_ref, CAST(:client_ip AS inet), v.session_id, v.client_id,
-           COALESCE(v.occurred_at, now()), now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:products AS varchar[]),
-                CAST(:wallets AS varchar[]), CAST(:types AS varchar[]), CAST(:datas AS text[]),
-                CAST(:keys AS varchar[]), CAST(:session_ids AS varchar[]),
-                CAST(:client_ids AS varchar[]), CAST(:occurred AS timestamptz[]))
-         AS v(id, product_id, wallet, type, data, dedup_key, session_id, client_id, occurred_at)
-    RETURNING now() AS now
-    """
-)
-
-
-async def _ingest_bulk(
-    session: AsyncSession,
-    caller: Caller,
-    chunk: Sequence[tuple[int, Prepared, ProductInfo]],
-    secret: str,
+async def _store_batch(
+    session: AsyncSession, caller: Caller, items: Sequence[tuple[int, Prepared, ProductInfo]]
 ) -> list[BatchItemResult]:
-    """Dedup, rate limit, insert and evaluate plain interactions with a handful of statements."""
-    keyed = [(i, p, prod) for i, p, prod in chunk if p.dedup_key is not None]
-    if keyed:
-        lock_keys = sorted({f"{prod.id}:{p.wallet}:{p.type}:{p.dedup_key}" for _, p, prod in keyed})
-        await session.execute(BULK_LOCK_SQL, {"keys": lock_keys})
-        rows = await session.execute(
-            BULK_DEDUP_SQL,
-            {
-                "products": [prod.id for _, _, prod in keyed],
-                "wallets": [p.wallet for _, p, _ in keyed],
-                "types": [p.type for _, p, _ in keyed],
-                "keys": [p.dedup_key for _, p, _ in keyed],
-                "windows": [prod.dedup_window_s for _, _, prod in keyed],
-            },
-        )
-        seen: dict[tuple[str, str, str, str], int] = {
-            (r.product_id, r.wallet, r.type, r.dedup_key): r.id for r in rows
-        }
-    else:
-        seen = {}
-    usage: dict[tuple[str, str], list[Any]] = {}
-    if caller.rate_limited:
-        pairs = list({(prod.id, p.wallet) for _, p, prod in chunk})
-        rows = await session.execute(
-            BULK_USAGE_SQL,
-            {"products": [p for p, _ in pairs], "wallets": [w for _, w in pairs]},
-        )
-        usage = {(r.product_id, r.wallet): [r.used, r.oldest] for r in rows}
-    now = datetime.now(UTC)
-
+    """Dedup, limit and store a batch's valid items inside the caller's transaction."""
+    keyed = [
+        (product.id, item.wallet, item.type, item.dedup_key, product.dedup_window_s)
+        for _, item, product in items
+        if item.dedup_key is not None
+    ]
+    seen = await store.originals(session, keyed)  # type: ignore[arg-type]
+    pairs = sorted({(product.id, item.wallet) for _, item, product in items})
+    usage = await store.usage(session, pairs) if caller.rate_limited else {}
     results: list[BatchItemResult] = []
-    accepted: list[tuple[int, Prepared, ProductInfo]] = []
-    duplicates: list[tuple[int, int]] = []
-    pending_keys: dict[tuple[str, str, str, str], int] = {}
-    for index, item, product in chunk:
+    counted: dict[tuple[str, str], list[Any]] = {p: list(u) for p, u in usage.items()}
+    chunk: list[tuple[int, Prepared, ProductInfo]] = []
+    pending_keys: dict[tuple[str, str, str, str], int] = {}  # dedup key -> index of its item
+    stored_ids: dict[int, int] = {}  # index -> interaction id
+    now: datetime | None = None
+
+    async def flush() -> None:
+        ids = await store.store_many(
+            session,
+            [(product.id, item) for _, item, product in chunk],
+            source=caller.source,
+            source_ref=caller.source_ref,
+            client_ip=caller.client_ip,
+        )
+        for (index, item, _), interaction_id in zip(chunk, ids, strict=True):
+            stored_ids[index] = interaction_id
+            metrics.interaction_stored_on_commit(session, item.type)
+            results.append(
+                BatchItemResult(index, IngestResult(interaction_id, flag=item.flag, type=item.type))
+            )
+        chunk.clear()
+
+    later: list[tuple[int, int, str]] = []  # (index, index of its original here, type)
+    for index, item, product in items:
         dedup = (
             (product.id, item.wallet, item.type, item.dedup_key)
             if item.dedup_key is not None
             else None
         )
         if dedup is not None and dedup in seen:
-            duplicates.append((index, seen[dedup]))
+            results.append(
+                BatchItemResult(index, IngestResult(seen[dedup], duplicate=True, type=item.type))
+            )
             continue
         if dedup is not None and dedup in pending_keys:
-            duplicates.append((index, -pending_keys[dedup] - 1))  # resolved after insert
+            later.append((index, pending_keys[dedup], item.type))
             continue
-        if caller.rate_limited:
-            used = usage.setdefault((product.id, item.wallet), [0, now])
-            if used[0] >= product.rate_limit_per_hour:
-                retry = used[1] + timedelta(hours=1) - now
-                results.append(
-                    BatchItemResult(
-                        index,
-                        error=RateLimited(
-                            f"at most {product.rate_limit_per_hour} interactions per hour "
-                            "for this wallet",
-                            retry_after=max(1, int(retry.total_seconds()) + 1),
-                        ),
-                    )
-                )
+        limit = caller.limit(product)
+        if limit is not None:
+            if now is None:
+                now = await session.scalar(text("SELECT now()"))
+            assert now is not None
+            used = counted.setdefault((product.id, item.wallet), [0, now])
+            if used[0] >= limit:
+                results.append(BatchItemResult(index, error=_rate_limited(limit, used[1], now)))
                 continue
             used[0] += 1
         if dedup is not None:
-            pending_keys[dedup] = len(accepted)
-        accepted.append((index, item, product))
-
-    ids: list[int] = []
-    if accepted:
-        ids = list((await session.scalars(BULK_IDS_SQL, {"n": len(accepted)})).all())
-        await session.execute(
-            BULK_INSERT_SQL,
-            {
-                "source": caller.source,
-                "source_ref": caller.source_ref,
-                "client_ip": caller.client_ip,
-                "ids": ids,
-                "products": [prod.id for _, _, prod in accepted],
-                "wallets": [p.wallet for _, p, _ in accepted],
-                "types": [p.type for _, p, _ in accepted],
-                "datas": [_json.encode(p.data).decode() for _, p, _ in accepted],
-                "keys": [p.dedup_key for _, p, _ in accepted],
-                "session_ids": [p.analytics_session_id for _, p, _ in accepted],
-                "client_ids": [p.analytics_client_id for _, p, _ in accepted],
-                "occurred": [p.occurred_at for _, p, _ in accepted],
-            },
-        )
-        for _, item, _ in accepted:
-            metrics.interaction_stored_on_commit(session, item.type)
-    by_product: dict[str, list[engine.EvaluationInput]] = {}
-    for (_, item, product), interaction_id in zip(accepted, ids, strict=True):
-        by_product.setdefault(product.id, []).append(
-            engine.EvaluationInput(interaction_id, product.id, item.wallet, item.type)
-        )
-    found: dict[int, list[engine.RewardOut]] = {}
-    for product_id, items in by_product.items():
-        found.update(await evaluate(session, product_id, items, secret=secret))
-    for (index, _, _), interaction_id in zip(accepted, ids, strict=True):
-        payout = [r.as_json() for r in found.get(interaction_id, [])]
-        results.append(BatchItemResult(index, result=IngestResult(interaction_id, rewards=payout)))
-    for index, original in duplicates:
-        if original < 0:
-            original = ids[-original - 1]
-            payout = [r.as_json() for r in found.get(original, [])]
+            pending_keys[dedup] = index
+        if item.type in ORDER_TYPES:
+            await flush()  # keep arrival order: everything before it gets smaller ids
+            # its store statement checks the limit again and finds the same count: this
+            # transaction's own rows included, the bucket lock held since the batch began
+            purchase = await _purchase(session, caller, product, item)
+            stored_ids[index] = purchase.interaction_id
+            results.append(BatchItemResult(index, purchase))
         else:
-            payout = await rewards.rewards_of_interaction(session, original)
-        results.append(
-            BatchItemResult(index, result=IngestResult(original, duplicate=True, rewards=payout))
-        )
+            chunk.append((index, item, product))
+    if chunk:
+        await flush()
+    for index, original_index, kind in later:
+        original = stored_ids[original_index]
+        results.append(BatchItemResult(index, IngestResult(original, duplicate=True, type=kind)))
     return results

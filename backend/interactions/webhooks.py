@@ -12,6 +12,11 @@ many failures, so a delivery already applied answers 200 with the first answer
 and `"duplicate": true`. Deliveries are recognised by their id header, or by a
 hash of the body when the shop sends none.
 
+Like every ingestion path, a delivery is stored and answered: the order's state
+and, once its wallet is known, the purchase.completed interaction (queued for the
+evaluator). `rewards` lists what evaluation created when the answer is built
+(`evaluated`); a caller may wait for it with `Prefer: wait=N`.
+
 Amounts: shops send decimal strings in their currency; they become 18-decimal
 integers and the engine converts them to the campaign token's decimals,
 counting 1 currency unit as 1 token unit (stable tokens such as EURe).
@@ -30,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import InvalidInput, NotFound, Unauthorized
-from backend.interactions import orders, values
+from backend.interactions import orders, store, values
 from backend.interactions import service as ingestion
 from backend.interactions.signatures import (
     product_secrets,
@@ -190,8 +195,6 @@ async def receive(
     scheme: str,
     headers: Mapping[str, str],
     body: bytes,
-    *,
-    secret: str,
 ) -> dict[str, Any]:
     """Verify, de-duplicate and apply one shop delivery; commits. Returns what happened."""
     if scheme not in SCHEMES:
@@ -226,7 +229,7 @@ async def receive(
         return {**earlier, "order_id": event.order_id, "duplicate": True}
     answer: dict[str, Any] = {"event": event.kind, "order_id": event.order_id}
     if event.kind == "completed" and event.order_id is not None:
-        answer.update(await _complete(session, product_id, scheme, event, payload, secret))
+        answer.update(await _complete(session, product_id, scheme, event, payload))
     elif event.kind in ("refunded", "cancelled") and event.order_id is not None:
         outcome = await orders.refund(session, product_id, event.order_id, event.kind, scheme)
         answer["cancelled_rewards"] = [r.id for r in outcome.cancelled]
@@ -240,7 +243,15 @@ async def receive(
         {"r": json.dumps(answer), "p": product_id, "s": scheme, "w": key},
     )
     await session.commit()
+    if answer.get("interaction_id") is not None:
+        store.queued([product_id])
     return answer
+
+
+def completion_of(answer: dict[str, Any]) -> int | None:
+    """The purchase.completed interaction a delivery stored (its rewards are the answer's)."""
+    interaction_id = answer.get("interaction_id")
+    return interaction_id if isinstance(interaction_id, int) else None
 
 
 async def _complete(
@@ -249,7 +260,6 @@ async def _complete(
     scheme: str,
     event: OrderEvent,
     payload: dict[str, Any],
-    secret: str,
 ) -> dict[str, Any]:
     assert event.order_id is not None
     completion = await orders.complete_from_shop(
@@ -264,10 +274,10 @@ async def _complete(
         tokens=event.tokens,
     )
     if completion.flag is not None:
-        return {"status": completion.flag, "interaction_id": None, "rewards": []}
+        return {"status": completion.flag, "interaction_id": None}
     if completion.wallet is None:
-        return {"status": "waiting_for_wallet", "interaction_id": None, "rewards": []}
-    item = await ingestion.completion_interaction(
+        return {"status": "waiting_for_wallet", "interaction_id": None}
+    interaction_id = await ingestion.completion_interaction(
         session,
         product_id,
         event.order_id,
@@ -275,10 +285,5 @@ async def _complete(
         completion.amount_e18,
         event.currency,
     )
-    found = await ingestion.evaluate(session, product_id, [item], secret=secret)
-    return {
-        "status": "rewarded",
-        "wallet": completion.wallet,
-        "interaction_id": item.interaction_id,
-        "rewards": [r.as_json() for r in found.get(item.interaction_id, [])],
-    }
+    # "rewarded": the order is attributed to `wallet` and its purchase is queued to pay
+    return {"status": "rewarded", "wallet": completion.wallet, "interaction_id": interaction_id}

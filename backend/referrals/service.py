@@ -1,11 +1,13 @@
-"""The referral graph: accepting edges (first valid referrer wins) and walking chains.
+"""The referral graph in the database: loading ancestries, recording edges, walking chains.
 
 Edges are accepted `referral.referred` interactions (`referrer_wallet` set, no
 flag); the partial unique index `uq_interactions_referral_edge` makes a
-wallet's first accepted referrer final. Chains are read with one recursive CTE
-over that index and cached per process; an edge only ever gets *added*, so a
-cached chain goes stale exactly when the new edge's wallet is the chain's
-start or one of its members, and those entries are dropped after the commit.
+wallet's first accepted referrer final. The evaluator decides which stored claims
+become edges (backend.referrals.graph, in arrival order) and records them here.
+Chains for the estimate endpoint are read with one recursive CTE over that index
+and cached per process; an edge only ever gets *added*, so a cached chain goes
+stale exactly when the new edge's wallet is the chain's start or one of its
+members, and those entries are dropped after the commit.
 """
 
 from __future__ import annotations
@@ -17,19 +19,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.referrals.graph import (  # noqa: F401 - the flags' home for callers
+    ALREADY_REFERRED,
+    ANCESTOR_LIMIT,
+    CROSS_PRODUCT,
+    INVALID_REFERRAL,
+    REFERRAL_CYCLE,
+    SELF_REFERRAL,
+)
 from backend.rewards.calculator import MAX_LEVELS
 
-# Flags stored on a rejected referral.referred interaction (it earns nothing). A referrer
-# need not have done anything on the product before: a signed token already proves the
-# product (a token of another product is CROSS_PRODUCT), and a plain referrer comes from
-# the product's own server. Requiring a prior interaction refused imported referrals and
-# protected nothing a token does not.
-SELF_REFERRAL = "self_referral"
-REFERRAL_CYCLE = "referral_cycle"
-CROSS_PRODUCT = "cross_product_referrer"
-ALREADY_REFERRED = "already_referred"
-
-ANCESTOR_LIMIT = 10_000  # a cycle check walks at most this far up (the graph is a forest)
+# Flags stored on a rejected referral.referred interaction (it earns nothing) live in
+# backend.referrals.graph. A referrer need not have done anything on the product
+# before: a signed token already proves the product (a token of another product is
+# CROSS_PRODUCT), and a plain referrer comes from the product's own server. Requiring
+# a prior interaction refused imported referrals and protected nothing a token does not.
 
 _EDGE = "i.type = 'referral.referred' AND i.referrer_wallet IS NOT NULL AND i.flag IS NULL"
 
@@ -47,25 +51,32 @@ CHAINS_SQL = text(
     """  # noqa: S608 - constant fragment, values are bound
 )
 
-REFERRAL_CHECK_SQL = text(
+# Every stored edge above the given (product, wallet) pairs, up to :depth levels: the
+# parents a batch needs to decide claims and read chains. UNION drops repeated rows, and
+# the depth bound ends a loop written behind the service.
+ANCESTRY_SQL = text(
     f"""
-    SELECT
-      EXISTS (
-        SELECT 1 FROM interactions AS i
-        WHERE i.product_id = :product_id AND i.wallet = :wallet AND {_EDGE}
-      ) AS already_referred,
-      EXISTS (
-        WITH RECURSIVE up(wallet, depth, path) AS (
-          SELECT CAST(:referrer AS varchar), 0, ARRAY[CAST(:referrer AS varchar)]
-          UNION ALL
-          SELECT i.referrer_wallet, up.depth + 1, up.path || i.referrer_wallet
-          FROM up
-          JOIN interactions AS i ON i.product_id = :product_id AND i.wallet = up.wallet AND {_EDGE}
-          WHERE up.depth < :limit AND NOT i.referrer_wallet = ANY(up.path)
-        )
-        SELECT 1 FROM up WHERE wallet = :wallet
-      ) AS closes_cycle
+    WITH RECURSIVE up(product_id, wallet, referrer, depth) AS (
+        SELECT i.product_id, i.wallet, i.referrer_wallet, 1
+        FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS s(p, w)
+        JOIN interactions AS i ON i.product_id = s.p AND i.wallet = s.w AND {_EDGE}
+        UNION
+        SELECT i.product_id, i.wallet, i.referrer_wallet, up.depth + 1
+        FROM up
+        JOIN interactions AS i
+          ON i.product_id = up.product_id AND i.wallet = up.referrer AND {_EDGE}
+        WHERE up.depth < :depth
+    )
+    SELECT DISTINCT product_id, wallet, referrer FROM up
     """  # noqa: S608 - constant fragment, values are bound
+)
+RECORD_SQL = text(
+    """
+    UPDATE interactions AS i SET referrer_wallet = v.referrer, flag = v.flag
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:referrers AS varchar[]),
+                CAST(:flags AS varchar[])) AS v(id, referrer, flag)
+    WHERE i.id = v.id
+    """
 )
 
 
@@ -195,39 +206,41 @@ async def chain(
     return list((await chains(session, product_id, [wallet], depth)).get(wallet, ()))
 
 
-async def lock_referral_graph(session: AsyncSession, product_id: str) -> None:
-    """Serialise edge inserts of one product until commit, so two edges never form a cycle."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"referral-graph:{product_id}"},
+async def ancestry(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]], depth: int
+) -> dict[str, dict[str, str]]:
+    """Stored parents (wallet -> referrer) per product above `pairs` (product, wallet),
+    up to `depth` levels: one recursive query for a whole batch."""
+    unique = sorted(set(pairs))
+    found: dict[str, dict[str, str]] = {}
+    if not unique or depth <= 0:
+        return found
+    rows = await session.execute(
+        ANCESTRY_SQL,
+        {
+            "products": [p for p, _ in unique],
+            "wallets": [w for _, w in unique],
+            "depth": depth,
+        },
     )
+    for row in rows:
+        found.setdefault(row.product_id, {})[row.wallet] = row.referrer
+    return found
 
 
-async def referral_flag(
-    session: AsyncSession, product_id: str, wallet: str, referrer: str
-) -> str | None:
-    """Why `referrer` cannot become `wallet`'s referrer (a flag code), or None if it can.
-
-    Call after `lock_referral_graph` in the same transaction.
-    """
-    if referrer == wallet:
-        return SELF_REFERRAL
-    row = (
+async def record(
+    session: AsyncSession, decided: Sequence[tuple[int, str | None, str | None]]
+) -> None:
+    """Store each claim's outcome: (interaction id, referrer, flag); no flag = an edge."""
+    if decided:
         await session.execute(
-            REFERRAL_CHECK_SQL,
+            RECORD_SQL,
             {
-                "product_id": product_id,
-                "wallet": wallet,
-                "referrer": referrer,
-                "limit": ANCESTOR_LIMIT,
+                "ids": [d[0] for d in decided],
+                "referrers": [d[1] for d in decided],
+                "flags": [d[2] for d in decided],
             },
         )
-    ).one()
-    if row.already_referred:
-        return ALREADY_REFERRED
-    if row.closes_cycle:
-        return REFERRAL_CYCLE
-    return None
 
 
 def edges_committed(product_id: str, wallets: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from backend.campaigns import engine
+from backend.evaluation.batch import evaluate_once
 from backend.rewards.calculator import parse_reward_config, range_amount, range_seed
 from tests.conftest import TEST_SECRET
 from tests.factories import make_campaign, make_product, make_token, wallet
@@ -263,7 +264,7 @@ async def test_range__draw__is_reproducible_from_secret_and_interaction(client, 
     assert E18 <= expected <= 100 * E18
 
 
-async def test_reevaluate__same_interaction__never_pays_twice(client, db_session):
+async def test_reevaluate__same_interaction__never_pays_twice(client, db_session, clean_db):
     product, key = await make_product(db_session)
     await make_campaign(db_session, product, trigger="webshop.open")
     user = wallet()
@@ -271,14 +272,21 @@ async def test_reevaluate__same_interaction__never_pays_twice(client, db_session
     second_campaign = await make_campaign(db_session, product, trigger="webshop.open")
     engine.invalidate_product_campaigns(product.id)
 
-    again = await engine.reevaluate(
-        db_session,
-        engine.EvaluationInput(first.json()["interaction_id"], product.id, user, "webshop.open"),
-        secret=TEST_SECRET,
+    # queued again (an operator re-evaluating after adding a campaign): the same path runs
+    await db_session.execute(
+        text("INSERT INTO evaluation_queue (interaction_id, product_id) VALUES (:i, :p)"),
+        {"i": first.json()["interaction_id"], "p": product.id},
     )
     await db_session.commit()
+    report = await evaluate_once(clean_db.sessions, secret=TEST_SECRET)
 
-    assert [r.campaign_id for r in again] == [second_campaign.id]
+    assert report.evaluated == 1 and report.rewards == 1
+    again = await rows(
+        db_session,
+        "SELECT campaign_id FROM rewards WHERE interaction_id = :i ORDER BY id",
+        i=first.json()["interaction_id"],
+    )
+    assert [r.campaign_id for r in again][1:] == [second_campaign.id]
     assert await count(db_session, "SELECT count(*) FROM rewards") == 2
 
 

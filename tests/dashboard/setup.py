@@ -99,7 +99,7 @@ async def interact(
         response = await client.post(
             "/api/external/interactions",
             json={"product_id": shop.product.id, "wallet": wallet, "type": kind, **extra},
-            headers={"Authorization": f"Bearer {shop.api_key}"},
+            headers={"Authorization": f"Bearer {shop.api_key}", "Prefer": "wait=10"},
         )
     assert response.status_code == 202, response.text
     return dict(response.json())

@@ -137,7 +137,7 @@ async def _signup(base_url: str, product_id: str, api_key: str) -> dict:
                 "wallet": Account.create().address,
                 "type": "custom.signup",
             },
-            headers={"Authorization": f"Bearer {api_key}"},
+            headers={"Authorization": f"Bearer {api_key}", "Prefer": "wait=10"},
         )
     assert response.status_code == 202, response.text
     return dict(response.json())

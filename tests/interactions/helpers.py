@@ -31,8 +31,12 @@ def reset_caches() -> None:
     forget_api_keys()
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+WAIT = {"Prefer": "wait=10"}  # answers carry the rewards once evaluated
+
+
+def bearer(token: str, *, wait: bool = True) -> dict[str, str]:
+    """Credentials, and (unless `wait=False`) the preference to wait for evaluation."""
+    return {"Authorization": f"Bearer {token}", **(WAIT if wait else {})}
 
 
 async def make_session(session: AsyncSession, wallet: str) -> str:
@@ -58,13 +62,18 @@ async def send(
     wallet: str,
     type_: str,
     data: dict[str, Any] | None = None,
+    *,
+    wait: bool = True,
     **extra: Any,
 ) -> httpx.Response:
+    """POST one interaction; by default the answer waits for its evaluation (rewards)."""
     body: dict[str, Any] = {"product_id": product_id, "wallet": wallet, "type": type_}
     if data is not None:
         body["data"] = data
     body.update(extra)
-    return await client.post("/api/external/interactions", json=body, headers=bearer(key))
+    return await client.post(
+        "/api/external/interactions", json=body, headers=bearer(key, wait=wait)
+    )
 
 
 async def refer(

@@ -10,7 +10,7 @@ import json
 
 from backend.interactions.signatures import order_reference
 from tests.factories import make_campaign, make_product, wallet
-from tests.interactions.helpers import E18, count, make_session, rows, send
+from tests.interactions.helpers import E18, WAIT, count, make_session, rows, send
 from tests.interactions.test_webhooks import (
     CUSTOM_SECRET,
     SECRETS,
@@ -53,6 +53,7 @@ async def _woo(client, product_id, order, delivery):
             "X-WC-Webhook-Topic": "order.updated",
             "X-WC-Webhook-Delivery-ID": delivery,
             "X-WC-Webhook-Signature": _b64_hmac(WOO_SECRET, body),
+            **WAIT,
         },
     )
 

@@ -38,13 +38,14 @@ async def test_interaction__api_key_and_fixed_campaign__stores_and_rewards(clien
             "campaign_id": str(campaign.id),
         }
     ]
+    assert body["evaluated"] is True
     stored = await rows(
         db_session,
-        "SELECT wallet, type, source, processed_at FROM interactions WHERE id = :id",
+        "SELECT wallet, type, source FROM interactions WHERE id = :id",
         id=body["interaction_id"],
     )
     assert stored[0].wallet == user and stored[0].source == "api_key"
-    assert stored[0].processed_at is not None
+    assert await count(db_session, "SELECT count(*) FROM evaluation_queue") == 0
     assert await count(db_session, "SELECT used_budget FROM campaigns") == 10 * E18
 
 

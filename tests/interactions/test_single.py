@@ -1,4 +1,4 @@
-"""The one-statement path of the single endpoint: budgets, fallbacks and dropped connections."""
+"""The single endpoint: budgets under concurrency, pauses, range draws, dropped connections."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from backend.core.errors import Unauthorized
 from backend.interactions.webhooks import standard_signature, verify_standard
 from tests.factories import make_campaign, make_product, wallet
-from tests.interactions.helpers import E18, count, make_session, rows, send
+from tests.interactions.helpers import E18, WAIT, count, make_session, rows, send
 
 SHOPIFY_SECRET = "shpss_0123456789abcdef"
 WOO_SECRET = "woo-webhook-secret"
@@ -99,6 +99,7 @@ async def _shopify(
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": _b64_hmac(secret, body),
         "X-Shopify-Shop-Domain": "example.myshopify.com",
+        **WAIT,  # the answer carries the rewards once evaluated
     }
     if delivery != "":
         headers["X-Shopify-Webhook-Id"] = delivery or f"b54557e4-{time.time_ns()}"
@@ -117,6 +118,7 @@ def _custom_headers(body: bytes, *, secret=CUSTOM_SECRET, msg_id=None, timestamp
         "webhook-id": msg_id,
         "webhook-timestamp": timestamp,
         "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
+        **WAIT,
     }
 
 
@@ -318,6 +320,7 @@ async def test_woocommerce__processing_order__signed_is_rewarded_tampered_is_401
         "X-WC-Webhook-Topic": "order.updated",
         "X-WC-Webhook-Delivery-ID": "1f9b3c",
         "X-WC-Webhook-Signature": _b64_hmac(WOO_SECRET, body),
+        **WAIT,
     }
     url = f"/api/external/webhooks/{product.id}/woocommerce"
 

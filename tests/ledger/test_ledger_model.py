@@ -428,7 +428,7 @@ class Ledger(RuleBasedStateMachine):
             self.world.client.post(
                 "/api/external/interactions",
                 json={"product_id": self.product_id, "wallet": wallet, "type": kind, "data": data},
-                headers={"Authorization": f"Bearer {self.api_key}"},
+                headers={"Authorization": f"Bearer {self.api_key}", "Prefer": "wait=10"},
             )
         )
         assert response.status_code == 202, response.text

@@ -234,6 +234,7 @@ async def _flow(
     webhook_id, now = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
     signature = standard_signature(inbound["secret"], webhook_id, now, order)
     shop = {"webhook-id": webhook_id, "webhook-timestamp": now, "webhook-signature": signature}
+    shop["Prefer"] = "wait=10"  # rewarded before the push below runs
     webhook_url = f"/api/external/webhooks/{product_id}/custom"
     _ok(await client.post(webhook_url, content=order, headers=shop))
     # Failures with the secrets in hand: a replay, a forged signature, stale keys.

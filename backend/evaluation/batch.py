@@ -1,0 +1,352 @@
+"""One evaluation batch: claim queued interactions, decide what they pay, write it, commit.
+
+Everything of a batch happens in one transaction, so an interaction is evaluated
+exactly when the transaction that deletes its queue row commits (a crash anywhere
+before leaves it queued, untouched):
+
+1. claim: products whose queue head this evaluator can lock (a transaction-level
+   advisory lock per product, so a product's interactions are evaluated by one
+   evaluator at a time, in arrival order), then their oldest queue rows
+   (`FOR UPDATE SKIP LOCKED`), joined with the interactions and, for purchases,
+   their orders;
+2. load: the active campaigns those interactions may trigger, row-locked and read
+   once (backend.campaigns.charges);
+3. referrals: claimed edges decided in arrival order against the stored graph
+   (backend.referrals.graph), recorded; each interaction's chain as of its arrival;
+4. decide: per-user and period counters read once, then the pure engine
+   (backend.campaigns.engine.evaluate) says what is paid;
+5. apply and mark: one statement writes charges, counters and reward rows, one
+   deletes the queue rows and notifies waiting processes; commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.campaigns import charges, engine
+from backend.core import pg_events
+from backend.core.transient import RETRIES, is_transient
+from backend.evaluation import metrics
+from backend.evaluation.faults import crash_point
+from backend.referrals import graph
+from backend.referrals import service as referrals
+from backend.referrals.tokens import TokenError, read_token
+from backend.rewards.calculator import MAX_LEVELS
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1_000
+REFERRED = "referral.referred"
+COMPLETED = "purchase.completed"
+# advisory lock namespace of "this product's queue is being evaluated" (two-key form)
+PRODUCT_LOCK_SPACE = 0x45564131
+
+CLAIM_PRODUCTS_SQL = text(
+    """
+    SELECT product_id FROM (
+        SELECT product_id, min(interaction_id) AS first_id FROM (
+            SELECT interaction_id, product_id FROM evaluation_queue
+            WHERE CAST(:only AS varchar[]) IS NULL
+               OR product_id = ANY(CAST(:only AS varchar[]))
+            ORDER BY interaction_id LIMIT :scan
+        ) AS head
+        GROUP BY product_id
+    ) AS candidates
+    WHERE pg_try_advisory_xact_lock(:space, hashtext(product_id))
+    ORDER BY first_id
+    """
+)
+CLAIM_ROWS_SQL = text(
+    """
+    SELECT q.interaction_id, q.product_id, i.id IS NOT NULL AS stored, i.wallet, i.type,
+           i.data, i.flag, i.received_at, o.amount AS order_amount,
+           COALESCE(o.status = 'completed' AND o.completed_interaction_id = i.id, false)
+               AS order_paid
+    FROM (
+        SELECT interaction_id, product_id FROM evaluation_queue
+        WHERE product_id = ANY(CAST(:products AS varchar[]))
+        ORDER BY interaction_id LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS q
+    LEFT JOIN interactions AS i ON i.id = q.interaction_id
+    LEFT JOIN orders AS o
+      ON i.type = 'purchase.completed' AND o.product_id = i.product_id
+     AND o.order_id = i.order_id
+    ORDER BY q.interaction_id
+    """
+)
+MARK_SQL = text(
+    """
+    WITH done AS (
+        DELETE FROM evaluation_queue WHERE interaction_id = ANY(CAST(:ids AS bigint[]))
+        RETURNING interaction_id
+    )
+    SELECT count(*) AS evaluated,
+           pg_notify(:evaluated_channel, :products) AS notified,
+           CASE WHEN :edges <> '' THEN pg_notify(:cache_channel, :edges) END AS edges
+    FROM done
+    """
+)
+
+
+@dataclass
+class Report:
+    """What one batch did (empty when there was nothing this evaluator could claim)."""
+
+    evaluated: int = 0
+    rewards: int = 0
+    products: set[str] = field(default_factory=set)
+    lags_s: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    interaction_id: int
+    product_id: str
+    wallet: str
+    type: str
+    data: dict[str, Any]
+    flag: str | None
+    received_at: datetime
+    order_amount: int | None
+    order_paid: bool
+
+
+async def evaluate_once(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    secret: str,
+    products: Collection[str] | None = None,
+    limit: int = BATCH_SIZE,
+) -> Report:
+    """Evaluate one batch (of `products` only, when given); retried on a deadlock."""
+    for attempt in range(RETRIES):
+        try:
+            async with sessions() as session:
+                report = await _evaluate(session, secret, products, limit)
+        except DBAPIError as exc:
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+            continue
+        _after_commit(report)
+        return report
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def _evaluate(
+    session: AsyncSession, secret: str, only: Collection[str] | None, limit: int
+) -> Report:
+    now = datetime.now(UTC)
+    claimed = await _claim(session, only, limit)
+    crash_point("evaluation.claimed")
+    if not claimed:
+        await session.rollback()
+        return Report()
+    live = [row for row in claimed if row.flag is None]
+    snapshots = await charges.lock_snapshots(
+        session, {r.product_id for r in live}, {r.type for r in live}
+    )
+    crash_point("evaluation.loaded")
+
+    claims, invalid = _referral_claims(live, secret)
+    matching = _matching(live, snapshots)
+    depth_needed = {
+        r.interaction_id: max(
+            (snapshots[c].max_depth for c in matching[r.interaction_id]), default=0
+        )
+        for r in live
+    }
+    starts = {(r.product_id, r.wallet) for r in live if depth_needed[r.interaction_id]}
+    for claim_product, claim in claims:
+        starts |= {(claim_product, claim.wallet), (claim_product, claim.referrer)}
+    depth = graph.ANCESTOR_LIMIT if claims else max(depth_needed.values(), default=0)
+    parents = await referrals.ancestry(session, starts, min(depth, graph.ANCESTOR_LIMIT))
+    graphs = {
+        product: graph.Graph(parents.get(product, {})) for product in {r.product_id for r in live}
+    }
+    decisions: dict[int, str | None] = dict.fromkeys(invalid, graph.INVALID_REFERRAL)
+    for product, product_graph in graphs.items():
+        decisions.update(graph.decide(product_graph, [c for p, c in claims if p == product]))
+    referrer_of = {c.interaction_id: c.referrer for _, c in claims}
+    await referrals.record(
+        session,
+        [(iid, referrer_of.get(iid), flag) for iid, flag in sorted(decisions.items())],
+    )
+    crash_point("evaluation.edges_recorded")
+
+    payable = [
+        r
+        for r in live
+        if decisions.get(r.interaction_id) is None and (r.type != COMPLETED or r.order_paid)
+    ]
+    items = [
+        engine.EvaluationInput(
+            r.interaction_id,
+            r.product_id,
+            r.wallet,
+            r.type,
+            order_amount_e18=r.order_amount if r.type == COMPLETED else None,
+        )
+        for r in payable
+    ]
+    chains = {
+        r.interaction_id: graphs[r.product_id].chain(
+            r.wallet, before=r.interaction_id, depth=min(depth_needed[r.interaction_id], MAX_LEVELS)
+        )
+        for r in payable
+        if depth_needed[r.interaction_id]
+    }
+    limits = await charges.load_limits(
+        session,
+        snapshots,
+        [(cid, r.wallet) for r in payable for cid in matching[r.interaction_id]],
+        now,
+    )
+    already = await charges.already_rewarded(
+        session, [r.interaction_id for r in payable if matching[r.interaction_id]]
+    )
+    outcome = engine.evaluate(
+        items, snapshots, chains, limits, secret=secret, now=now, already=already
+    )
+    # Fraud rules (issue 20) run here: on `outcome` (plain values), inside this transaction,
+    # before anything of the batch is written, so a held or refused reward never exists as
+    # a payable row.
+    await charges.apply(session, outcome)
+    crash_point("evaluation.applied")
+
+    products = sorted({r.product_id for r in claimed})
+    edges = sorted({p for p, c in claims if decisions.get(c.interaction_id) is None})
+    row = (
+        await session.execute(
+            MARK_SQL,
+            {
+                "ids": [r.interaction_id for r in claimed],
+                "evaluated_channel": pg_events.EVALUATED,
+                "products": ",".join(products),
+                "cache_channel": pg_events.CACHE,
+                "edges": ",".join(f"edges:{p}" for p in edges),
+            },
+        )
+    ).one()
+    crash_point("evaluation.marked")
+    await session.commit()
+    crash_point("evaluation.committed")
+    done = datetime.now(UTC)
+    report = Report(
+        evaluated=int(row.evaluated),
+        rewards=len(outcome.payouts),
+        products=set(products),
+        lags_s=[(done - r.received_at).total_seconds() for r in claimed],
+    )
+    for product in outcome.closed_products():
+        engine.invalidate_product_campaigns(product)
+    for product in edges:
+        referrals.edges_committed(
+            product,
+            [
+                c.wallet
+                for p, c in claims
+                if p == product and decisions.get(c.interaction_id) is None
+            ],
+        )
+    return report
+
+
+async def _claim(session: AsyncSession, only: Collection[str] | None, limit: int) -> list[_Row]:
+    """Lock the products this evaluator may work on, then their oldest queued rows."""
+    products = list(
+        await session.scalars(
+            CLAIM_PRODUCTS_SQL,
+            {
+                "only": sorted(only) if only is not None else None,
+                "scan": limit,
+                "space": PRODUCT_LOCK_SPACE,
+            },
+        )
+    )
+    if not products:
+        return []
+    rows = await session.execute(CLAIM_ROWS_SQL, {"products": products, "limit": limit})
+    claimed: list[_Row] = []
+    for row in rows:
+        if not row.stored:  # its interaction is gone (product deleted): nothing to evaluate
+            claimed.append(
+                _Row(
+                    row.interaction_id,
+                    row.product_id,
+                    "",
+                    "",
+                    {},
+                    "gone",
+                    datetime.now(UTC),
+                    None,
+                    False,
+                )
+            )
+            continue
+        claimed.append(
+            _Row(
+                row.interaction_id,
+                row.product_id,
+                row.wallet,
+                row.type,
+                row.data or {},
+                row.flag,
+                row.received_at,
+                None if row.order_amount is None else int(row.order_amount),
+                bool(row.order_paid),
+            )
+        )
+    return claimed
+
+
+def _referral_claims(
+    rows: Sequence[_Row], secret: str
+) -> tuple[list[tuple[str, graph.Claim]], list[int]]:
+    """The referrer each stored referral.referred claims (checked at ingestion: a plain
+    checksummed address, or a signed token read again here as of its arrival)."""
+    claims: list[tuple[str, graph.Claim]] = []
+    invalid: list[int] = []
+    for row in rows:
+        if row.type != REFERRED:
+            continue
+        referrer = row.data.get("referrer")
+        if not isinstance(referrer, str):
+            try:
+                referrer = read_token(
+                    secret, str(row.data.get("referrer_token")), now=row.received_at
+                ).referrer
+            except TokenError:
+                invalid.append(row.interaction_id)
+                continue
+        claims.append((row.product_id, graph.Claim(row.interaction_id, row.wallet, referrer)))
+    return claims, invalid
+
+
+def _matching(
+    rows: Sequence[_Row], snapshots: dict[uuid.UUID, engine.CampaignRule]
+) -> dict[int, list[uuid.UUID]]:
+    by_trigger: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for cid, rule in snapshots.items():
+        by_trigger.setdefault((rule.product_id, rule.trigger), []).append(cid)
+    return {r.interaction_id: by_trigger.get((r.product_id, r.type), []) for r in rows}
+
+
+def _after_commit(report: Report) -> None:
+    """Metrics and this process's waiters, once the batch is durable."""
+    if not report.evaluated:
+        return
+    metrics.EVALUATED.inc(report.evaluated)
+    metrics.BATCH_SIZE.observe(report.evaluated)
+    for lag in report.lags_s:
+        metrics.LAG.observe(max(lag, 0.0))
+    pg_events.dispatch(pg_events.EVALUATED, ",".join(sorted(report.products)))
