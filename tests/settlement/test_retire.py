@@ -285,10 +285,14 @@ async def test_push__killed_after_broadcast__mined__deadline_passed__ends_pushed
     env: Env, monkeypatch: pytest.MonkeyPatch
 ):
     wallets, _ = await _seed(env, env.campaigns[0], [TOKENS, 2 * TOKENS])
+    env.rpc("evm_setAutomine", [True])
     crash_at(monkeypatch, "tx_sent")  # broadcast (automine: mined at once), nothing recorded
     with pytest.raises(SimulatedCrash):
         await push_once(env.ctx, options=FAST)
     monkeypatch.undo()
+    (sent,) = await _txs(env)
+    receipt = env.rpc("eth_getTransactionReceipt", [sent.tx_hash])
+    assert receipt is not None and int(receipt["status"], 16) == 1  # the push did pay
     env.rpc("evm_increaseTime", [FAST.deadline_s + 60])
     env.rpc("evm_mine")
 
