@@ -172,9 +172,7 @@ def downgrade() -> None:
         type_="foreignkey",
     )
     op.drop_column("settlement_transactions", "relay_id")
-    op.alter_column(
-        "settlement_transactions", "batch_id", existing_type=sa.Uuid(), nullable=False
-    )
+    op.alter_column("settlement_transactions", "batch_id", existing_type=sa.Uuid(), nullable=False)
     op.drop_index("ix_relay_charges_product_day", table_name="relay_charges")
     op.drop_table("relay_charges")
     op.drop_index("uq_relay_requests_claim_in_flight", table_name="relay_requests")
