@@ -32,12 +32,14 @@ def test_deploy__json_prints_wired_addresses(node, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     # progress lines go to stderr; CliRunner may mix them in: the JSON is the tail
     addresses = json.loads(result.stdout[result.stdout.index("{") :])
-    assert set(addresses) == {"push_pull", "bank_factory"}
+    assert set(addresses) == {"push_pull", "bank_factory", "account_factory"}
     w3 = Web3(Web3.HTTPProvider(node.url))
     push_pull = contract(w3, "MultiTokenPushPull", addresses["push_pull"])
     factory = contract(w3, "ProductBankFactory", addresses["bank_factory"])
     assert push_pull.functions.factory().call() == addresses["bank_factory"]
     assert factory.functions.signer().call() == Web3.to_checksum_address(signer)
+    accounts = contract(w3, "PasskeyAccountFactory", addresses["account_factory"])
+    assert w3.eth.get_code(accounts.functions.implementation().call()) != b""
     assert not (tmp_path / "contracts.json").exists()  # only embedded runs record
 
 
