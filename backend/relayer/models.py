@@ -103,7 +103,7 @@ class SendOperation(Base):
     recipient: Mapped[str] = Address()
     amount: Mapped[int] = mapped_column(Amount)
     calls: Mapped[list[Any]] = mapped_column()  # [{"target", "value", "data"}], as signed
-    nonce: Mapped[int] = mapped_column(Amount)  # the account's (random, unordered) nonce
+    nonce: Mapped[int] = mapped_column(Amount)  # the account's nonce: 0, 1, 2, ... per account
     deadline: Mapped[int] = mapped_column(BigInteger)  # unix seconds, checked on-chain
     digest: Mapped[str] = Bytes32(unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
