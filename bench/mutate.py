@@ -151,13 +151,18 @@ TARGETS: dict[str, list[FileSpec]] = {
         FileSpec("backend/referrals/service.py", ("tests/referrals",)),
         FileSpec(
             "backend/referrals/tokens.py",
-            ("tests/referrals", "tests/interactions/test_ingest.py"),
+            (
+                "tests/referrals/test_token_format.py",
+                "tests/referrals",
+                "tests/interactions/test_ingest.py",
+            ),
         ),
     ],
     "indexer": [
         FileSpec(
             "indexer/apply.py",
             (
+                "tests/indexer/test_apply_edges.py",
                 "tests/indexer/test_apply_properties.py",
                 "tests/indexer/test_index.py",
                 "tests/indexer/test_reorg.py",
@@ -749,13 +754,15 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def compiles(mutant: Mutant, root: Path) -> bool:
+    """The mutated file still compiles (Vyper) or imports (Python: module-level code runs)."""
     path = root / mutant.spec.path
     if path.suffix == ".vy":
         command = [str(root / ".venv" / "bin" / "vyper"), "-f", "abi", str(path)]
     else:
-        command = [sys.executable, "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"]
-        command.append(str(path))
-    return subprocess.run(command, capture_output=True, cwd=root).returncode == 0
+        module = mutant.spec.path.removesuffix(".py").replace("/", ".")
+        command = [str(root / ".venv" / "bin" / "python"), "-c", f"import {module}"]
+    done = subprocess.run(command, capture_output=True, cwd=root, env=_env(root))
+    return done.returncode == 0
 
 
 def apply_and_run(mutant: Mutant, root: Path, timeout: float) -> Outcome:
@@ -769,7 +776,7 @@ def apply_and_run(mutant: Mutant, root: Path, timeout: float) -> Outcome:
         # A different mtime than the original's second: no cached bytecode is ever reused.
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
         if not compiles(mutant, root):
-            return Outcome("compile", 0.0, "does not compile")
+            return Outcome("compile", 0.0, "does not compile or import")
         return run_tests(mutant.spec, root, timeout)
     finally:
         path.write_bytes(backup)
