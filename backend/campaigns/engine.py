@@ -21,7 +21,6 @@ endpoint; every change of a campaign drops the entry (`invalidate_product_campai
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns.models import CHAIN_REFUSED
+from backend.core import pg_events
+from backend.core.lru import LruCache
 from backend.rewards import service as rewards
 from backend.rewards.calculator import (
     BPS,
@@ -166,33 +167,47 @@ class EvaluationInput:
 
 # --- active campaign cache ---------------------------------------------------------------
 
-_active_cache: dict[str, tuple[float, dict[str, list[CampaignRule]]]] = {}
+# Active campaigns per product (the estimate endpoint's view; evaluation always reads the
+# locked rows). Dropped by the campaigns trigger's notification (`campaigns:<product>`).
+_active_cache: LruCache[str, dict[str, list[CampaignRule]]] = LruCache(
+    10_000, live_ttl_s=60.0, dead_ttl_s=CACHE_TTL_S
+)
+
+
+def _on_cache_change(payload: str) -> None:
+    for product_id in pg_events.each(payload, "campaigns"):
+        _active_cache.pop(product_id)
+
+
+pg_events.on(pg_events.CACHE, _on_cache_change)
+pg_events.on_gap(_active_cache.clear)
 
 
 def invalidate_product_campaigns(product_id: str | None = None) -> None:
     """Forget the cached active campaigns of a product (all products when None).
 
     The business API calls this after creating, changing, activating or stopping
-    a campaign so the next interaction sees it at once in this process.
+    a campaign so the next request sees it at once in this process; other processes
+    hear the campaigns trigger's notification.
     """
     if product_id is None:
         _active_cache.clear()
     else:
-        _active_cache.pop(product_id.lower(), None)
+        _active_cache.pop(product_id.lower())
 
 
 async def active_campaigns(session: AsyncSession, product_id: str) -> dict[str, list[CampaignRule]]:
-    """Active campaigns of a product by trigger (cached for CACHE_TTL_S)."""
+    """Active campaigns of a product by trigger (cached)."""
     cached = _active_cache.get(product_id)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < CACHE_TTL_S:
-        return cached[1]
+    if cached is not None:
+        return cached
+    generation = _active_cache.generation
     rows = (await session.execute(ACTIVE_SQL, {"product_id": product_id})).mappings().all()
     by_trigger: dict[str, list[CampaignRule]] = {}
     for row in rows:
         rule = CampaignRule.from_row(row)
         by_trigger.setdefault(rule.trigger, []).append(rule)
-    _active_cache[product_id] = (now, by_trigger)
+    _active_cache.put(product_id, by_trigger, since=generation)
     return by_trigger
 
 

@@ -30,6 +30,17 @@ Handler = Callable[[str], None]
 
 _handlers: dict[str, list[Handler]] = {}
 _gap_handlers: list[Callable[[], None]] = []
+_live_listeners = 0  # listening connections up in this process
+
+
+def live() -> bool:
+    """Whether this process hears notifications now (caches may trust entries longer)."""
+    return _live_listeners > 0
+
+
+def _count_live(delta: int) -> None:
+    global _live_listeners
+    _live_listeners = max(0, _live_listeners + delta)
 
 
 def on(channel: str, handler: Handler) -> None:
@@ -52,6 +63,12 @@ def on_gap(handler: Callable[[], None]) -> None:
 def off_gap(handler: Callable[[], None]) -> None:
     if handler in _gap_handlers:
         _gap_handlers.remove(handler)
+
+
+def each(payload: str, kind: str) -> list[str]:
+    """The keys of one kind in a cache payload ("kind:key[,kind:key...]")."""
+    prefix = kind + ":"
+    return [part[len(prefix) :] for part in payload.split(",") if part.startswith(prefix)]
 
 
 def dispatch(channel: str, payload: str) -> None:
@@ -108,6 +125,8 @@ class Listener:
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
+        if self.connected.is_set():
+            _count_live(-1)
         self.connected.clear()
         if connection is not None:
             try:
@@ -142,7 +161,11 @@ class Listener:
                 for gap in list(_gap_handlers):
                     gap()
                 self.connected.set()
+                _count_live(+1)
                 await lost.wait()
+                if self.connected.is_set():  # heard nothing since: caches stop trusting
+                    _count_live(-1)
+                    self.connected.clear()
                 log.warning("listening connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -12,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal, resolve_principal
 from backend.core.config import Settings
-from backend.interactions import listener, service, webhooks
+from backend.interactions import callers, listener, service, webhooks
 from backend.interactions.answers import IngestResult, Waiter, describe, requested_wait
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import BatchIn, InteractionIn
-from backend.products.ids import API_KEY_PREFIX, hash_token
+from backend.products.ids import API_KEY_PREFIX
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
@@ -32,38 +31,20 @@ def client_ip(request: Request[Any, Any, Any]) -> str | None:
     return host
 
 
-API_KEY_CACHE_TTL_S = 5.0
-_api_keys: dict[str, tuple[float, Principal]] = {}
-
-
 async def _principal(request: Request[Any, Any, Any], db_session: AsyncSession) -> Principal:
-    """The caller; an API key's principal is reused for a few seconds.
-
-    Resolving a key writes its last_used_at and commits, and every request of a
-    busy server key would queue on that one row; so a key seen in the last
-    API_KEY_CACHE_TTL_S seconds is trusted again (a revocation takes effect
-    within that delay). The app-level provider names its first parameter
-    `connection`, which Litestar does not inject, hence the request here.
-    """
+    """The caller. An API key is resolved by the ingestion path's own read-only cache
+    (backend.interactions.callers): no write per request. The app-level provider names
+    its first parameter `connection`, which Litestar does not inject, hence the request."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX):
         return await resolve_principal(request, db_session)
-    digest = hash_token(token)
-    now = time.monotonic()
-    cached = _api_keys.get(digest)
-    if cached is not None and now - cached[0] < API_KEY_CACHE_TTL_S:
-        return cached[1]
-    principal = await resolve_principal(request, db_session)
-    if len(_api_keys) > 10_000:
-        _api_keys.clear()
-    _api_keys[digest] = (now, principal)
-    return principal
+    return await callers.api_key_principal(db_session, token)
 
 
 def forget_api_keys() -> None:
-    """Drop cached API key principals (after a revocation, or between tests)."""
-    _api_keys.clear()
+    """Drop cached API key principals (between tests)."""
+    callers.forget()
 
 
 PRINCIPAL = {"principal": Provide(_principal)}

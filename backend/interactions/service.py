@@ -11,7 +11,6 @@ work (backend.evaluation), in batches, off the request path.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
+from backend.core import pg_events
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
+from backend.core.lru import LruCache
 from backend.core.transient import RETRIES, is_transient
 from backend.interactions import orders, store, values
 from backend.interactions.answers import BatchItemResult, IngestResult, describe
@@ -58,7 +59,20 @@ class ProductInfo:
     domains: tuple[str, ...]
 
 
-_products: dict[str, tuple[float, ProductInfo | None]] = {}
+# Settings of live products (None: unknown or deleted), invalidated by the products
+# trigger's notification (`product:<id>`, backend.core.pg_events).
+_products: LruCache[str, tuple[ProductInfo | None]] = LruCache(
+    100_000, live_ttl_s=900.0, dead_ttl_s=PRODUCT_CACHE_TTL_S
+)
+
+
+def _on_cache_change(payload: str) -> None:
+    for product_id in pg_events.each(payload, "product"):
+        _products.pop(product_id)
+
+
+pg_events.on(pg_events.CACHE, _on_cache_change)
+pg_events.on_gap(_products.clear)
 
 
 def invalidate_product(product_id: str | None = None) -> None:
@@ -66,15 +80,15 @@ def invalidate_product(product_id: str | None = None) -> None:
     if product_id is None:
         _products.clear()
     else:
-        _products.pop(product_id.lower(), None)
+        _products.pop(product_id.lower())
 
 
 async def product_info(session: AsyncSession, product_id: str) -> ProductInfo:
-    """A live product's ingestion settings (cached briefly); 404 when unknown or deleted."""
+    """A live product's ingestion settings (cached); 404 when unknown or deleted."""
     product_id = values.product_id(product_id)
     cached = _products.get(product_id)
-    now = time.monotonic()
-    if cached is None or now - cached[0] > PRODUCT_CACHE_TTL_S:
+    if cached is None:
+        generation = _products.generation
         row = (
             await session.execute(
                 text(
@@ -89,11 +103,11 @@ async def product_info(session: AsyncSession, product_id: str) -> ProductInfo:
             if row is not None
             else None
         )
-        cached = (now, info)
-        _products[product_id] = cached
-    if cached[1] is None:
+        cached = (info,)
+        _products.put(product_id, cached, since=generation)
+    if cached[0] is None:
         raise NotFound("product not found", code="product_not_found")
-    return cached[1]
+    return cached[0]
 
 
 # --- callers and prepared items ----------------------------------------------------------

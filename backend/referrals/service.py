@@ -13,12 +13,14 @@ members, and those entries are dropped after the commit.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core import pg_events
 from backend.referrals.graph import (  # noqa: F401 - the flags' home for callers
     ALREADY_REFERRED,
     ANCESTOR_LIMIT,
@@ -91,15 +93,21 @@ class _ProductChains:
 class ChainCache:
     """Chains (up to MAX_LEVELS) per (product, wallet), invalidated when an edge lands.
 
-    Only this process's writes invalidate, so entries also expire after `ttl`
-    seconds: another process's new edge is seen at the latest then.
+    Bounded: past `max_entries` the least recently used chain goes. This process's
+    evaluator drops what its edges change (`edge_added`); edges of other processes
+    arrive as a notification (`edges:<product>`) that drops the product's chains.
+    Entries are trusted `live_ttl` seconds while notifications are heard, `ttl` otherwise.
     """
 
-    def __init__(self, ttl: float = 30.0, max_entries: int = 200_000):
+    def __init__(self, ttl: float = 30.0, max_entries: int = 200_000, live_ttl: float = 900.0):
         self.ttl = ttl
+        self.live_ttl = live_ttl
         self.max_entries = max_entries
         self._products: dict[str, _ProductChains] = {}
-        self._size = 0
+        self._order: OrderedDict[tuple[str, str], None] = OrderedDict()  # least recent first
+
+    def __len__(self) -> int:
+        return len(self._order)
 
     def generation(self, product_id: str) -> int:
         return self._products.setdefault(product_id, _ProductChains()).generation
@@ -108,9 +116,11 @@ class ChainCache:
         entry = self._products.get(product_id)
         if entry is None or wallet not in entry.chains:
             return None
-        if time.monotonic() - entry.stored_at[wallet] > self.ttl:
-            self._drop(entry, wallet)
+        ttl = self.live_ttl if pg_events.live() else self.ttl
+        if time.monotonic() - entry.stored_at[wallet] > ttl:
+            self._drop(product_id, entry, wallet)
             return None
+        self._order.move_to_end((product_id, wallet))
         return entry.chains[wallet]
 
     def put(self, product_id: str, wallet: str, chain: tuple[str, ...], generation: int) -> None:
@@ -118,34 +128,45 @@ class ChainCache:
         entry = self._products.setdefault(product_id, _ProductChains())
         if entry.generation != generation:
             return
-        if self._size >= self.max_entries:
-            self.clear()
-            entry = self._products.setdefault(product_id, _ProductChains())
         if wallet in entry.chains:
-            self._drop(entry, wallet)
+            self._drop(product_id, entry, wallet)
         entry.chains[wallet] = chain
         entry.stored_at[wallet] = time.monotonic()
         for member in chain:
             entry.members.setdefault(member, set()).add(wallet)
-        self._size += 1
+        self._order[(product_id, wallet)] = None
+        while len(self._order) > self.max_entries:
+            (old_product, old_wallet), _ = self._order.popitem(last=False)
+            self._drop(old_product, self._products[old_product], old_wallet)
 
     def edge_added(self, product_id: str, wallet: str) -> None:
         """`wallet` got a referrer: its chain and every chain through it change."""
         entry = self._products.setdefault(product_id, _ProductChains())
         entry.generation += 1
         for start in [wallet, *entry.members.pop(wallet, set())]:
-            self._drop(entry, start)
+            self._drop(product_id, entry, start)
+
+    def forget_product(self, product_id: str) -> None:
+        """Another process added edges on `product_id`: none of its chains is sure any more."""
+        entry = self._products.setdefault(product_id, _ProductChains())
+        entry.generation += 1
+        for start in list(entry.chains):
+            self._drop(product_id, entry, start)
 
     def clear(self) -> None:
-        self._products.clear()
-        self._size = 0
+        for entry in self._products.values():
+            entry.generation += 1
+            entry.chains.clear()
+            entry.stored_at.clear()
+            entry.members.clear()
+        self._order.clear()
 
-    def _drop(self, entry: _ProductChains, start: str) -> None:
+    def _drop(self, product_id: str, entry: _ProductChains, start: str) -> None:
         chain = entry.chains.pop(start, None)
         entry.stored_at.pop(start, None)
+        self._order.pop((product_id, start), None)
         if chain is None:
             return
-        self._size -= 1
         for member in chain:
             users = entry.members.get(member)
             if users is not None:
@@ -155,6 +176,15 @@ class ChainCache:
 
 
 chain_cache = ChainCache()
+
+
+def _on_cache_change(payload: str) -> None:
+    for product_id in pg_events.each(payload, "edges"):
+        chain_cache.forget_product(product_id)
+
+
+pg_events.on(pg_events.CACHE, _on_cache_change)
+pg_events.on_gap(chain_cache.clear)
 
 
 async def chains(

@@ -14,6 +14,7 @@ CAMPAIGN_EXPIRY_INTERVAL_S = 60
 IDEMPOTENCY_PURGE_INTERVAL_S = 3600
 RECONCILE_INTERVAL_S = 3600
 EVENT_PRODUCER_INTERVAL_S = 5
+API_KEY_USAGE_INTERVAL_S = 30
 
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
@@ -39,6 +40,13 @@ async def produce_events_job(ctx: AppContext) -> None:
     await produce_events(ctx)
 
 
+async def api_key_usage_job(ctx: AppContext) -> None:
+    """API keys' last use, counted in memory by ingestion, written in one statement."""
+    from backend.interactions.callers import flush_usage
+
+    await flush_usage(ctx.sessions)
+
+
 async def reconcile_job(ctx: AppContext) -> None:
     """Database vs chain every hour; a mismatch is a critical alert until it is gone."""
     from backend.settlement.reconcile import reconcile_and_alert
@@ -58,5 +66,14 @@ def register_all_jobs(scheduler: Scheduler) -> None:
     scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
     scheduler.add_job("notifications.produce", EVENT_PRODUCER_INTERVAL_S, produce_events_job)
+    # every process counts its own requests: not leader-only (the evaluator itself runs in
+    # every process with the app, see backend.evaluation.worker)
+    scheduler.add_job(
+        "interactions.api_key_usage",
+        API_KEY_USAGE_INTERVAL_S,
+        api_key_usage_job,
+        leader_only=False,
+        run_at_start=False,
+    )
     if scheduler.ctx.settings.push_pull_address:  # nothing on-chain to compare without it
         scheduler.add_job("settlement.reconcile", RECONCILE_INTERVAL_S, reconcile_job)

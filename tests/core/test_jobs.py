@@ -33,6 +33,7 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "campaigns.expire",
         "idempotency.purge",
         "notifications.produce",
+        "interactions.api_key_usage",
         "settlement.reconcile",
     }
 
