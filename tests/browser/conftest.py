@@ -25,7 +25,9 @@ def ensure_sdk_built() -> None:
     subprocess.run(["npm", "run", "build", "--silent"], cwd=SDK_DIR, check=True)
 
 
-@pytest.fixture(scope="session")
+# module scope: a served app runs its own evaluator, which must not outlive the
+# module and evaluate other suites' interactions behind their backs
+@pytest.fixture(scope="module")
 def live_server(
     settings: Settings, database_url: str, static_site: StaticSite
 ) -> Iterator[LiveServer]:

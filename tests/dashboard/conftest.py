@@ -99,7 +99,9 @@ async def post_form(
     return await client.post(path, data={"csrf_token": csrf_of(html), **data})
 
 
-@pytest.fixture(scope="session")
+# module scope: a served app runs its own evaluator, which must not outlive the
+# module and evaluate other suites' interactions behind their backs
+@pytest.fixture(scope="module")
 def live_dashboard(chain_settings: Settings) -> Iterator[LiveServer]:  # noqa: F811
     """The app under uvicorn at http://localhost:<port> (WebAuthn needs a host name)."""
 

@@ -50,7 +50,9 @@ def stranger_site() -> Iterator[ShopSite]:
     site.stop()
 
 
-@pytest.fixture(scope="session")
+# module scope: a served app runs its own evaluator, which must not outlive the
+# module and evaluate other suites' interactions behind their backs
+@pytest.fixture(scope="module")
 def live_server(settings: Settings, database_url: str) -> Iterator[LiveServer]:
     """The whole app (every domain's routes) under uvicorn on http://localhost:<port>."""
     ensure_sdk_built()
