@@ -639,6 +639,12 @@ def is_clean(root: Path, path: str) -> bool:
     return status.returncode == 0 and not status.stdout.strip()
 
 
+BACKEND_BUILD = Path(".build") / "cascade"
+# ape's manifest cache: it recompiles a contract whose own source changed, but not one whose
+# imported module changed, so a contract mutant always runs against a fresh ape compile.
+APE_MANIFEST = Path(".build") / "__local__.json"
+
+
 def snapshot(origin: Path) -> Path:
     """A private, frozen copy of the checkout (tracked and new files, as they are now), with its
     own throwaway git repository; the environments (.venv, node_modules) are shared by links."""
@@ -662,10 +668,9 @@ def snapshot(origin: Path) -> Path:
     for shared in (".venv", "contracts/node_modules", "sdk-js/node_modules", "sdk-js/dist"):
         if (origin / shared).exists() and not (root / shared).exists():
             (root / shared).symlink_to(origin / shared)
-    if (
-        origin / ".build"
-    ).is_dir():  # compile caches, keyed by source hash: only a mutant recompiles
-        shutil.copytree(origin / ".build", root / ".build", symlinks=True)
+    # The backend's compile cache is keyed by a hash of every source: only a mutant recompiles.
+    if (origin / BACKEND_BUILD).is_dir():
+        shutil.copytree(origin / BACKEND_BUILD, root / BACKEND_BUILD, symlinks=True)
     return root
 
 
@@ -772,6 +777,8 @@ def apply_and_run(mutant: Mutant, root: Path, timeout: float) -> Outcome:
     text = backup.decode()
     mutated = text[: mutant.start] + mutant.replacement + text[mutant.end :]
     try:
+        if path.suffix == ".vy":
+            (root / APE_MANIFEST).unlink(missing_ok=True)
         path.write_bytes(mutated.encode())
         # A different mtime than the original's second: no cached bytecode is ever reused.
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
@@ -779,6 +786,8 @@ def apply_and_run(mutant: Mutant, root: Path, timeout: float) -> Outcome:
             return Outcome("compile", 0.0, "does not compile or import")
         return run_tests(mutant.spec, root, timeout)
     finally:
+        if path.suffix == ".vy":
+            (root / APE_MANIFEST).unlink(missing_ok=True)
         path.write_bytes(backup)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         if path.read_bytes() != backup or git(root, "diff", "--quiet", "--", str(path)).returncode:
