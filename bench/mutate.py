@@ -126,7 +126,10 @@ TARGETS: dict[str, list[FileSpec]] = {
             "backend/settlement/recovery.py",
             ("tests/settlement/test_deadline_edge.py", *SETTLE_CORE),
         ),
-        FileSpec("backend/settlement/transactions.py", SETTLE_CORE),
+        FileSpec(
+            "backend/settlement/transactions.py",
+            ("tests/settlement/test_void_slot.py", *SETTLE_CORE),
+        ),
         FileSpec(
             "backend/settlement/reconcile.py",
             (

@@ -1,0 +1,41 @@
+"""A void batch's lost push is never sent again: its nonce slot is filled with a cancel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.settlement.job import push_once
+from backend.settlement.models import SettlementTransaction
+from backend.settlement.options import load_options
+from tests.factories import wallet
+from tests.settlement.conftest import TOKENS, Env
+
+PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
+
+
+async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_resent(
+    env: Env, automine: None
+):
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    (lost,) = first.tx_hashes
+    env.rpc("anvil_dropTransaction", [lost])
+    env.rpc("evm_increaseTime", [PATIENT.deadline_s + 60])
+    env.rpc("evm_mine")  # an empty block past the deadline
+    second = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert second.voided == 1
+    env.rpc("anvil_dropTransaction", [lost])  # re-sent while the batch was live, lost again
+
+    third = await push_once(env.ctx, options=PATIENT, wait_s=0)
+
+    assert lost not in third.rebroadcast
+    async with env.ctx.sessions() as session:
+        txs = (
+            await session.scalars(select(SettlementTransaction).order_by(SettlementTransaction.id))
+        ).all()
+    nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == lost)
+    slot = [tx for tx in txs if tx.account_nonce == nonce]
+    assert [tx.kind for tx in slot] == ["push", "cancel"]
+    assert slot[1].tx_hash in third.replaced
