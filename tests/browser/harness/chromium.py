@@ -69,7 +69,10 @@ class Chromium:
     _profile: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 30) -> Chromium:
-        self._profile = tempfile.TemporaryDirectory(prefix="cascade-chromium-")
+        # a helper process may still write into the profile as it exits: cleanup is best-effort
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="cascade-chromium-", ignore_cleanup_errors=True
+        )
         profile = Path(self._profile.name)
         log_path = profile / "chromium.log"  # a file, not a pipe: a chatty browser never blocks
         with log_path.open("wb") as log:
