@@ -109,6 +109,7 @@ TARGETS: dict[str, list[FileSpec]] = {
             "backend/campaigns/budgets.py",
             (
                 "tests/campaigns",
+                "tests/products/test_bank.py",
                 "tests/interactions/test_budget.py",
                 "tests/settlement/test_shared_signer.py",
             ),
