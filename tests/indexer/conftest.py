@@ -19,7 +19,13 @@ from tests.indexer.chain import Chain
 
 
 @pytest.fixture(scope="session")
-def deployed(rpc_url: str) -> Chain:
+def deployed_at(rpc_url: str) -> int:
+    """The first block the session's contracts can be in (asked before `deployed`)."""
+    return int(connect(rpc_url).eth.block_number) + 1
+
+
+@pytest.fixture(scope="session")
+def deployed(rpc_url: str, deployed_at: int) -> Chain:
     return Chain.deploy(connect(rpc_url), rpc_url)
 
 
@@ -33,7 +39,7 @@ IndexerFactory = Callable[..., AbstractAsyncContextManager[Indexer]]
 
 
 @pytest.fixture
-def make_indexer(chain: Chain, clean_db: AppContext) -> IndexerFactory:
+def make_indexer(chain: Chain, clean_db: AppContext, deployed_at: int) -> IndexerFactory:
     """`async with make_indexer(**settings) as indexer`: an Indexer on the test chain."""
 
     @asynccontextmanager
@@ -43,6 +49,10 @@ def make_indexer(chain: Chain, clean_db: AppContext) -> IndexerFactory:
             "push_pull": chain.push_pull,
             "bank_factory": chain.bank_factory,
             "finality_depth": 0,
+            # Known, so the indexer needs no eth_getCode search of old state: a shared anvil
+            # that many suites snapshot and revert does not always keep it (the CLI tests
+            # cover the search).
+            "start_block": deployed_at,
         }
         values.update(overrides)
         client = rpc or Rpc(chain.rpc_url)

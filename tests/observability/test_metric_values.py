@@ -32,7 +32,7 @@ from backend.runtime.anvil import rpc_call
 from indexer.jobs import IndexJob
 from tests.factories import make_campaign, make_product, wallet
 from tests.indexer.chain import Chain
-from tests.indexer.conftest import chain, deployed  # noqa: F401
+from tests.indexer.conftest import chain, deployed, deployed_at  # noqa: F401
 from tests.notifications.conftest import make_endpoint, receiver  # noqa: F401
 from tests.notifications.receiver import Receiver
 from tests.observability.samples import delta, rendered, scrape, value

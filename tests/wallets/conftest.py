@@ -6,7 +6,7 @@ from typing import Any
 
 from backend.interactions.models import Interaction
 from backend.rewards.models import Reward
-from tests.indexer.conftest import chain, deployed, make_indexer  # noqa: F401
+from tests.indexer.conftest import chain, deployed, deployed_at, make_indexer  # noqa: F401
 
 
 async def make_reward(
