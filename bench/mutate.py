@@ -152,7 +152,14 @@ TARGETS: dict[str, list[FileSpec]] = {
         ),
     ],
     "referrals": [
-        FileSpec("backend/referrals/service.py", ("tests/referrals",)),
+        FileSpec(
+            "backend/referrals/service.py",
+            (
+                "tests/referrals/test_chain_cache.py",
+                "tests/referrals/test_ancestry.py",
+                "tests/referrals",
+            ),
+        ),
         FileSpec(
             "backend/referrals/tokens.py",
             (
