@@ -53,3 +53,15 @@ async def test_chain__read_once__next_read_served_from_the_cache(client, db_sess
     assert await referrals.chain(db_session, product.id, user) == [referrer]
 
     assert referrals.chain_cache.get(product.id, user) == (referrer,)
+
+
+async def test_chain__depth_0_1_2__none_nearest_then_both(client, db_session):
+    product, key = await make_product(db_session)
+    top, middle, user = wallet(), wallet(), wallet()
+    await send(client, key, product.id, top, "referral.link_creation")
+    await refer(client, key, product.id, middle, top)
+    await refer(client, key, product.id, user, middle)
+
+    depths = [await referrals.chain(db_session, product.id, user, depth) for depth in (0, 1, 2)]
+
+    assert depths == [[], [middle], [middle, top]]
