@@ -1,24 +1,28 @@
-"""Ingestion benchmark: single and batch endpoints against the raw INSERT rate, one run.
+"""Ingestion benchmark: the request path against the raw INSERT rate, and the evaluator.
 
 Starts its own embedded PostgreSQL (temp dir) and a real uvicorn server on a
 free loopback port in a subprocess, seeds one product with a fixed-reward
-campaign on `webshop.open` (so every interaction is evaluated and pays a
-reward row), then drives load:
+campaign on `webshop.open` (so every interaction earns a reward row), then:
 
-  single  POST /api/external/interactions        (N concurrent connections)
-  batch   POST /api/external/interactions/batch  (500 items per request, httpx)
-  raw     asyncpg single-row INSERT INTO interactions (same concurrency)
+  single     POST /api/external/interactions        (N concurrent connections)
+  batch      POST /api/external/interactions/batch  (500 items per request, httpx)
+  raw        asyncpg single-row INSERT INTO interactions (same concurrency)
+  lag        single requests paced at --rate/s: stored -> reward row, p50/p99
+  evaluator  the server stopped, --evaluate interactions queued at once, then one
+             evaluator process drains them (the batches `cascade serve` runs)
 
 The single phase is driven by wrk (C, one thread, a Lua script that gives every
-request a distinct wallet) when it is installed, so the client does not take
-the server's CPU; `--client httpx` uses the Python client instead. Every phase
-reports the CPU seconds the server, PostgreSQL and the client spent per
-interaction, and the run reports the load average: on a shared 2-core machine
-those say what the wall-clock rates cannot.
+request a distinct wallet). When wrk is missing the script installs it with
+`apt-get install wrk` (root only, `--no-install` to skip), else it falls back to
+a small Python HTTP/1.1 client on raw sockets; the result says which ran
+(`single.client`). Every phase reports the CPU seconds the server, PostgreSQL and
+the client (or the evaluator) spent per interaction, and the run reports the load
+average: on a shared 2-core machine those say what the wall-clock rates cannot.
 
 Usage: .venv/bin/python bench/ingest.py [--json] [--seconds N] [--concurrency C] [--durable]
-                                        [--client wrk|httpx] [--workers N]
-With --json the last line printed is one JSON object. Only loopback traffic.
+           [--client wrk|python|httpx] [--workers N] [--rate R] [--evaluate N] [--no-install]
+With --json the last line printed is one JSON object (keys include single_vs_raw,
+single.p99_ms, batch_vs_raw, evaluator_per_s, lag_p99_ms). Only loopback traffic.
 """
 
 from __future__ import annotations
@@ -345,6 +349,289 @@ async def _bench_http(
     return results
 
 
+def find_wrk(install: bool) -> tuple[str | None, str]:
+    """wrk's path and how it was found; installs it with apt-get when allowed and possible."""
+    found = shutil.which("wrk")
+    if found:
+        return found, "wrk"
+    if install and shutil.which("apt-get") and os.geteuid() == 0:
+        for command in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"]):
+            subprocess.run(command, capture_output=True, check=False, timeout=600)
+            found = shutil.which("wrk")
+            if found:
+                return found, "wrk (installed with apt-get)"
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, check=False, timeout=600
+        )
+        found = shutil.which("wrk")
+        if found:
+            return found, "wrk (installed with apt-get)"
+    return None, "python"
+
+
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: a few microseconds of CPU per
+    request, so the load generator takes little from the server on a small machine."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = (
+            "POST /api/external/interactions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            "Content-Length: {length}\r\n\r\n"
+        )
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def post(
+        self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], body: bytes
+    ) -> int:
+        reader, writer = streams
+        head = self.head.format(host=self.host, length=len(body)).encode()
+        writer.write(head + body)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return int(status_line.split()[1])
+
+
+async def _bench_single_python(
+    base_url: str,
+    product_id: str,
+    key: str,
+    wallets: list[str],
+    seconds: float,
+    concurrency: int,
+    meter: CpuMeter,
+    *,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """The single endpoint from RawHttp connections; paced at `rate` per second when given."""
+    host, port = base_url.removeprefix("http://").split(":")
+    client = RawHttp(host, int(port), key)
+    counter = iter(range(10**12))
+    latencies: list[float] = []
+    errors = 0
+
+    def body() -> bytes:
+        wallet = wallets[next(counter) % len(wallets)]
+        return (
+            f'{{"product_id":"{product_id}","wallet":"{wallet}","type":"webshop.open"}}'
+        ).encode()
+
+    async def worker(stop: float, start: float, step: float | None, offset: int) -> None:
+        nonlocal errors
+        streams = await client.connect()
+        sent = 0
+        try:
+            while time.monotonic() < stop:
+                if step is not None:  # open loop: request k of this worker at its own time
+                    due = start + (offset + sent * concurrency) * step
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if due >= stop:
+                        break
+                began = time.perf_counter()
+                status = await client.post(streams, body())
+                sent += 1
+                if status == 202:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+        finally:
+            streams[1].close()
+
+    async def phase(duration: float) -> float:
+        start = time.monotonic()
+        step = None if rate is None else 1.0 / rate
+        stop = start + duration
+        await asyncio.gather(*(worker(stop, start, step, i) for i in range(concurrency)))
+        return time.monotonic() - start
+
+    await phase(min(2.0, seconds))  # warm up: connections, caches, plans
+    latencies.clear()
+    errors = 0
+    before = meter.sample()
+    elapsed = await phase(seconds)
+    after = meter.sample()
+    ok = len(latencies)
+    return {
+        "client": "python",
+        "interactions": ok,
+        "errors": errors,
+        "per_s": ok / elapsed,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        **CpuMeter.per_interaction(before, after, ok),
+    }
+
+
+async def _queue_empty(database_url: str, limit_s: float = 600.0) -> float:
+    """Wait until the evaluator has drained the queue; seconds waited."""
+    import asyncpg
+
+    began = time.monotonic()
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        while await connection.fetchval("SELECT count(*) FROM evaluation_queue"):
+            if time.monotonic() - began > limit_s:
+                raise RuntimeError("the evaluator did not drain the queue")
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+    return time.monotonic() - began
+
+
+async def _bench_lag(
+    base_url: str,
+    database_url: str,
+    product_id: str,
+    key: str,
+    wallets: list[str],
+    seconds: float,
+    rate: float,
+    meter: CpuMeter,
+) -> dict[str, Any]:
+    """Single requests at a steady `rate`; from stored to reward row, per interaction."""
+    import asyncpg
+
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        first = await connection.fetchval("SELECT COALESCE(max(id), 0) FROM interactions")
+        paced = await _bench_single_python(
+            base_url, product_id, key, wallets, seconds, 64, meter, rate=rate
+        )
+        await _queue_empty(database_url)
+        row = await connection.fetchrow(
+            """
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99,
+                   max(lag) AS worst
+            FROM (
+                SELECT EXTRACT(EPOCH FROM r.created_at - i.received_at) * 1000 AS lag
+                FROM interactions AS i JOIN rewards AS r ON r.interaction_id = i.id
+                WHERE i.id > $1 AND i.source = 'api_key'
+            ) AS lags
+            """,
+            first,
+        )
+    finally:
+        await connection.close()
+    return {
+        "rate_per_s": rate,
+        "achieved_per_s": paced["per_s"],
+        "interactions": int(row["n"]),
+        "request_p99_ms": paced["p99_ms"],
+        "lag_p50_ms": float(row["p50"] or 0),
+        "lag_p99_ms": float(row["p99"] or 0),
+        "lag_max_ms": float(row["worst"] or 0),
+    }
+
+
+EVALUATOR = """
+import asyncio, json, resource, sys, time
+from backend.core.config import load_settings
+from backend.core.context import AppContext
+from backend.evaluation.batch import evaluate_once
+
+async def main():
+    settings = load_settings()
+    ctx = AppContext(settings, settings.database_url, str(settings.rpc_url))
+    sys.stdout.write("ready\\n"); sys.stdout.flush()
+    sys.stdin.readline()
+    began, evaluated, batches = time.monotonic(), 0, 0
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    while (report := await evaluate_once(ctx.sessions, secret=settings.secret_key)).evaluated:
+        evaluated += report.evaluated
+        batches += 1
+    elapsed = time.monotonic() - began
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
+    print(json.dumps({"evaluated": evaluated, "batches": batches, "seconds": elapsed,
+                      "cpu_s": cpu_s}), flush=True)
+    sys.stdin.readline()  # the parent reads PostgreSQL's CPU while our backends still exist
+    await ctx.close()
+
+asyncio.run(main())
+"""
+
+
+async def _bench_evaluator(
+    database_url: str,
+    product_id: str,
+    wallets: list[str],
+    count: int,
+    env: dict[str, str],
+    postgres_pid: int | None,
+) -> dict[str, Any]:
+    """`count` interactions queued at once (the server stopped), drained by one evaluator."""
+    import asyncpg
+    import psutil
+
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        await connection.execute(
+            """
+            WITH stored AS (
+                INSERT INTO interactions (product_id, wallet, type, source)
+                SELECT $1, w, 'webshop.open', 'bench'
+                FROM unnest($2::varchar[]) WITH ORDINALITY AS v(w, n) ORDER BY n
+                RETURNING id, product_id
+            )
+            INSERT INTO evaluation_queue (interaction_id, product_id)
+            SELECT id, product_id FROM stored
+            """,
+            product_id,
+            [wallets[i % len(wallets)] for i in range(count)],
+        )
+        rewards_before = await connection.fetchval("SELECT count(*) FROM rewards")
+        await connection.execute("VACUUM ANALYZE evaluation_queue")
+    finally:
+        await connection.close()
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, outside the timed part
+        [sys.executable, "-c", EVALUATOR],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    meter = CpuMeter(os.getpid(), postgres_pid)  # PostgreSQL's share; the evaluator's own below
+    before = meter.sample()
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    line = await asyncio.to_thread(process.stdout.readline)
+    after = meter.sample()
+    process.communicate("bye\n", 60)
+    del psutil
+    report = json.loads(line)
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        written = await connection.fetchval("SELECT count(*) FROM rewards") - rewards_before
+    finally:
+        await connection.close()
+    cpu = CpuMeter.per_interaction(before, after, report["evaluated"])
+    cpu["server_cpu_us"] = report["cpu_s"] / max(report["evaluated"], 1) * 1e6
+    return {
+        "interactions": report["evaluated"],
+        "rewards": int(written),
+        "batches": report["batches"],
+        "seconds": report["seconds"],
+        "per_s": report["evaluated"] / report["seconds"],
+        "evaluator_cpu_us": cpu["server_cpu_us"],
+        "postgres_cpu_us": cpu["postgres_cpu_us"],
+    }
+
+
 async def _bench_raw(
     database_url: str,
     product_id: str,
@@ -360,8 +647,8 @@ async def _bench_raw(
         _asyncpg_dsn(database_url), min_size=concurrency, max_size=concurrency
     )
     sql = (
-        "INSERT INTO interactions (product_id, wallet, type, data, source, processed_at) "
-        "VALUES ($1, $2, 'webshop.open', '{}'::jsonb, 'bench', now())"
+        "INSERT INTO interactions (product_id, wallet, type, data, source) "
+        "VALUES ($1, $2, 'webshop.open', '{}'::jsonb, 'bench')"
     )
     counter = iter(range(10**12))
 
@@ -386,11 +673,20 @@ async def _bench_raw(
 
 
 async def run(
-    seconds: float, concurrency: int, durable: bool = False, client: str = "wrk", workers: int = 1
+    seconds: float,
+    concurrency: int,
+    durable: bool = False,
+    client: str = "wrk",
+    workers: int = 1,
+    *,
+    rate: float = 1_000.0,
+    evaluate: int = 50_000,
+    install: bool = True,
 ) -> dict[str, Any]:
     from backend.runtime.anvil import free_port
     from backend.runtime.postgres import EmbeddedPostgres
 
+    wrk, found = find_wrk(install) if client == "wrk" else (None, client)
     with tempfile.TemporaryDirectory(prefix="cascade-bench-") as tmp:
         postgres = EmbeddedPostgres(Path(tmp), database="cascade_bench")
         database_url = postgres.start()
@@ -418,31 +714,44 @@ async def run(
             await _wait_ready(base_url)
             meter = CpuMeter(server.pid, postgres.pid)
             load_before = os.getloadavg()
-            single = None
-            if client == "wrk":
+            if wrk is not None:
                 single = _bench_single_wrk(
                     base_url, product_id, key, wallets, seconds, concurrency, meter, Path(tmp)
                 )
-            http = await _bench_http(
-                base_url,
-                product_id,
-                key,
-                wallets,
-                seconds,
-                concurrency,
-                meter,
-                single=single is None,
-            )
-            if single is not None:
-                http["single"] = single
+                single["client"] = found
+            elif client == "httpx":
+                single = (
+                    await _bench_http(
+                        base_url, product_id, key, wallets, seconds, concurrency, meter, single=True
+                    )
+                )["single"]
+            else:
+                single = await _bench_single_python(
+                    base_url, product_id, key, wallets, seconds, concurrency, meter
+                )
+            single["drained_after_s"] = await _queue_empty(database_url)
+            batch = (
+                await _bench_http(
+                    base_url, product_id, key, wallets, seconds, concurrency, meter, single=False
+                )
+            )["batch"]
+            batch["drained_after_s"] = await _queue_empty(database_url)
             raw = await _bench_raw(database_url, product_id, wallets, seconds, concurrency, meter)
+            lag = await _bench_lag(
+                base_url, database_url, product_id, key, wallets, seconds, rate, meter
+            )
+            server.terminate()
+            server.wait(timeout=20)
+            server = None
+            evaluator = await _bench_evaluator(
+                database_url, product_id, wallets, evaluate, env, postgres.pid
+            )
             load_after = os.getloadavg()
         finally:
             if server is not None:
                 server.terminate()
                 server.wait(timeout=20)
             postgres.stop()
-    single, batch = http["single"], http["batch"]
     return {
         "seconds": seconds,
         "concurrency": concurrency,
@@ -453,14 +762,19 @@ async def run(
         "single": single,
         "batch": batch,
         "raw_insert": raw,
+        "lag": lag,
+        "evaluator": evaluator,
         "single_vs_raw": single["per_s"] / raw["per_s"],
         "batch_vs_raw": batch["per_s"] / raw["per_s"],
+        "evaluator_per_s": evaluator["per_s"],
+        "lag_p99_ms": lag["lag_p99_ms"],
         "python": sys.version.split()[0],
     }
 
 
 def _table(result: dict[str, Any]) -> str:
     single, batch, raw = result["single"], result["batch"], result["raw_insert"]
+    lag, evaluator = result["lag"], result["evaluator"]
     load = result["load_average_1m"]
 
     def cpu(phase: dict[str, Any]) -> str:
@@ -486,6 +800,13 @@ def _table(result: dict[str, Any]) -> str:
         f"{raw['p50_ms']:>10.1f}{raw['p99_ms']:>10.1f}   {cpu(raw)}",
         f"single / raw = {result['single_vs_raw']:.2f}   batch / raw = {result['batch_vs_raw']:.2f}"
         f"   errors: single {single['errors']}, batch {batch['errors']}",
+        f"lag at {lag['rate_per_s']:,.0f}/s requested ({lag['achieved_per_s']:,.0f}/s sent):"
+        f" stored -> reward row p50 {lag['lag_p50_ms']:.1f} ms, p99 {lag['lag_p99_ms']:.1f} ms,"
+        f" max {lag['lag_max_ms']:.1f} ms ({lag['interactions']:,} interactions)",
+        f"evaluator: {evaluator['interactions']:,} queued interactions in"
+        f" {evaluator['seconds']:.2f} s = {evaluator['per_s']:,.0f}/s, {evaluator['batches']}"
+        f" batches, {evaluator['rewards']:,} reward rows; CPU us/interaction evaluator"
+        f" {evaluator['evaluator_cpu_us']:.0f}, postgres {evaluator['postgres_cpu_us']:.0f}",
     ]
     return "\n".join(lines)
 
@@ -498,14 +819,30 @@ def main() -> None:
     parser.add_argument("--durable", action="store_true", help="keep synchronous_commit on")
     parser.add_argument(
         "--client",
-        choices=("wrk", "httpx"),
-        default="wrk" if shutil.which("wrk") else "httpx",
-        help="load generator of the single phase (default: wrk when installed)",
+        choices=("wrk", "python", "httpx"),
+        default="wrk",
+        help="load generator of the single phase (wrk: installed when missing, else python)",
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--rate", type=float, default=1_000.0, help="paced rate of the lag phase")
+    parser.add_argument(
+        "--evaluate", type=int, default=50_000, help="interactions queued for the evaluator phase"
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="never install wrk (use the Python client)"
+    )
     args = parser.parse_args()
     result = asyncio.run(
-        run(args.seconds, args.concurrency, args.durable, args.client, args.workers)
+        run(
+            args.seconds,
+            args.concurrency,
+            args.durable,
+            args.client,
+            args.workers,
+            rate=args.rate,
+            evaluate=args.evaluate,
+            install=not args.no_install,
+        )
     )
     print(_table(result))
     if args.json:

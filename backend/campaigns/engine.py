@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -291,26 +291,35 @@ class _CampaignState:
     rule: CampaignRule
     used: int
     status: str
+    past: bool  # ends_at passed: the first interaction it meets expires it
+    open: bool  # inside its window
     reason: str | None = None
     changed: bool = False
     user_counts: dict[str, int] = field(default_factory=dict)
     period_used: dict[datetime, int] = field(default_factory=dict)
+    period: datetime | None = None  # the current budget period's start
 
 
 def plan_reward(
     rule: CampaignRule, item: EvaluationInput, secret: str
 ) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
     """The split one campaign would pay for one interaction, or None if it pays nothing."""
-    if rule.config is None:
+    return _plan(rule, item, item.referrers, secret)
+
+
+def _plan(
+    rule: CampaignRule, item: EvaluationInput, referrers: tuple[str, ...], secret: str
+) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    config = rule.config
+    if config is None:
         return None
-    referrers = item.referrers[: rule.max_depth]
+    referrers = referrers[: rule.max_depth]
     if rule.requires_referral and not referrers:
         return None
-    base = base_amount(
-        rule.config,
-        order_amount=rule.order_amount(item.order_amount_e18),
-        seed=range_seed(secret, rule.id, item.interaction_id),
+    seed = (
+        range_seed(secret, rule.id, item.interaction_id) if config.reward_type == "range" else b""
     )
+    base = base_amount(config, order_amount=rule.order_amount(item.order_amount_e18), seed=seed)
     if base <= 0:
         return None
     parts = split_reward(
@@ -343,7 +352,15 @@ def evaluate(
     per-user limit says no; the charges are summed into one change per campaign.
     """
     states = {
-        cid: _CampaignState(rule, rule.used_budget, rule.status) for cid, rule in snapshots.items()
+        cid: _CampaignState(
+            rule,
+            rule.used_budget,
+            rule.status,
+            past=rule.is_past(now),
+            open=rule.in_window(now),
+            period=period_start(rule.budget_period, now) if rule.budget_period != "total" else None,
+        )
+        for cid, rule in snapshots.items()
     }
     for (cid, wallet), count in limits.user_counts.items():
         if cid in states:
@@ -355,12 +372,16 @@ def evaluate(
     for state in sorted(states.values(), key=lambda s: s.rule.id):
         by_trigger.setdefault((state.rule.product_id, state.rule.trigger), []).append(state)
     outcome = Outcome()
+    skip_all = already or {}
     for item in items:
-        item = replace(item, referrers=chains.get(item.interaction_id, item.referrers))
-        skip = (already or {}).get(item.interaction_id, ())
-        for state in by_trigger.get((item.product_id, item.type), ()):
+        matching = by_trigger.get((item.product_id, item.type))
+        if not matching:
+            continue
+        referrers = chains.get(item.interaction_id, item.referrers)
+        skip = skip_all.get(item.interaction_id, ())
+        for state in matching:
             if state.rule.id not in skip:
-                _decide(state, item, secret, now, outcome)
+                _decide(state, item, referrers, secret, outcome)
     for state in states.values():
         if state.changed:
             outcome.campaigns.append(
@@ -376,18 +397,22 @@ def evaluate(
 
 
 def _decide(
-    state: _CampaignState, item: EvaluationInput, secret: str, now: datetime, outcome: Outcome
+    state: _CampaignState,
+    item: EvaluationInput,
+    referrers: tuple[str, ...],
+    secret: str,
+    outcome: Outcome,
 ) -> None:
     """Check status, window, per-user limit and budgets; on success charge the state."""
     rule = state.rule
     if state.status != "active":
         return
-    if rule.is_past(now):
+    if state.past:
         state.status, state.reason, state.changed = "expired", "ends_at passed", True
         return
-    if not rule.in_window(now):
+    if not state.open:
         return
-    plan = plan_reward(rule, item, secret)
+    plan = _plan(rule, item, referrers, secret)
     if plan is None:
         return
     parts, recipients = plan
@@ -396,36 +421,40 @@ def _decide(
         state.user_counts.get(item.wallet, 0) >= rule.max_rewards_per_user
     ):
         return
-    start = period_start(rule.budget_period, now)
-    if rule.has_period_cap and state.period_used.get(start, 0) + total > rule.period_cap:
-        return
+    start = state.period
+    if rule.has_period_cap and start is not None:
+        if state.period_used.get(start, 0) + total > rule.period_cap:
+            return
     if rule.budget_cap and state.used + total > rule.budget_cap:
         state.status, state.changed = "budget_exhausted", True
         state.reason = "remaining budget cannot pay a reward"
         return
     state.used += total
     state.changed = True
-    state.user_counts[item.wallet] = state.user_counts.get(item.wallet, 0) + 1
-    if rule.has_period_cap:
+    if rule.max_rewards_per_user:
+        state.user_counts[item.wallet] = state.user_counts.get(item.wallet, 0) + 1
+    if rule.has_period_cap and start is not None:
         state.period_used[start] = state.period_used.get(start, 0) + total
     if rule.budget_cap and rule.budget_cap - state.used < max(rule.smallest, 1):
         state.status, state.reason = "budget_exhausted", "budget fully used"
-    count, amount = outcome.users.get((rule.id, item.wallet), (0, 0))
-    outcome.users[(rule.id, item.wallet)] = (count + 1, amount + parts[0])
-    if rule.budget_period != "total":
+    key = (rule.id, item.wallet)
+    count, amount = outcome.users.get(key, (0, 0))
+    outcome.users[key] = (count + 1, amount + parts[0])
+    if start is not None:
         outcome.periods[(rule.id, start)] = outcome.periods.get((rule.id, start), 0) + total
-    for level, (amount, wallet) in enumerate(zip(parts, recipients, strict=True)):
+    product_id, token, lockup = rule.product_id, rule.token, rule.lockup_seconds
+    for level, amount in enumerate(parts):
         if amount > 0:  # a zero share is part of the exact split but not a row
             outcome.payouts.append(
                 Payout(
                     item.interaction_id,
-                    rule.product_id,
+                    product_id,
                     rule.id,
-                    wallet,
+                    recipients[level],
                     level,
-                    rule.token,
+                    token,
                     amount,
-                    rule.lockup_seconds,
+                    lockup,
                 )
             )
 

@@ -50,33 +50,37 @@ COMPLETED = "purchase.completed"
 # advisory lock namespace of "this product's queue is being evaluated" (two-key form)
 PRODUCT_LOCK_SPACE = 0x45564131
 
-CLAIM_PRODUCTS_SQL = text(
+# One statement claims a batch: the products at the head of the queue this evaluator can
+# lock (a transaction-level advisory lock each, taken once per product), then their oldest
+# queue rows. Rows another transaction holds are skipped; rows an evaluator deleted after
+# this statement's snapshot are skipped too (FOR UPDATE finds them gone), so nothing is
+# evaluated twice, and a product's rows are only ever taken by its lock's holder.
+CLAIM_SQL = text(
     """
-    SELECT product_id FROM (
-        SELECT product_id, min(interaction_id) AS first_id FROM (
-            SELECT interaction_id, product_id FROM evaluation_queue
-            WHERE CAST(:only AS varchar[]) IS NULL
-               OR product_id = ANY(CAST(:only AS varchar[]))
-            ORDER BY interaction_id LIMIT :scan
-        ) AS head
-        GROUP BY product_id
-    ) AS candidates
-    WHERE pg_try_advisory_xact_lock(:space, hashtext(product_id))
-    ORDER BY first_id
-    """
-)
-CLAIM_ROWS_SQL = text(
-    """
-    SELECT q.interaction_id, q.product_id, i.id IS NOT NULL AS stored, i.wallet, i.type,
-           i.data, i.flag, i.received_at, o.amount AS order_amount,
-           COALESCE(o.status = 'completed' AND o.completed_interaction_id = i.id, false)
-               AS order_paid
-    FROM (
+    WITH head AS (
         SELECT interaction_id, product_id FROM evaluation_queue
-        WHERE product_id = ANY(CAST(:products AS varchar[]))
+        WHERE CAST(:only AS varchar[]) IS NULL
+           OR product_id = ANY(CAST(:only AS varchar[]))
+        ORDER BY interaction_id LIMIT :scan
+    ), mine AS MATERIALIZED (
+        SELECT product_id FROM (
+            SELECT product_id, min(interaction_id) AS first_id FROM head GROUP BY product_id
+        ) AS candidates
+        WHERE pg_try_advisory_xact_lock(:space, hashtext(product_id))
+    ), claimed AS (
+        SELECT interaction_id, product_id FROM evaluation_queue
+        WHERE product_id IN (SELECT product_id FROM mine)
         ORDER BY interaction_id LIMIT :limit
         FOR UPDATE SKIP LOCKED
-    ) AS q
+    )
+    SELECT q.interaction_id, q.product_id, i.id IS NOT NULL AS stored, i.wallet, i.type,
+           CASE WHEN i.type = 'referral.referred' THEN i.data END AS data, i.flag,
+           i.received_at, o.amount AS order_amount,
+           COALESCE(o.status = 'completed' AND o.completed_interaction_id = i.id, false)
+               AS order_paid,
+           EXISTS (SELECT 1 FROM rewards AS r WHERE r.interaction_id = q.interaction_id)
+               AS rewarded_before
+    FROM claimed AS q
     LEFT JOIN interactions AS i ON i.id = q.interaction_id
     LEFT JOIN orders AS o
       ON i.type = 'purchase.completed' AND o.product_id = i.product_id
@@ -119,6 +123,7 @@ class _Row:
     received_at: datetime
     order_amount: int | None
     order_paid: bool
+    rewarded_before: bool = False  # queued again after an evaluation (never paid twice)
 
 
 async def evaluate_once(
@@ -212,7 +217,8 @@ async def _evaluate(
         now,
     )
     already = await charges.already_rewarded(
-        session, [r.interaction_id for r in payable if matching[r.interaction_id]]
+        session,
+        [r.interaction_id for r in payable if r.rewarded_before and matching[r.interaction_id]],
     )
     outcome = engine.evaluate(
         items, snapshots, chains, limits, secret=secret, now=now, already=already
@@ -262,35 +268,22 @@ async def _evaluate(
 
 
 async def _claim(session: AsyncSession, only: Collection[str] | None, limit: int) -> list[_Row]:
-    """Lock the products this evaluator may work on, then their oldest queued rows."""
-    products = list(
-        await session.scalars(
-            CLAIM_PRODUCTS_SQL,
-            {
-                "only": sorted(only) if only is not None else None,
-                "scan": limit,
-                "space": PRODUCT_LOCK_SPACE,
-            },
-        )
+    """Lock the products this evaluator may work on and their oldest queued rows."""
+    rows = await session.execute(
+        CLAIM_SQL,
+        {
+            "only": sorted(only) if only is not None else None,
+            "scan": limit,
+            "limit": limit,
+            "space": PRODUCT_LOCK_SPACE,
+        },
     )
-    if not products:
-        return []
-    rows = await session.execute(CLAIM_ROWS_SQL, {"products": products, "limit": limit})
     claimed: list[_Row] = []
+    now = datetime.now(UTC)
     for row in rows:
         if not row.stored:  # its interaction is gone (product deleted): nothing to evaluate
             claimed.append(
-                _Row(
-                    row.interaction_id,
-                    row.product_id,
-                    "",
-                    "",
-                    {},
-                    "gone",
-                    datetime.now(UTC),
-                    None,
-                    False,
-                )
+                _Row(row.interaction_id, row.product_id, "", "", {}, "gone", now, None, False)
             )
             continue
         claimed.append(
@@ -304,6 +297,7 @@ async def _claim(session: AsyncSession, only: Collection[str] | None, limit: int
                 row.received_at,
                 None if row.order_amount is None else int(row.order_amount),
                 bool(row.order_paid),
+                bool(row.rewarded_before),
             )
         )
     return claimed

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlalchemy import text
 
@@ -31,6 +31,11 @@ from backend.evaluation.batch import BATCH_SIZE, evaluate_once
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0  # the loop looks for work at least this often
+# After a small batch the loop waits this long before the next: a batch has a fixed cost
+# (a transaction, eight statements) that a steady trickle would otherwise pay per
+# interaction. A backlog (a batch of at least SMALL_BATCH) is worked off without pause.
+LINGER_S = 0.025
+SMALL_BATCH = 100
 FORWARD_S = 0.05  # at most one "interactions queued" notification per process this often
 HELP_POLL_S = 0.02  # a waiter without a local loop re-checks this often
 ERROR_BACKOFF_S = 1.0
@@ -47,10 +52,18 @@ OLDEST_SQL = text(
 class Evaluator:
     """`start()` / `stop()` with the app; `wait(...)` for a request that asked to wait."""
 
-    def __init__(self, ctx: AppContext, *, batch_size: int = BATCH_SIZE, poll_s: float = POLL_S):
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        batch_size: int = BATCH_SIZE,
+        poll_s: float = POLL_S,
+        linger_s: float = LINGER_S,
+    ):
         self.ctx = ctx
         self.batch_size = batch_size
         self.poll_s = poll_s
+        self.linger_s = linger_s
         self.listener: pg_events.Listener | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,12 +119,19 @@ class Evaluator:
 
     # --- wake-ups (may be called from any thread) --------------------------------------
 
-    def _call(self, callback: object) -> None:
+    def _call(self, callback: Callable[[], None]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(callback)  # type: ignore[arg-type]
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:  # a request of this very process: no thread hop
+            callback()
+            return
+        try:
+            loop.call_soon_threadsafe(callback)
         except RuntimeError:  # the loop is shutting down
             pass
 
@@ -164,8 +184,11 @@ class Evaluator:
                 log.exception("evaluation batch failed")
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
+            if report.evaluated >= SMALL_BATCH:
+                continue  # a backlog: no pause while there is work
             if report.evaluated:
-                continue  # more may be queued: no sleep while there is work
+                await asyncio.sleep(self.linger_s)  # let a trickle gather into a batch
+                continue
             await self._observe_queue()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)

@@ -38,7 +38,7 @@ USAGE_SQL = text(
     """
 )
 
-_principals: LruCache[str, Principal] = LruCache(
+_principals: LruCache[str, tuple[Principal, uuid.UUID]] = LruCache(
     MAX_KEYS, live_ttl_s=LIVE_TTL_S, dead_ttl_s=DEAD_TTL_S
 )
 _used: dict[uuid.UUID, datetime] = {}
@@ -62,8 +62,8 @@ def forget() -> None:
 async def api_key_principal(session: AsyncSession, token: str) -> Principal:
     """The principal of a live API key; 401 for an unknown or revoked one. No write."""
     digest = hash_token(token)
-    principal = _principals.get(digest)
-    if principal is None:
+    cached = _principals.get(digest)
+    if cached is None:
         generation = _principals.generation
         row = (await session.execute(KEY_SQL, {"hash": digest})).first()
         await session.rollback()  # read-only: the request's store runs on its own terms
@@ -72,10 +72,10 @@ async def api_key_principal(session: AsyncSession, token: str) -> Principal:
         principal = Principal(
             kind="api_key", actor=f"api_key:{row.id}", product_id=row.product_id, roles=row.roles
         )
-        _principals.put(digest, principal, since=generation)
-    key_id = uuid.UUID(principal.actor.removeprefix("api_key:"))
-    _used[key_id] = datetime.now(UTC)
-    return principal
+        cached = (principal, row.id)
+        _principals.put(digest, cached, since=generation)
+    _used[cached[1]] = datetime.now(UTC)
+    return cached[0]
 
 
 async def flush_usage(sessions: async_sessionmaker[AsyncSession]) -> int:

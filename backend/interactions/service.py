@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import msgspec
-from eth_utils import is_checksum_address
+from eth_hash.auto import keccak
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.auth.principal import Principal
 from backend.core import pg_events
@@ -166,8 +167,28 @@ class Prepared:
 _invalid = values.invalid
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+@lru_cache(maxsize=100_000)
+def _is_checksummed(value: str) -> bool:
+    """EIP-55 (the case of each letter from keccak256 of the lowercase hex), remembered:
+    the same wallets come back. The check itself is eth_utils' without its layers."""
+    if not value.startswith("0x"):
+        return False
+    body = value[2:]
+    lower = body.lower()
+    if len(lower) != 40 or not _HEX.issuperset(lower):
+        return False
+    digest = keccak(lower.encode()).hex()
+    return body == "".join(
+        c.upper() if c.isalpha() and int(d, 16) >= 8 else c
+        for c, d in zip(lower, digest, strict=False)
+    )
+
+
 def checksummed(value: Any, field_name: str) -> str:
-    if not isinstance(value, str) or not is_checksum_address(value):
+    if not isinstance(value, str) or len(value) != 42 or not _is_checksummed(value):
         raise _invalid(field_name, "must be an EIP-55 checksummed address")
     return value
 
@@ -314,21 +335,36 @@ async def ingest_prepared(
 
 
 async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepared) -> IngestResult:
-    """One statement on an autocommit connection: no BEGIN, no COMMIT, one round trip (the
-    product's settings are cached; a miss is read on the same connection)."""
+    """One statement as its own transaction: no BEGIN, no COMMIT, one round trip (the
+    product's settings are cached; a miss is read first and its transaction closed)."""
+    product = await product_info(session, item.product_id)
+    if session.in_transaction():
+        await session.rollback()  # the read only
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
     for attempt in range(RETRIES):
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
-            product = await product_info(session, item.product_id)
-            return await _store(session, caller, product, item, autocommit=True)
-        except DBAPIError as exc:
+            stored = await store.store_one_autocommit(
+                engine,
+                product_id=product.id,
+                item=item,
+                source=caller.source,
+                source_ref=caller.source_ref,
+                client_ip=caller.client_ip,
+                window_s=product.dedup_window_s,
+                limit=caller.limit(product),
+            )
+        except Exception as exc:
             # a deadlock victim wrote nothing: the same statement again is safe
             if not is_transient(exc) or attempt == RETRIES - 1:
                 raise
-        finally:
-            # ends the session's (wire-less) transaction: the connection goes back to the
-            # pool with its isolation level reset
-            await session.rollback()
+            continue
+        if stored.duplicate_of is not None:
+            return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
+        if stored.id is None:
+            raise _rate_limited(caller.limit(product), stored.oldest, stored.now)
+        metrics.interaction_stored(item.type)  # already durable
+        return IngestResult(stored.id, flag=item.flag, type=item.type)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 

@@ -35,11 +35,11 @@ class Reward(Timestamps, Base):
     __tablename__ = "rewards"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    product_id: Mapped[str] = Bytes32(ForeignKey("products.id", ondelete="CASCADE"))
+    # no foreign keys to products or interactions: the campaign implies the product, and
+    # a reward outlives its raw interaction (migration 0008)
+    product_id: Mapped[str] = Bytes32()
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    interaction_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("interactions.id", ondelete="CASCADE")
-    )
+    interaction_id: Mapped[int] = mapped_column(BigInteger)
     wallet: Mapped[str] = Address()
     level: Mapped[int] = mapped_column(SmallInteger)  # 0 = the user, 1..5 = referrer_n
     token: Mapped[str] = Address()

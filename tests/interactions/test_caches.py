@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event, text
 
@@ -55,17 +56,27 @@ def test_chain_cache__over_capacity__evicts_one_chain_not_all():
 
 @contextmanager
 def _statements(ctx) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends while the block runs."""
+    """Every statement the app's pooled connections send while the block runs, whether
+    through SQLAlchemy or straight on the driver (asyncpg's query logger sees both)."""
     executed: list[str] = []
+    watched: list[Any] = []
 
-    def record(conn, cursor, statement, *args):
-        executed.append(statement)
+    def record(query: Any) -> None:
+        executed.append(query.query)
 
-    event.listen(ctx.engine.sync_engine, "before_cursor_execute", record)
+    def checkout(dbapi_connection, record_, proxy) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver not in watched:
+            driver.add_query_logger(record)
+            watched.append(driver)
+
+    event.listen(ctx.engine.sync_engine.pool, "checkout", checkout)
     try:
         yield executed
     finally:
-        event.remove(ctx.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(ctx.engine.sync_engine.pool, "checkout", checkout)
+        for driver in watched:
+            driver.remove_query_logger(record)
 
 
 async def test_ingest__keys_and_products_cached__one_statement_and_no_key_write(

@@ -33,7 +33,7 @@ async def test_ingest__deadlock_on_first_try__retried_and_stored_once(
 ):
     product, key = await make_product(db_session)
     await make_campaign(db_session, product, trigger="webshop.open")
-    real = store.store_one
+    real = store.store_one_autocommit
     calls = {"n": 0}
 
     async def deadlock_once(*args, **kwargs):
@@ -42,7 +42,7 @@ async def test_ingest__deadlock_on_first_try__retried_and_stored_once(
             raise _db_error("40P01")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "store_one", deadlock_once)
+    monkeypatch.setattr(store, "store_one_autocommit", deadlock_once)
     response = await send(client, key, product.id, wallet(), "webshop.open", {})
 
     assert response.status_code == 202, response.text
@@ -60,7 +60,7 @@ async def test_ingest__deadlock_every_time__clean_503_and_nothing_written(
     async def always_deadlock(*args, **kwargs):
         raise _db_error("40P01")
 
-    monkeypatch.setattr(store, "store_one", always_deadlock)
+    monkeypatch.setattr(store, "store_one_autocommit", always_deadlock)
     response = await send(client, key, product.id, wallet(), "webshop.open", {})
 
     assert response.status_code == 503
