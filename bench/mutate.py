@@ -64,6 +64,14 @@ class FileSpec:
     tests: tuple[str, ...]
     pytest_args: tuple[str, ...] = tuple(BACKEND)
 
+    def __post_init__(self) -> None:
+        # pytest collects a directory named after one of its own files as that file alone:
+        # a file listed first would silently drop the rest of its directory.
+        for test in self.tests:
+            inside = [other for other in self.tests if other.startswith(test + "/")]
+            if inside:
+                raise ValueError(f"{self.path}: {test} and {inside[0]} overlap; list files")
+
 
 SETTLE_CORE = (
     "tests/settlement/test_push.py",
@@ -157,14 +165,15 @@ TARGETS: dict[str, list[FileSpec]] = {
             (
                 "tests/referrals/test_chain_cache.py",
                 "tests/referrals/test_ancestry.py",
-                "tests/referrals",
+                "tests/referrals/test_referrals.py",
+                "tests/referrals/test_depth.py",
             ),
         ),
         FileSpec(
             "backend/referrals/tokens.py",
             (
                 "tests/referrals/test_token_format.py",
-                "tests/referrals",
+                "tests/referrals/test_referrals.py",
                 "tests/interactions/test_ingest.py",
             ),
         ),
