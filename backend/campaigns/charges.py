@@ -52,25 +52,13 @@ APPLY_SQL = text(
              AS v(id, charged, status, reason)
         WHERE c.id = v.id
         RETURNING c.id
-    ), counted AS (
+    ), users AS (
+        INSERT INTO campaign_user_rewards AS u (campaign_id, wallet, reward_count, total_amount)
         SELECT * FROM unnest(CAST(:u_ids AS uuid[]), CAST(:u_wallets AS varchar[]),
                              CAST(:u_counts AS int[]), CAST(:u_amounts AS numeric[]))
-             AS k(campaign_id, wallet, n, amount)
-    ), users AS (
-        -- the campaigns are locked: nobody else writes these counters meanwhile, so an
-        -- update of the existing ones and an insert of the rest need no ON CONFLICT
-        UPDATE campaign_user_rewards AS u
-        SET reward_count = u.reward_count + k.n, total_amount = u.total_amount + k.amount,
-            updated_at = now()
-        FROM counted AS k
-        WHERE u.campaign_id = k.campaign_id AND u.wallet = k.wallet
-        RETURNING u.campaign_id, u.wallet
-    ), first_users AS (
-        INSERT INTO campaign_user_rewards (campaign_id, wallet, reward_count, total_amount)
-        SELECT k.campaign_id, k.wallet, k.n, k.amount FROM counted AS k
-        WHERE NOT EXISTS (
-            SELECT 1 FROM users AS d WHERE d.campaign_id = k.campaign_id AND d.wallet = k.wallet
-        )
+        ON CONFLICT (campaign_id, wallet) DO UPDATE
+        SET reward_count = u.reward_count + EXCLUDED.reward_count,
+            total_amount = u.total_amount + EXCLUDED.total_amount, updated_at = now()
         RETURNING 1
     ), periods AS (
         INSERT INTO campaign_period_usage AS p (campaign_id, period_start, used)

@@ -81,10 +81,18 @@ CLAIM_SQL = text(
            EXISTS (SELECT 1 FROM rewards AS r WHERE r.interaction_id = q.interaction_id)
                AS rewarded_before
     FROM claimed AS q
-    LEFT JOIN interactions AS i ON i.id = q.interaction_id
-    LEFT JOIN orders AS o
-      ON i.type = 'purchase.completed' AND o.product_id = i.product_id
-     AND o.order_id = i.order_id
+    -- LATERAL ... LIMIT 1 (not pulled up into a join): a primary-key lookup per claimed row,
+    -- whatever the statistics of a young or huge table would make the planner try (a hash
+    -- of the whole interactions table per batch)
+    LEFT JOIN LATERAL (
+        SELECT * FROM interactions AS x WHERE x.id = q.interaction_id LIMIT 1
+    ) AS i ON true
+    LEFT JOIN LATERAL (
+        SELECT * FROM orders AS y
+        WHERE i.type = 'purchase.completed' AND y.product_id = i.product_id
+          AND y.order_id = i.order_id
+        LIMIT 1
+    ) AS o ON true
     ORDER BY q.interaction_id
     """
 )

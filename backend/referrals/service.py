@@ -61,7 +61,11 @@ ANCESTRY_SQL = text(
     WITH RECURSIVE up(product_id, wallet, referrer, depth) AS (
         SELECT i.product_id, i.wallet, i.referrer_wallet, 1
         FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS s(p, w)
-        JOIN interactions AS i ON i.product_id = s.p AND i.wallet = s.w AND {_EDGE}
+        CROSS JOIN LATERAL (  -- one probe of the edge index per wallet, whatever the stats
+            SELECT * FROM interactions AS i
+            WHERE i.product_id = s.p AND i.wallet = s.w AND {_EDGE}
+            LIMIT 1
+        ) AS i
         UNION
         SELECT i.product_id, i.wallet, i.referrer_wallet, up.depth + 1
         FROM up
