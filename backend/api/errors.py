@@ -19,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from backend.core.db import connection_gone
 from backend.core.errors import DomainError, RateLimited
 from backend.core.transient import is_transient
 
@@ -154,6 +155,8 @@ def database_error_handler(request: Request, exc: Exception) -> Response:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
+    if connection_gone(exc):
+        return True
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -114,9 +114,9 @@ def create_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> A
 _GONE = {"ConnectionDoesNotExistError", "AdminShutdownError", "CannotConnectNowError"}
 
 
-def _unusable_connection(context: ExceptionContext) -> BaseException | None:
-    """Treat a dropped connection as a disconnect: pool invalidated, OperationalError (503)."""
-    current: BaseException | None = context.original_exception
+def connection_gone(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database connection is gone for good."""
+    current: BaseException | None = exc
     seen: set[int] = set()
     while current is not None and id(current) not in seen:
         seen.add(id(current))
@@ -124,15 +124,22 @@ def _unusable_connection(context: ExceptionContext) -> BaseException | None:
         if name in _GONE or (
             name == "InternalClientError" and "cannot switch to state" in str(current)
         ):
-            context.is_disconnect = True
-            return OperationalError(
-                context.statement,
-                context.parameters,
-                context.original_exception,
-                connection_invalidated=True,
-            )
+            return True
         current = current.__cause__ or current.__context__
-    return None
+    return False
+
+
+def _unusable_connection(context: ExceptionContext) -> BaseException | None:
+    """Treat a dropped connection as a disconnect: pool invalidated, OperationalError (503)."""
+    if not connection_gone(context.original_exception):
+        return None
+    context.is_disconnect = True
+    return OperationalError(
+        context.statement,
+        context.parameters,
+        context.original_exception,
+        connection_invalidated=True,
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,9 +21,11 @@ from typing import Any
 import msgspec
 from asyncpg.exceptions import InterfaceError, PostgresConnectionError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.core import pg_events
+from backend.core.db import connection_gone
 
 LOCK_BUCKETS = 256  # a wallet's lock is shared with 1/256 of the product's other wallets
 
@@ -214,6 +216,13 @@ async def store_one_autocommit(
     except (PostgresConnectionError, InterfaceError, OSError):
         pooled.invalidate()
         raise
+    except Exception as exc:
+        if not connection_gone(exc):
+            raise
+        # The server cut the connection mid-statement (asyncpg's protocol is stuck):
+        # the same disconnect the ORM path reports, so the caller gets a 503.
+        pooled.invalidate()
+        raise OperationalError(None, None, exc, connection_invalidated=True) from exc
     finally:
         pooled.close()  # back to the pool (no transaction was begun: nothing to reset)
     return Stored(row["id"], row["duplicate_of"], row["oldest"], row["now"])

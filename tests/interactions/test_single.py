@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from backend.api.app import create_app
 from backend.campaigns import engine
 from backend.core.context import AppContext
-from backend.core.db import _unusable_connection, create_engine, session_factory
+from backend.core.db import _unusable_connection, connection_gone, create_engine, session_factory
 from backend.rewards.calculator import parse_reward_config, range_amount, range_seed
 from tests.conftest import TEST_SECRET, asgi_client
 from tests.factories import make_campaign, make_product, wallet
@@ -163,3 +163,12 @@ def test_dropped_connection__mid_statement_protocol_error__is_a_disconnect():
     assert isinstance(replaced, OperationalError) and replaced.connection_invalidated
     assert context.is_disconnect is True
     assert _unusable_connection(SimpleNamespace(original_exception=ValueError("x"))) is None  # type: ignore[arg-type]
+
+
+def test_dropped_connection__raw_driver_protocol_error__is_a_disconnect():
+    class InternalClientError(Exception):  # raised unwrapped on the driver's own path
+        pass
+
+    assert connection_gone(InternalClientError("cannot switch to state 12; another operation"))
+    assert not connection_gone(InternalClientError("something else"))
+    assert not connection_gone(ValueError("cannot switch to state 12"))

@@ -52,6 +52,7 @@ class Env:
     bank: str
     token: str
     campaigns: list[Campaign]
+    first_block: int = 0  # the chain's head just before this test deployed its bank
 
     @property
     def push_pull(self) -> Any:
@@ -125,6 +126,7 @@ class Env:
 async def env(
     core: dict[str, str], w3: Web3, clean_db: AppContext, rpc_url: str, chain_snapshot: None
 ) -> Env:
+    first_block = w3.eth.block_number
     async with clean_db.sessions() as session:
         product, _ = await make_product(session)
         bank = deploy_bank(w3, KEY, core["bank_factory"], bytes.fromhex(product.id[2:]), SIGNER)
@@ -134,7 +136,9 @@ async def env(
         campaigns = [
             await make_campaign(session, product, token=token, id=uuid.uuid4()) for _ in range(2)
         ]
-    environment = Env(clean_db, w3, rpc_url, core, product, bank, token, campaigns)
+    environment = Env(
+        clean_db, w3, rpc_url, core, product, bank, token, campaigns, first_block=first_block
+    )
     environment.fund(1_000_000 * TOKENS)
     for campaign in campaigns:
         environment.allocate(campaign, 0)  # unlimited

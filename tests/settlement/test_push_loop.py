@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,10 +39,20 @@ def test_push_loop__database_down__keeps_retrying_until_stopped(rpc_url, tmp_pat
         text=True,
         preexec_fn=_ignore_sigint,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
     try:
-        time.sleep(6)
-        assert process.poll() is None, process.communicate()[0]  # still running
+        # two failed cycles, however slowly a loaded machine starts the CLI
+        deadline = time.monotonic() + 90
+        while sum("push cycle failed, retrying" in line for line in lines) < 2:
+            assert process.poll() is None, "".join(lines)  # still running
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        assert process.poll() is None, "".join(lines)
     finally:
         process.send_signal(stop)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+    output = "".join(lines)
     assert output.count("push cycle failed, retrying") >= 2, output

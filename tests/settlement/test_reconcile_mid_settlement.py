@@ -50,9 +50,9 @@ async def check(
             push_pull=env.core["push_pull"],
             bank_factory=env.core["bank_factory"],
             finality_depth=0,
-            # the test's bank was deployed a few blocks ago; starting here needs no
-            # eth_getCode search of old state, which a snapshot-reverted anvil may not keep
-            start_block=max(env.w3.eth.block_number - 50, 0),
+            # start where this test deployed its bank: no eth_getCode search of old
+            # state, and no older block, which a snapshot-reverted anvil may not keep
+            start_block=env.first_block,
         ),
     )
 

@@ -80,12 +80,14 @@ def test_revoked_distributor__its_signed_batches_die(
 
 
 def test_new_distributor__its_batches_pay(
-    funded_bank, product_owner, token, campaign_id, sign_batch, users
+    funded_bank, product_owner, token, campaign_id, sign_batch, users, push_pull
 ):
     fresh = accounts.test_accounts[8]
+    before = push_pull.getPendingAmount(token, users[0])
     funded_bank.grantRole(DISTRIBUTOR_ROLE, fresh, sender=product_owner)
     args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], key=fresh.private_key)
     funded_bank.pushRewards(*args, sender=users[0])
+    assert push_pull.getPendingAmount(token, users[0]) == before + 5
 
 
 def test_high_s_twin__rejected(funded_bank, token, campaign_id, sign_batch, users):
