@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.core.db import Amount
-from backend.core.registry import metadata
+from backend.models import metadata
 
 config = context.config
 

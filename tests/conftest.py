@@ -22,7 +22,7 @@ from backend.core import migrate
 from backend.core.config import ANVIL_DEV_KEYS, Settings, load_settings
 from backend.core.context import AppContext
 from backend.core.db import create_engine
-from backend.core.registry import metadata
+from backend.models import metadata
 from backend.runtime.anvil import EmbeddedAnvil, rpc_call
 from backend.runtime.postgres import EmbeddedPostgres
 

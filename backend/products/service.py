@@ -183,7 +183,7 @@ async def update_product(
 
 async def delete_product(session: AsyncSession, principal: Principal, product_id: str) -> None:
     """Soft delete: the product disappears from the API and its active campaigns pause."""
-    from backend.core.registry import metadata as all_tables
+    from backend.models import metadata as all_tables
 
     product = await _locked(session, principal, product_id)
     before = snapshot(product)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.core import migrate
 from backend.core.db import create_engine
-from backend.core.registry import metadata
+from backend.models import metadata
 
 
 @pytest.fixture
