@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from backend.runtime.paths import CONTRACTS_DIR, REPO_ROOT
+from backend.core.paths import CONTRACTS_DIR, REPO_ROOT
 
 CACHE_DIR = REPO_ROOT / ".build" / "cascade"
 # Deployable contracts, by name; test tokens live in contracts/test/.

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.runtime.paths import MIGRATIONS_DIR
+from backend.core.paths import MIGRATIONS_DIR
 
 
 def alembic_config(url: str | None = None, connection: Any = None) -> Config:

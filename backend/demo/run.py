@@ -15,12 +15,12 @@ import httpx
 from backend.core import migrate
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.core.paths import REPO_ROOT
 from backend.demo.accounts import people
 from backend.demo.servers import ApiServer, Checkout, StaticSite
 from backend.demo.story import TOKEN, Story, shopify_orders_paid, tokens
 from backend.runtime.anvil import free_port, rpc_call
 from backend.runtime.contracts import ensure_core_contracts
-from backend.runtime.paths import REPO_ROOT
 from backend.runtime.services import embedded_services
 
 SHOP_DIR = REPO_ROOT / "sdk-js" / "examples" / "shop"

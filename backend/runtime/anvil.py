@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from backend.runtime.paths import anvil_binary
+from backend.core.paths import anvil_binary
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

@@ -1,4 +1,6 @@
-"""Where the repository's files are, for the embedded pieces and migrations."""
+"""Where the repository's files are (migrations, contract artifacts, the embedded anvil).
+
+In core because core (migrations) and chain (artifacts) need them and core imports no domain."""
 
 from __future__ import annotations
 
