@@ -5,6 +5,7 @@ from backend.auth import models as auth_models  # noqa: F401
 from backend.campaigns import models as campaign_models  # noqa: F401
 from backend.core import models as core_models  # noqa: F401
 from backend.core.db import Base
+from backend.fraud import models as fraud_models  # noqa: F401
 from backend.interactions import models as interaction_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401
 from backend.products import models as product_models  # noqa: F401

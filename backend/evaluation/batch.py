@@ -37,6 +37,7 @@ from backend.core import pg_events
 from backend.core.transient import RETRIES, is_transient
 from backend.evaluation import metrics
 from backend.evaluation.faults import crash_point
+from backend.fraud import screening
 from backend.referrals import graph
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token
@@ -231,10 +232,23 @@ async def _evaluate(
     outcome = engine.evaluate(
         items, snapshots, chains, limits, secret=secret, now=now, already=already
     )
-    # Fraud rules (issue 20) run here: on `outcome` (plain values), inside this transaction,
-    # before anything of the batch is written, so a held or refused reward never exists as
-    # a payable row.
     await charges.apply(session, outcome)
+    # Fraud rules, inside this transaction: a held or refused reward is never visible as a
+    # payable row (refusing gives its budget back through the refund path).
+    await screening.screen(
+        session,
+        outcome,
+        {
+            r.interaction_id: screening.Paying(
+                r.interaction_id,
+                r.wallet,
+                r.type,
+                r.order_amount if r.type == COMPLETED else None,
+                chains.get(r.interaction_id, ()),
+            )
+            for r in payable
+        },
+    )
     crash_point("evaluation.applied")
 
     products = sorted({r.product_id for r in claimed})

@@ -15,6 +15,8 @@ EventType = Literal[
     "campaign.budget_exhausted",
     "campaign.expired",
     "settlement.failed",
+    "rewards.approved",
+    "rewards.rejected",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
@@ -25,6 +27,8 @@ CAMPAIGN_BUDGET_LOW: EventType = "campaign.budget_low"
 CAMPAIGN_BUDGET_EXHAUSTED: EventType = "campaign.budget_exhausted"
 CAMPAIGN_EXPIRED: EventType = "campaign.expired"
 SETTLEMENT_FAILED: EventType = "settlement.failed"
+REWARDS_APPROVED: EventType = "rewards.approved"  # held rewards released by a review
+REWARDS_REJECTED: EventType = "rewards.rejected"  # held rewards refused by a review
 
 # Delay before each attempt: the first goes out at once, the eighth ~28 h after the first.
 # After the last one fails the delivery is dead (visible and re-sendable in the API).

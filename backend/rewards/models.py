@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
@@ -27,6 +28,7 @@ class RewardStatus(enum.StrEnum):
     BATCHED = "batched"
     PUSHED = "pushed"
     CANCELLED = "cancelled"
+    HELD = "held"  # a fraud rule matched: never batched until a review approves it
 
 
 class Reward(Timestamps, Base):
@@ -53,6 +55,8 @@ class Reward(Timestamps, Base):
     pushed_at: Mapped[datetime | None]
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
     refunded_after_settlement: Mapped[bool] = mapped_column(server_default=text("false"))
+    # reason codes of the fraud rules that held it (kept after a review, as evidence)
+    hold_reasons: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
 
     __table_args__ = (
         # evaluating the same interaction twice can never create a second reward
@@ -60,7 +64,7 @@ class Reward(Timestamps, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("level BETWEEN 0 AND 5", name="level_range"),
         CheckConstraint(
-            "status IN ('pending','batched','pushed','cancelled')", name="status_known"
+            "status IN ('pending','batched','pushed','cancelled','held')", name="status_known"
         ),
         CheckConstraint("status <> 'batched' OR batch_id IS NOT NULL", name="batched_has_batch"),
         # pending-by-token: what the batch builder scans
@@ -75,4 +79,11 @@ class Reward(Timestamps, Base):
         Index("ix_rewards_wallet_status", "wallet", "status", "token"),
         Index("ix_rewards_batch", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
         Index("ix_rewards_product_created", "product_id", "created_at"),
+        # the review queue and the expiry of old holds
+        Index(
+            "ix_rewards_held",
+            "product_id",
+            "created_at",
+            postgresql_where=text("status = 'held'"),
+        ),
     )

@@ -80,10 +80,20 @@ _CANCEL = (
     "cancelled_reason = COALESCE(cancelled_reason, :reason), updated_at = now() WHERE "
 )
 _RETURNING = " RETURNING id, campaign_id, interaction_id, wallet, level, amount, created_at"
+# held rows (waiting for a fraud review) are not settled either: a refund cancels them too
 CANCEL_PENDING_SQL = text(
-    _CANCEL + "interaction_id = ANY(:ids) AND status = 'pending'" + _RETURNING
+    _CANCEL + "interaction_id = ANY(:ids) AND status IN ('pending', 'held')" + _RETURNING
 )
-CANCEL_CAMPAIGN_SQL = text(_CANCEL + "campaign_id = :campaign AND status = 'pending'" + _RETURNING)
+CANCEL_CAMPAIGN_SQL = text(
+    _CANCEL + "campaign_id = :campaign AND status IN ('pending', 'held')" + _RETURNING
+)
+# fraud: rows not settled yet (just written, or held for review) of these rows or interactions
+CANCEL_UNSETTLED_SQL = text(
+    _CANCEL
+    + "(id = ANY(CAST(:ids AS bigint[])) OR interaction_id = ANY(CAST(:iids AS bigint[]))) "
+    + "AND status IN ('pending', 'held')"
+    + _RETURNING
+)
 CANCEL_BATCHED_SQL = text(
     _CANCEL
     + "batch_id = :batch AND status = 'batched' AND (refunded_after_settlement OR :every)"
@@ -134,6 +144,22 @@ async def cancel_pending_of_campaign(
 ) -> list[CancelledReward]:
     """Every pending row of a campaign that can never pay again -> cancelled."""
     return await _cancel(session, CANCEL_CAMPAIGN_SQL, {"campaign": campaign_id, "reason": reason})
+
+
+async def cancel_unsettled(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int] = (),
+    interaction_ids: Sequence[int] = (),
+    reason: str,
+) -> list[CancelledReward]:
+    """Pending or held rows (by id, or of interactions) -> cancelled; the caller holds their
+    campaigns' locks and gives the budget back (backend.fraud.service.refuse)."""
+    return await _cancel(
+        session,
+        CANCEL_UNSETTLED_SQL,
+        {"ids": list(ids), "iids": list(interaction_ids), "reason": reason},
+    )
 
 
 async def cancel_batched(

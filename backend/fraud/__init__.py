@@ -1,0 +1,1 @@
+"""Referral fraud: signals recorded with interactions, rules per product, held rewards."""

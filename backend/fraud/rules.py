@@ -1,0 +1,179 @@
+"""The fraud rules as a function of plain values: which rewards of a batch are held or refused.
+
+`judge` sees what the evaluator decided to pay (one `Subject` per paying interaction) and
+what was read for it once per batch (`Evidence`), and returns one `Verdict` per subject a
+rule matched. No database here: the evaluator loads the evidence set-wise and applies the
+verdicts in the transaction that writes the rewards (backend.fraud.service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+HOLD = "hold"
+REJECT = "reject"
+
+# Defaults of a product that never edited its rules (docs/fraud.md says why each is on).
+DEFAULT_REVIEW_AFTER_S = 14 * 24 * 3600  # a held reward waits two weeks for a review...
+DEFAULT_DECISION = "reject"  # ...then is refused: no money leaves without a human's yes
+DEFAULT_RETENTION_DAYS = 90  # signals are deleted after this many days
+PERIODS_S = {"hour": 3600, "day": 86_400, "week": 7 * 86_400}
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    action: str
+    reason_code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("shared_device", HOLD, "shared_device"),
+    Rule("shared_passkey", HOLD, "shared_passkey"),
+    Rule("referral_velocity", HOLD, "referral_velocity", {"max_per_hour": 10, "max_per_day": 50}),
+    Rule("deny_list", REJECT, "deny_list", {"wallets": [], "ips": [], "devices": []}),
+)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """A wallet's recent signals on a product (keyed hashes)."""
+
+    devices: frozenset[str] = frozenset()
+    ips: frozenset[str] = frozenset()
+    passkeys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One interaction the engine decided to pay: who earns what from it."""
+
+    interaction_id: int
+    product_id: str
+    wallet: str  # who acted (level 0)
+    referrer: str | None  # the direct referrer (level 1), if the reward has one
+    type: str
+    order_amount: int | None
+    payouts: tuple[tuple[str, int], ...]  # (wallet, amount) per level written
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the rules read, loaded once per batch."""
+
+    signals: Mapping[tuple[str, str], Signals] = field(default_factory=dict)  # (product, wallet)
+    referred: Mapping[tuple[str, str], tuple[int, int]] = field(
+        default_factory=dict
+    )  # (product, referrer) -> referred wallets in the last hour, day
+    earned: Mapping[tuple[str, str, int], int] = field(
+        default_factory=dict
+    )  # (product, wallet, period seconds) -> earned before this batch
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # hold | reject (reject wins over hold)
+    reasons: tuple[str, ...]
+
+
+def judge(
+    subjects: Sequence[Subject],
+    rules: Mapping[str, Sequence[Rule]],
+    evidence: Evidence,
+) -> dict[int, Verdict]:
+    """Verdicts of the subjects a rule matched, in arrival order; earnings accumulate over
+    the batch (a refused reward does not count as earned)."""
+    earned = dict(evidence.earned)
+    verdicts: dict[int, Verdict] = {}
+    for subject in subjects:
+        matched: list[Rule] = []
+        for rule in rules.get(subject.product_id, ()):
+            if _matches(rule, subject, evidence, earned):
+                matched.append(rule)
+        refused = any(r.action == REJECT for r in matched)
+        if matched:
+            verdicts[subject.interaction_id] = Verdict(
+                REJECT if refused else HOLD,
+                tuple(dict.fromkeys(r.reason_code for r in matched)),
+            )
+        if not refused:
+            for rule in rules.get(subject.product_id, ()):
+                if rule.kind == "wallet_earnings":
+                    window = PERIODS_S.get(str(rule.params.get("period", "day")), 86_400)
+                    for wallet, amount in subject.payouts:
+                        key = (subject.product_id, wallet, window)
+                        earned[key] = earned.get(key, 0) + amount
+    return verdicts
+
+
+def _matches(
+    rule: Rule, subject: Subject, evidence: Evidence, earned: Mapping[tuple[str, str, int], int]
+) -> bool:
+    kind, params = rule.kind, rule.params
+    own = evidence.signals.get((subject.product_id, subject.wallet), Signals())
+    if kind in SHARED:
+        if subject.referrer is None:
+            return False
+        theirs = evidence.signals.get((subject.product_id, subject.referrer), Signals())
+        attribute = SHARED[kind]
+        return bool(getattr(own, attribute) & getattr(theirs, attribute))
+    if kind == "referral_velocity":
+        if subject.referrer is None:
+            return False
+        hour, day = evidence.referred.get((subject.product_id, subject.referrer), (0, 0))
+        per_hour, per_day = _int(params.get("max_per_hour")), _int(params.get("max_per_day"))
+        return (per_hour is not None and hour > per_hour) or (per_day is not None and day > per_day)
+    if kind == "wallet_earnings":
+        limit = _int(params.get("max_amount"))
+        if limit is None:
+            return False
+        window = PERIODS_S.get(str(params.get("period", "day")), 86_400)
+        return any(
+            earned.get((subject.product_id, wallet, window), 0) + amount > limit
+            for wallet, amount in subject.payouts
+        )
+    if kind == "min_purchase":
+        minimum = _int(params.get("min_amount"))
+        return (
+            minimum is not None
+            and subject.order_amount is not None
+            and subject.order_amount < minimum
+        )
+    if kind == "deny_list":
+        wallets = {str(w).lower() for w in params.get("wallets", ())}
+        recipients = {subject.wallet.lower(), *(w.lower() for w, _ in subject.payouts)}
+        return bool(
+            wallets & recipients
+            or own.ips & set(params.get("ips", ()))
+            or own.devices & set(params.get("devices", ()))
+        )
+    return False
+
+
+SHARED = {"shared_device": "devices", "shared_ip": "ips", "shared_passkey": "passkeys"}
+
+
+def _int(value: Any) -> int | None:
+    """A stored numeric parameter (ints are stored as decimal strings: uint256 fits)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def needs(rules: Iterable[Rule]) -> set[str]:
+    """What evidence a set of rules reads: signals, referred, earned (windows in seconds)."""
+    wanted: set[str] = set()
+    for rule in rules:
+        if rule.kind in SHARED or rule.kind == "deny_list":
+            wanted.add("signals")
+        elif rule.kind == "referral_velocity":
+            wanted.add("referred")
+        elif rule.kind == "wallet_earnings":
+            wanted.add("earned")
+    return wanted
