@@ -20,6 +20,7 @@ class TokenTotals:
     claimed: int  # RewardClaimed as indexed
     queued: int  # earned, not in the indexed credits yet
     recent: int  # RewardAdded newer than the confirmed depth below the indexer's cursor
+    under_review: int = 0  # held by a fraud rule: neither queued nor claimable until approved
 
 
 # One statement, so the push job and the indexer committing between two reads can never
@@ -51,6 +52,9 @@ WITH cursor AS (
       AND b.block_number > COALESCE((SELECT number FROM cursor), -1)
 ), queued AS (
     SELECT token, sum(amount) AS amount FROM unseen GROUP BY token
+), held AS (
+    SELECT token, sum(amount) AS amount FROM rewards
+    WHERE wallet = :w AND status = 'held' GROUP BY token
 ), recent AS (
     SELECT token, sum(amount) AS amount FROM chain_events
     WHERE wallet = :w AND event = 'RewardAdded' AND chain_id = :c
@@ -58,8 +62,9 @@ WITH cursor AS (
     GROUP BY token
 )
 SELECT token, COALESCE(b.added, 0), COALESCE(b.claimed, 0), COALESCE(q.amount, 0),
-       COALESCE(recent.amount, 0)
-FROM balance b FULL JOIN queued q USING (token) LEFT JOIN recent USING (token)
+       COALESCE(recent.amount, 0), COALESCE(h.amount, 0)
+FROM balance b FULL JOIN queued q USING (token) FULL JOIN held h USING (token)
+LEFT JOIN recent USING (token)
 """
 )
 
@@ -72,8 +77,8 @@ async def token_totals(
         TOTALS_SQL, {"c": chain_id, "n": CHECKPOINT_NAME, "w": wallet, "depth": confirmed_depth}
     )
     return {
-        token: TokenTotals(int(added), int(claimed), int(queued), int(recent))
-        for token, added, claimed, queued, recent in result
+        token: TokenTotals(int(added), int(claimed), int(queued), int(recent), int(held))
+        for token, added, claimed, queued, recent, held in result
     }
 
 

@@ -14,6 +14,9 @@ class TokenRewards(msgspec.Struct):
     # pushed but not yet read by the indexer): becomes claimable, never disappears
     claimed_total: str
     unconfirmed_claimable: str  # pending that rests on blocks newer than the confirmed depth
+    # held for a fraud review (docs/fraud.md): counted in neither queued nor claimable; becomes
+    # queued when approved, disappears when rejected
+    under_review: str = "0"
 
 
 class RewardsSnapshot(msgspec.Struct):
@@ -31,7 +34,7 @@ class RewardItem(msgspec.Struct, tag_field="kind", tag="reward"):
     time: str
     token: str
     amount: str
-    status: str  # queued | pushed | claimed
+    status: str  # under_review | queued | pushed | claimed
     level: int  # 0 = the wallet's own action, n = n-th referrer
     campaign: Named
     product: Named

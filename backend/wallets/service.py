@@ -101,6 +101,7 @@ async def rewards_snapshot(
                 queued=str(part.queued),
                 claimed_total=str(part.claimed),
                 unconfirmed_claimable=str(pending - claimable),
+                under_review=str(part.under_review),
             )
         )
     return RewardsSnapshot(wallet=wallet, tokens=rows)
@@ -211,6 +212,8 @@ async def snapshot_events(
 
 def _reward_item(row: dict[str, Any]) -> RewardItem:
     status = "queued" if row["status"] in ("pending", "batched") else "pushed"
+    if row["status"] == "held":
+        status = "under_review"
     if row["claim_tx"] is not None:
         status = "claimed"
     return RewardItem(

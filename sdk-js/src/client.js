@@ -30,6 +30,8 @@ import { notify, watchWalletStatus } from './actions/watchWalletStatus.js'
  * @property {string} claimable on-chain, ready to claim
  * @property {string} queued earned, not yet pushed on-chain
  * @property {string} claimed_total claimed so far
+ * @property {string} under_review held for the product's fraud review: not in `total` until
+ *   approved (then queued), gone if rejected
  * @property {string} total claimable + queued (summed with BigInt)
  */
 

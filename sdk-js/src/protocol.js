@@ -58,6 +58,8 @@ export const envelope = (type, id, payload) => ({ cascade: VERSION, id, type, pa
  * @property {string} token @property {string | null} symbol @property {number | null} decimals
  * (null when the product has not registered the token)
  * @property {string} claimable @property {string} queued @property {string} claimed_total
+ * @property {string} [under_review] held for a fraud review: neither queued nor claimable
+ *   (absent when the backend does not send it)
  */
 /** @typedef {{ wallet: string | null, tokens: TokenStatus[] }} Status */
 
@@ -83,7 +85,8 @@ export function readStatus(payload) {
     ) {
       return null
     }
-    tokens.push(pick(entry, TOKEN_FIELDS))
+    const review = typeof entry.under_review == 'string' && AMOUNT.test(entry.under_review)
+    tokens.push(pick(entry, review ? [...TOKEN_FIELDS, 'under_review'] : TOKEN_FIELDS))
   }
   return { wallet, tokens }
 }

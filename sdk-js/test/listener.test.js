@@ -153,7 +153,7 @@ describe('listener requests', () => {
   const interaction = { type: 'content.shared', data: { url: `${SHOP}/p` }, dedup_key: 'k1' }
 
   test('interaction: POSTs for the session wallet and returns the result; the token never leaves', async () => {
-    const { started, send, calls, last, posted } = setup({
+    const { started, send, calls, last, posted, storage } = setup({
       session: SESSION,
       routes: {
         'POST /api/external/interactions': () =>
@@ -163,15 +163,36 @@ describe('listener requests', () => {
     await started
     send('interaction', interaction)
     await settle()
+    const device = storage.map.get('cascade.device')
+    assert.match(device, /^[0-9a-f]{24}$/)
     assert.deepEqual(calls.at(-1), {
       method: 'POST',
       path: '/api/external/interactions',
-      headers: { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${SESSION.token}` },
+      headers: {
+        accept: 'application/json',
+        'cascade-device-id': device,
+        'content-type': 'application/json',
+        authorization: `Bearer ${SESSION.token}`,
+      },
       body: { product_id: PRODUCT_ID, wallet: WALLET, type: 'content.shared', data: { url: `${SHOP}/p` }, dedup_key: 'k1' },
       credentials: 'omit',
     })
     assert.deepEqual(last(), reply('result', 'q1', { interaction_id: 9, duplicate: false, rewards: [{ amount: '5' }] }))
     assert.ok(!JSON.stringify(posted()).includes(SESSION.token))
+  })
+
+  test('interaction: the device id is made once and kept in the listener storage', async () => {
+    const routes = { 'POST /api/external/interactions': () => response(202, { interaction_id: 1, duplicate: false, rewards: [] }) }
+    const first = setup({ session: SESSION, routes })
+    await first.started
+    first.send('interaction', interaction)
+    await settle()
+    const device = first.calls.at(-1).headers['cascade-device-id']
+    assert.match(device, /^[0-9a-f]{24}$/)
+    assert.equal(first.storage.map.get('cascade.device'), device)
+    first.send('interaction', interaction, 'q2')
+    await settle()
+    assert.equal(first.calls.at(-1).headers['cascade-device-id'], device)
   })
 
   test('interaction without a session: not_connected, no backend call', async () => {

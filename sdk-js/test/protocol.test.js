@@ -27,6 +27,13 @@ describe('listener messages, as the SDK reads them', () => {
     assert.equal(fromFrame({ cascade: 1, id: 'x', type: 'result', payload: { anything: 1 } }).type, 'result')
   })
 
+  test('status: an under_review amount is kept when valid, dropped when malformed', () => {
+    const held = { wallet: WALLET, tokens: [{ ...token, under_review: '7' }] }
+    assert.deepEqual(fromFrame({ cascade: 1, id: 'r1', type: 'status', payload: held }).payload, held)
+    const bad = { wallet: WALLET, tokens: [{ ...token, under_review: '-1' }] }
+    assert.deepEqual(fromFrame({ cascade: 1, id: 'r1', type: 'status', payload: bad }).payload, status)
+  })
+
   test('ignores another origin, another window, or no window', () => {
     const data = { cascade: 1, id: 'r1', type: 'ready', payload: status }
     assert.equal(fromFrame(data, { origin: 'https://evil.example' }), null)

@@ -21,7 +21,7 @@ async def _setup(db_session, chain):
     return product, campaign
 
 
-async def test_rewards__claimable_from_chain_queued_from_rewards(
+async def test_rewards__claimable_from_chain_queued_from_rewards_held_under_review(
     client, db_session, chain, make_indexer
 ):
     user = wallet()
@@ -32,6 +32,8 @@ async def test_rewards__claimable_from_chain_queued_from_rewards(
     await make_reward(db_session, product, campaign, user, 40)
     await make_reward(db_session, product, campaign, user, 5, level=1)
     await make_reward(db_session, product, campaign, user, 999, status="cancelled")
+    # held for a fraud review: shown apart, in neither queued nor claimable
+    await make_reward(db_session, product, campaign, user, 11, status="held")
     async with make_indexer() as indexer:
         await indexer.catch_up()
 
@@ -49,6 +51,7 @@ async def test_rewards__claimable_from_chain_queued_from_rewards(
                 "queued": "45",
                 "claimed_total": "700",
                 "unconfirmed_claimable": "0",
+                "under_review": "11",
             }
         ],
     }
@@ -91,6 +94,10 @@ async def test_bad_address__422_with_machine_code(client, address):
         assert response.json()["error"]["code"] == "invalid_address"
 
 
+def by_id_status(body, reward_id: int) -> str:
+    return next(i["status"] for i in body["items"] if (i["kind"], i["id"]) == ("reward", reward_id))
+
+
 async def test_history__rewards_and_claims_newest_first_with_statuses(
     client, db_session, chain, make_indexer
 ):
@@ -120,6 +127,7 @@ async def test_history__rewards_and_claims_newest_first_with_statuses(
         pushed_at=datetime.now(UTC),
     )
     queued = await make_reward(db_session, product, campaign, user, 12, level=2)
+    held = await make_reward(db_session, product, campaign, user, 3, status="held")
     async with make_indexer() as indexer:
         await indexer.catch_up()
 
@@ -127,7 +135,8 @@ async def test_history__rewards_and_claims_newest_first_with_statuses(
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["total"] == 4 and body["next_offset"] is None
+    assert body["total"] == 5 and body["next_offset"] is None
+    assert by_id_status(body, held.id) == "under_review"
     by_id = {(item["kind"], item["id"]): item for item in body["items"]}
     first = by_id[("reward", pushed.id)]
     assert first["status"] == "claimed"

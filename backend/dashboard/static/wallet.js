@@ -55,11 +55,15 @@
       if (t.unconfirmed_claimable !== '0') {
         claimable.append(' ', el('span', { class: 'muted' }, `+ ${formatUnits(t.unconfirmed_claimable, t.decimals)} confirming`))
       }
+      const queued = el('td', { class: 'num', 'data-field': 'queued' }, formatUnits(t.queued, t.decimals))
+      if (t.under_review && t.under_review !== '0') {
+        queued.append(' ', el('span', { class: 'muted', 'data-field': 'under-review' }, `+ ${formatUnits(t.under_review, t.decimals)} under review`))
+      }
       body.append(
         el('tr', { 'data-token': t.token },
           el('th', { scope: 'row' }, t.symbol || short(t.token)),
           claimable,
-          el('td', { class: 'num', 'data-field': 'queued' }, formatUnits(t.queued, t.decimals)),
+          queued,
           el('td', { class: 'num', 'data-field': 'claimed' }, formatUnits(t.claimed_total, t.decimals)),
         ),
       )

@@ -6,7 +6,7 @@
  *
  * @param {import('../client.js').Context} context
  * @param {(status: import('../client.js').WalletStatus) => void} callback
- *   receives `{ wallet, tokens: [{ token, symbol, decimals, claimable, queued, claimed_total, total }] }`;
+ *   receives `{ wallet, tokens: [{ token, symbol, decimals, claimable, queued, claimed_total, under_review, total }] }`;
  *   amounts are decimal strings in base units (use BigInt, never Number)
  * @returns {() => void} stops this callback
  * @example

@@ -23,16 +23,17 @@ const messageOf = (body) => {
 /**
  * @param {typeof fetch} fetchFn
  * @param {string} baseUrl the backend root, no trailing slash
+ * @param {string | null} [device] this browser's id (listener/device.js), sent with interactions
  */
-export function createApi(fetchFn, baseUrl) {
+export function createApi(fetchFn, baseUrl, device = null) {
   /**
    * @param {'GET' | 'POST'} method
    * @param {string} path
-   * @param {{ body?: object, token?: string }} [options]
+   * @param {{ body?: object, token?: string, extra?: Record<string, string> }} [options]
    * @returns {Promise<Record<string, any>>} the JSON object the backend answered
    */
-  async function call(method, path, { body, token } = {}) {
-    const headers = { accept: 'application/json' }
+  async function call(method, path, { body, token, extra } = {}) {
+    const headers = { accept: 'application/json', ...extra }
     if (body) headers['content-type'] = 'application/json'
     if (token) headers.authorization = `Bearer ${token}`
     let response
@@ -68,7 +69,12 @@ export function createApi(fetchFn, baseUrl) {
     origins: (productId) => call('GET', `/api/external/products/${part(productId)}/origins`),
     rewards: (wallet) => call('GET', `/api/wallet/${part(wallet)}/rewards`),
     streamUrl: (wallet) => `${baseUrl}/api/wallet/${part(wallet)}/stream`,
-    postInteraction: (token, body) => call('POST', '/api/external/interactions', { token, body }),
+    postInteraction: (token, body) =>
+      call('POST', '/api/external/interactions', {
+        token,
+        body,
+        extra: device ? { 'cascade-device-id': device } : {},
+      }),
     createReferralLink: (token, body) =>
       call('POST', '/api/external/referral-links', { token, body }),
     referralToken: (referralToken) =>

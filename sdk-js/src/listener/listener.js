@@ -7,6 +7,7 @@
 import { envelope, readClientMessage } from '../protocol.js'
 import { randomId } from '../util.js'
 import { createApi } from './api.js'
+import { deviceId } from './device.js'
 import { createHandlers } from './handlers.js'
 import { createPasskeyWallet, registerPasskey, signInWithPasskey } from './passkey.js'
 import { createSessionStore } from './session.js'
@@ -43,7 +44,7 @@ export async function startListener(env) {
 
   // The listener page is served at `${backendUrl}/listener`; the API lives next to it.
   const backendUrl = new URL('.', win.location.href).href.replace(/\/$/, '')
-  const api = createApi(env.fetch, backendUrl)
+  const api = createApi(env.fetch, backendUrl, deviceId(env.storage))
   if (!(await isAllowed(api, productId, parentOrigin, win))) {
     accept = () => {}
     early = null
