@@ -168,7 +168,6 @@ async def set_up(services: Services) -> dict[str, Any]:
     import httpx
     from sqlalchemy import text
 
-    from backend.auth.principal import CLI_PRINCIPAL
     from backend.chain.client import connect
     from backend.chain.deploy import deploy_core
     from backend.core import migrate
@@ -178,6 +177,7 @@ async def set_up(services: Services) -> dict[str, Any]:
     from backend.demo.run import _deploy_token, _fund_bank
     from backend.demo.story import Story
     from backend.products import schemas, service
+    from backend.products.authorization import CLI_PRINCIPAL
 
     services.database_url = services.postgres.start()
     services.rpc_url = services.anvil.start()

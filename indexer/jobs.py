@@ -1,4 +1,5 @@
-"""The indexer inside `cascade serve`: a leader-only scheduler job and a readiness check."""
+"""The indexer inside `cascade serve`: a leader-only scheduler job, a readiness check and
+the monitor's lag alert (`indexer_lag_high`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import logging
 import time
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.core.context import AppContext
-from backend.observability import metrics
+from backend.observability import alerts, metrics
 from indexer.apply import load_cursor
 from indexer.errors import RetryableError
 from indexer.runner import IndexStats, open_indexer
@@ -76,3 +79,33 @@ async def check_indexer_lag(ctx: AppContext) -> dict[str, Any]:
     if not result["ok"]:
         result["reason"] = f"indexer is {lag} blocks behind the head (max {max_lag})"
     return result
+
+
+async def record_indexer_lag(session: AsyncSession, lag: int, max_lag: int) -> dict[str, Any]:
+    """Publish the lag and raise or clear `indexer_lag_high` against INDEXER_MAX_LAG_BLOCKS."""
+    metrics.INDEXER_LAG.set(lag)
+    if lag > max_lag:
+        await alerts.raise_alert(
+            session,
+            alerts.INDEXER_LAG_HIGH,
+            "error",
+            f"indexer is {lag} blocks behind the chain head (max {max_lag})",
+            subject="indexer",
+            details={"lag": lag, "max_lag": max_lag},
+        )
+    else:
+        await alerts.resolve_alert(session, alerts.INDEXER_LAG_HIGH, "indexer")
+    return {"indexer_lag": lag}
+
+
+async def monitor_indexer_lag(ctx: AppContext, session: AsyncSession) -> dict[str, Any]:
+    """The monitor's view: the lag gauge and alert; nothing before the indexer's first run."""
+    settings = ctx.settings
+    if not (settings.push_pull_address and settings.bank_factory_address):
+        return {"indexer_lag": None}
+    chain_id = settings.chain_id or await ctx.w3.eth.chain_id
+    head = int(await ctx.w3.eth.block_number)
+    cursor = await load_cursor(session, chain_id)
+    if cursor is None:  # not started yet: the readiness check above says so
+        return {"indexer_lag": None}
+    return await record_indexer_lag(session, max(0, head - cursor.number), max_lag_blocks())

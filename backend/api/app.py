@@ -15,18 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.api.errors import EXCEPTION_HANDLERS, document_errors
 from backend.api.health import live, ready
 from backend.api.middleware import request_id_middleware
-from backend.auth.principal import resolve_principal
+from backend.campaigns.service import delete_product as delete_product_and_pause_campaigns
 from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.observability.middleware import metrics_middleware
+from backend.products.authorization import resolve_principal
+from backend.products.service import ProductDeleter
 
 # Each domain exposes `route_handlers` in its routes module; listed here once.
 DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.products.routes",
     "backend.campaigns.routes",
-    "backend.audit.routes",
+    "backend.products.audit_routes",
     "backend.interactions.routes",
-    "backend.referrals.routes",
     "backend.auth.routes",
     "backend.listener.routes",
     "backend.notifications.routes",
@@ -89,6 +90,9 @@ def create_app(
     def provide_settings() -> Settings:
         return settings
 
+    def provide_product_deleter() -> ProductDeleter:
+        return delete_product_and_pause_campaigns
+
     async def provide_db_session() -> AsyncIterator[AsyncSession]:
         async with app_context.sessions() as session:
             try:
@@ -113,6 +117,7 @@ def create_app(
             "settings": Provide(provide_settings, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
             "principal": Provide(resolve_principal),
+            "product_deleter": Provide(provide_product_deleter, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, metrics_middleware],

@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import AuthChallenge, AuthSession
 from backend.auth.principal import Principal
+from backend.auth.tokens import hash_token
 from backend.core.errors import Forbidden, NotFound, Unauthorized
-from backend.products.ids import hash_token
 
-SESSION_KINDS = ("bearer", "cookie")
 SESSION_TTL = {"bearer": timedelta(hours=1), "cookie": timedelta(hours=12)}
 SESSION_TOKEN_PREFIX = "css_"  # never "csk_": that prefix means an API key
 LOGIN_LINK_TTL = timedelta(minutes=10)

@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.campaigns.models import Campaign, CampaignStatus
 from backend.chain.client import ChainRevert
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, Unavailable
+from backend.products.authorization import authorize
 from backend.products.bank import read_bank
 from backend.products.chain import bound, bytes32, read, signer_key, signer_thread, transact
 from backend.products.models import ProductBank

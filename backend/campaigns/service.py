@@ -10,16 +10,18 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.campaigns import budgets, rules, schemas
 from backend.campaigns.ids import chain_campaign_id
 from backend.campaigns.models import Campaign, CampaignStatus
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, NotFound
+from backend.products import service as products
+from backend.products.authorization import authorize
 from backend.products.models import ProductBank, Role
 from backend.products.tokens import registered_address
 from backend.products.validation import invalid
@@ -40,6 +42,25 @@ def campaigns_changed(product_id: str) -> None:
     from backend.campaigns import engine
 
     engine.invalidate_product_campaigns(product_id)
+
+
+async def delete_product(session: AsyncSession, principal: Principal, product_id: str) -> None:
+    """Soft delete a product and pause its active campaigns, in one transaction.
+
+    Here rather than in products: campaigns depend on products, never the reverse.
+    """
+    product = await products.mark_deleted(session, principal, product_id)
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.product_id == product.id, Campaign.status == CampaignStatus.ACTIVE)
+        .values(
+            status=CampaignStatus.PAUSED,
+            status_reason="product deleted",
+            version=Campaign.version + 1,
+        )
+    )
+    await session.commit()
+    campaigns_changed(product.id)
 
 
 async def create_campaign(

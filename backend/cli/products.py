@@ -66,7 +66,7 @@ def create(name: str, domains: tuple[str, ...], owner: str, as_json: bool) -> No
 
 
 async def _create(settings: Any, database_url: str, data: Any) -> dict[str, str]:
-    from backend.auth.principal import CLI_PRINCIPAL
+    from backend.products.authorization import CLI_PRINCIPAL
     from backend.products.service import create_product
 
     await prepare_database(settings, database_url)

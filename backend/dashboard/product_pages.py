@@ -14,8 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.audit.queries import product_audit_log
-from backend.auth.principal import Principal, roles_on
+from backend.auth.principal import Principal
 from backend.campaigns import budgets
 from backend.campaigns import service as campaigns
 from backend.core.context import AppContext
@@ -31,6 +30,8 @@ from backend.dashboard.forms import (
 from backend.dashboard.web import render, see_other
 from backend.products import access, bank, service, tokens
 from backend.products import schemas as s
+from backend.products.audit_log import product_audit_log
+from backend.products.authorization import roles_on
 from backend.products.models import Product
 from backend.products.service import WEBHOOK_SCHEMES
 from backend.products.validation import role_names

@@ -15,11 +15,12 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import sessions
-from backend.auth.principal import SESSION_COOKIE, Principal, resolve_principal
+from backend.auth.principal import SESSION_COOKIE, Principal
 from backend.auth.relying_party import relying_party
 from backend.core.config import Settings
 from backend.core.errors import Unauthorized
 from backend.dashboard.web import LOGIN_PATH, render, see_other
+from backend.products.authorization import resolve_principal
 
 
 @get("/login")

@@ -12,14 +12,11 @@ MultiTokenPushPull.pullRewards.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import msgspec
 from eth_utils import keccak
 from litestar import Request, Response, get
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.relying_party import relying_party
@@ -27,32 +24,11 @@ from backend.core.context import AppContext
 from backend.core.errors import InvalidInput
 from backend.dashboard.web import render
 from backend.wallets import service
+from backend.wallets.explorer import explorer_settings, tx_url
 from indexer.settings import finality_depth
 
 PULL_REWARDS_SELECTOR = "0x" + keccak(text="pullRewards(address[])")[:4].hex()
 HISTORY_PAGE = 20
-
-
-class WalletPageSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
-
-    explorer_url: str | None = Field(
-        None, description="block explorer base URL for transaction links; unset: show hashes"
-    )
-
-
-@cache
-def page_settings() -> WalletPageSettings:
-    """Read once, like the app's Settings (from EXPLORER_URL or .env)."""
-    overrides: dict[str, Any] = {}
-    return WalletPageSettings(**overrides)
-
-
-def tx_url(tx_hash: str | None) -> str | None:
-    base = page_settings().explorer_url
-    if not tx_hash or not base:
-        return None
-    return f"{base.rstrip('/')}/tx/{tx_hash}"
 
 
 @get("/wallet", include_in_schema=False)
@@ -103,7 +79,7 @@ async def wallet_page(
         push_pull=app_context.settings.push_pull_address or "",
         chain_id=app_context.settings.chain_id or "",
         pull_selector=PULL_REWARDS_SELECTOR,
-        explorer=page_settings().explorer_url or "",
+        explorer=explorer_settings().explorer_url or "",
         # passkey ceremonies name the RP id the backend verifies (RP_ID or the public host)
         rp_id=relying_party(app_context.settings).id,
         passkey_wallets=bool(app_context.settings.account_factory_address),

@@ -20,9 +20,10 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import SESSION_COOKIE, Principal, resolve_principal
+from backend.auth.principal import SESSION_COOKIE, Principal
 from backend.core.errors import DomainError, Unauthorized
 from backend.dashboard import csrf
+from backend.products.authorization import resolve_principal
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -188,8 +188,8 @@ async def _passkey_shopper(story: Story, cast: dict, mine: Callable[[int], None]
 
 
 async def _create_product(ctx: AppContext, owner: str, shop_port: int) -> tuple[str, str]:
-    from backend.auth.principal import CLI_PRINCIPAL
     from backend.products import schemas, service
+    from backend.products.authorization import CLI_PRINCIPAL
 
     async with ctx.sessions() as session:
         product, key = await service.create_product(

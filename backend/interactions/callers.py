@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.principal import Principal
+from backend.auth.tokens import hash_token
 from backend.core import pg_events
 from backend.core.errors import Unauthorized
 from backend.core.lru import LruCache
-from backend.products.ids import hash_token
 
 MAX_KEYS = 100_000  # principals are small: 100k keys is a few tens of MB at most
 LIVE_TTL_S = 900.0  # trusted this long while invalidations are heard

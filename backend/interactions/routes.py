@@ -1,4 +1,4 @@
-"""HTTP for ingestion, shop webhooks and the listener's product lookups (no rules here)."""
+"""HTTP for ingestion, shop webhooks, referral links and the listener's lookups (no rules here)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from litestar import Request, Response, get, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import Principal, resolve_principal
+from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.interactions import callers, listener, service, webhooks
 from backend.interactions.answers import IngestResult, Waiter, describe, requested_wait
 from backend.interactions.ratelimit import ip_limiter
-from backend.interactions.schemas import BatchIn, InteractionIn
+from backend.interactions.schemas import BatchIn, InteractionIn, ReferralLinkIn
+from backend.products.authorization import resolve_principal
 from backend.products.ids import API_KEY_PREFIX
 
 
@@ -186,10 +187,46 @@ async def get_estimate(
     return await listener.estimate(db_session, product_id, wallet, type, amount)
 
 
+@post(
+    "/api/external/referral-links",
+    status_code=200,
+    summary="Create a referral link",
+    dependencies=PRINCIPAL,
+)
+async def post_referral_link(
+    data: ReferralLinkIn,
+    request: Request,
+    principal: Principal,
+    db_session: AsyncSession,
+    settings: Settings,
+) -> dict[str, Any]:
+    caller = service.Caller.from_principal(principal, client_ip(request))
+    link = await listener.create_referral_link(
+        db_session,
+        caller,
+        data,
+        secret=settings.effective_secret_key,
+        extra_origins=settings.listener_origins,
+    )
+    return {
+        "token": link.token,
+        "link": link.link,
+        "expires_at": link.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@get("/api/external/referral-tokens/{token:str}", summary="Verify a referral token")
+async def get_referral_token(token: str, request: Request, settings: Settings) -> dict[str, Any]:
+    ip_limiter.check(client_ip(request))
+    return listener.describe_token(token, secret=settings.effective_secret_key)
+
+
 route_handlers = [
     post_interaction,
     post_interaction_batch,
     post_webhook,
     get_origins,
     get_estimate,
+    post_referral_link,
+    get_referral_token,
 ]

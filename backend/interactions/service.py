@@ -28,12 +28,12 @@ from backend.core import pg_events
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 from backend.core.lru import LruCache
 from backend.core.transient import RETRIES, is_transient
+from backend.interactions import metrics as ingest_metrics
 from backend.interactions import orders, store, values
 from backend.interactions.answers import BatchItemResult, IngestResult, describe
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import SERVER_ONLY_TYPES, InteractionIn, is_known_type
 from backend.interactions.signatures import is_order_reference, product_secrets
-from backend.observability import metrics
 from backend.products.models import Role
 from backend.referrals.graph import CROSS_PRODUCT, SELF_REFERRAL
 from backend.referrals.tokens import TokenError, read_token
@@ -363,7 +363,7 @@ async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepar
             return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
         if stored.id is None:
             raise _rate_limited(caller.limit(product), stored.oldest, stored.now)
-        metrics.interaction_stored(item.type)  # already durable
+        ingest_metrics.interaction_stored(item.type)  # already durable
         return IngestResult(stored.id, flag=item.flag, type=item.type)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -386,9 +386,9 @@ async def _store(
     if stored.id is None:
         raise _rate_limited(caller.limit(product), stored.oldest, stored.now)
     if autocommit:
-        metrics.interaction_stored(item.type)  # already durable
+        ingest_metrics.interaction_stored(item.type)  # already durable
     else:
-        metrics.interaction_stored_on_commit(session, item.type)
+        ingest_metrics.interaction_stored_on_commit(session, item.type)
     return IngestResult(stored.id, flag=item.flag, type=item.type)
 
 
@@ -507,7 +507,7 @@ async def completion_interaction(
         limit=None,
     )
     assert stored.id is not None
-    metrics.interaction_stored_on_commit(session, COMPLETED)
+    ingest_metrics.interaction_stored_on_commit(session, COMPLETED)
     await orders.set_completed_interaction(session, product_id, order_id, stored.id)
     return stored.id
 
@@ -598,7 +598,7 @@ async def _store_batch(
         )
         for (index, item, _), interaction_id in zip(chunk, ids, strict=True):
             stored_ids[index] = interaction_id
-            metrics.interaction_stored_on_commit(session, item.type)
+            ingest_metrics.interaction_stored_on_commit(session, item.type)
             results.append(
                 BatchItemResult(index, IngestResult(interaction_id, flag=item.flag, type=item.type))
             )

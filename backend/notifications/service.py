@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.core.errors import Conflict, NotFound
 from backend.notifications import schemas, signing, ssrf
 from backend.notifications.delivery import disable_endpoint
 from backend.notifications.models import WebhookDelivery, WebhookEndpoint
+from backend.products.authorization import authorize
 from backend.products.models import Role
 from backend.products.validation import invalid
 

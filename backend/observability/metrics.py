@@ -13,7 +13,6 @@ shows explicit zeros instead of a missing series before the first event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import (
@@ -25,10 +24,6 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
-
-from backend.interactions.schemas import BUILTIN_TYPES
 
 # `*_created` timestamps double the exposition and no dashboard of ours reads them.
 disable_created_metrics()
@@ -50,12 +45,6 @@ HTTP_REQUEST_DURATION = Histogram(
     "HTTP request latency by route template and method",
     ["route", "method"],
     buckets=REQUEST_BUCKETS,
-    registry=REGISTRY,
-)
-INTERACTIONS_INGESTED = Counter(
-    "cascade_interactions_ingested_total",
-    "Interactions stored, by interaction type",
-    ["type"],
     registry=REGISTRY,
 )
 REWARDS = Gauge(
@@ -116,10 +105,6 @@ BATCH_OUTCOMES = ("pushed", "void", "failed", "reorged")
 WEBHOOK_OUTCOMES = ("delivered", "retry", "dead", "gone", "refused")
 ALERT_SEVERITIES = ("warning", "error", "critical")
 JOBS = ("settlement_push", "webhook_delivery", "indexer", "monitors")
-# Built-in types by name; every `custom.*` type as one `custom` series, so a caller that
-# invents types cannot grow the label set without bound.
-CUSTOM_INTERACTION = "custom"
-INTERACTION_TYPES = (*sorted(BUILTIN_TYPES), CUSTOM_INTERACTION)
 
 
 def _initialise_labels() -> None:
@@ -133,47 +118,9 @@ def _initialise_labels() -> None:
         OPEN_ALERTS.labels(severity=severity)
     for job in JOBS:
         JOB_DURATION.labels(job=job)
-    for interaction_type in INTERACTION_TYPES:
-        INTERACTIONS_INGESTED.labels(type=interaction_type)
 
 
 _initialise_labels()
-
-
-def interaction_label(interaction_type: str) -> str:
-    return interaction_type if interaction_type in BUILTIN_TYPES else CUSTOM_INTERACTION
-
-
-def interaction_stored(interaction_type: str) -> None:
-    """Count one interaction already durable (an autocommit statement stored it)."""
-    INTERACTIONS_INGESTED.labels(type=interaction_label(interaction_type)).inc()
-
-
-_UNCOMMITTED = "cascade.metrics.interactions"
-
-
-def interaction_stored_on_commit(session: Any, interaction_type: str) -> None:
-    """Count an interaction the session's transaction wrote, when (and only if) it commits.
-
-    A rolled-back transaction stored nothing, so it must count nothing: the count
-    waits in the session's `info` and is dropped when the transaction ends otherwise.
-    """
-    sync_session = getattr(session, "sync_session", session)
-    sync_session.info.setdefault(_UNCOMMITTED, []).append(interaction_type)
-
-
-@event.listens_for(Session, "after_commit")
-def _count_committed(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released: the outer transaction may still roll back
-    for interaction_type in session.info.pop(_UNCOMMITTED, ()):
-        interaction_stored(interaction_type)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_UNCOMMITTED, None)
 
 
 class _Exposition:

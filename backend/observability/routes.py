@@ -12,12 +12,13 @@ from litestar import Request, Response, Router, get
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.core.context import AppContext
 from backend.core.errors import Unauthorized
 from backend.core.models import Alert
 from backend.observability import alerts, metrics
 from backend.observability.scrape import refresh_gauges
+from backend.products.authorization import authorize
 
 # Optional bearer token for /metrics; unset = open (restrict by network instead).
 METRICS_TOKEN_ENV = "METRICS_TOKEN"

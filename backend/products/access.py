@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.core.errors import Conflict, InvalidInput, NotFound
 from backend.products import schemas
+from backend.products.authorization import authorize
 from backend.products.ids import new_api_key
 from backend.products.models import ApiKey, ProductMember, Role
 from backend.products.validation import address, role_names, roles_mask

@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from web3 import Web3
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.chain.client import ChainRevert, contract
 from backend.core.context import AppContext
 from backend.core.errors import NotFound, Unavailable
 from backend.products import schemas
+from backend.products.authorization import authorize
 from backend.products.chain import (
     ZERO_ADDRESS,
     bound,

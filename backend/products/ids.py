@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 
 from eth_utils import keccak
+
+from backend.auth.tokens import hash_token
 
 DOMAIN_PATTERN = re.compile(
     r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*(:[0-9]{1,5})?$"
@@ -32,8 +33,3 @@ def new_api_key() -> tuple[str, str, str]:
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     return key, f"{API_KEY_PREFIX}{prefix}", hash_token(key)
-
-
-def hash_token(token: str) -> str:
-    """Secrets at rest (API keys, session tokens) are stored as sha256 hex only."""
-    return hashlib.sha256(token.encode()).hexdigest()

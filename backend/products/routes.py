@@ -65,8 +65,15 @@ async def update_product(
 
 
 @delete(PRODUCT, summary="Soft delete a product (admin)")
-async def delete_product(product_id: str, principal: Principal, db_session: AsyncSession) -> None:
-    await service.delete_product(db_session, principal, product_id)
+async def delete_product(
+    product_id: str,
+    principal: Principal,
+    db_session: AsyncSession,
+    product_deleter: service.ProductDeleter,
+) -> None:
+    """Deleting pauses the product's campaigns, which products may not import: the app
+    provides `backend.campaigns.service.delete_product` as `product_deleter`."""
+    await product_deleter(db_session, principal, product_id)
 
 
 @post(

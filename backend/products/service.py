@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.core.errors import Conflict, Forbidden
 from backend.products import schemas
+from backend.products.authorization import authorize
 from backend.products.ids import new_api_key, normalize_domain, product_id_for
 from backend.products.models import ApiKey, Product, ProductMember, Role
 from backend.products.validation import address, invalid, metadata
@@ -181,21 +183,17 @@ async def update_product(
     return await _save(session, principal, product, "product.update", before)
 
 
-async def delete_product(session: AsyncSession, principal: Principal, product_id: str) -> None:
-    """Soft delete: the product disappears from the API and its active campaigns pause."""
-    from backend.models import metadata as all_tables
+# Soft-deletes a product with what depends on it (its campaigns); wired in by the app.
+ProductDeleter = Callable[[AsyncSession, Principal, str], Awaitable[None]]
 
+
+async def mark_deleted(session: AsyncSession, principal: Principal, product_id: str) -> Product:
+    """Soft delete, audited but not committed: the caller pauses the product's campaigns
+    in the same transaction (`backend.campaigns.service.delete_product`)."""
     product = await _locked(session, principal, product_id)
     before = snapshot(product)
     product.deleted_at = datetime.now(UTC)
-    # campaigns -> products: reach the table, not the campaigns package, to keep the direction.
-    campaigns = all_tables.tables["campaigns"]
-    await session.execute(
-        update(campaigns)
-        .where(campaigns.c.product_id == product.id, campaigns.c.status == "active")
-        .values(status="paused", status_reason="product deleted", version=campaigns.c.version + 1)
-    )
-    await _save(session, principal, product, "product.delete", before)
+    return await _save(session, principal, product, "product.delete", before, commit=False)
 
 
 async def rotate_webhook_secret(
@@ -239,6 +237,8 @@ async def _save(
     product: Product,
     action: str,
     before: dict[str, Any],
+    *,
+    commit: bool = True,
 ) -> Product:
     product.updated_at = datetime.now(UTC)
     await session.flush()
@@ -252,5 +252,6 @@ async def _save(
         before=before,
         after=snapshot(product),
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return product

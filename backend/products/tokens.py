@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from web3.exceptions import Web3Exception
 
 from backend.audit.service import record
-from backend.auth.principal import Principal, authorize
+from backend.auth.principal import Principal
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, Unavailable
 from backend.products import schemas
+from backend.products.authorization import authorize
 from backend.products.chain import ERC20_BYTES32_SYMBOL_ABI, erc20, read
 from backend.products.models import ProductToken, Role
 from backend.products.validation import address, invalid

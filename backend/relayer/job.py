@@ -2,9 +2,9 @@
 
 Its own job rather than the push cycle's: the push cycle runs every PUSH_INTERVAL_S
 (minutes) while a user waits on a claim, and RELAYER_KEY may be another account
-than the signer. When both keys are the same account the push cycle's tracker
-walks relay slots too; both lock a slot FOR UPDATE SKIP LOCKED, so whichever
-sees a receipt first records it, once.
+than the signer. When both keys are the same account each tracker walks only its
+own slots (this one the relays', passing `outcomes`), so settlement never needs
+to know the relayer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import exists, select, update
 from backend.core.context import AppContext
 from backend.core.scheduler import Scheduler
 from backend.observability.metrics import JOB_DURATION
+from backend.relayer import outcomes
 from backend.relayer.models import RelayRequest, RelayStatus
 from backend.relayer.relay import RelayerEnv
 from backend.settlement.models import SettlementTransaction as Tx
@@ -60,7 +61,7 @@ async def track_relays(ctx: AppContext, env: RelayerEnv | None = None) -> TrackR
             )
         )
         await session.commit()
-    return await track(ctx.sessions, sender, relay_only=True)
+    return await track(ctx.sessions, sender, relay=outcomes)
 
 
 async def run_relay_job(ctx: AppContext) -> None:

@@ -1,7 +1,8 @@
 """What the transaction tracker records on a relay request when its transaction settles.
 
-Called by backend.settlement.transactions inside the tracker's own commit, so the
-outcome and the transaction row's status can never disagree after a crash.
+Passed by the relayer's job to `settlement.transactions.track` (as its `RelayOutcomes`)
+and called inside the tracker's own commit, so the outcome and the transaction row's
+status can never disagree after a crash.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from backend.auth.principal import Principal
 from backend.core.context import AppContext
 from backend.core.errors import Forbidden
 from backend.core.idempotency import created, idempotent
-from backend.dashboard.wallet_page import tx_url
 from backend.relayer import sends, service
 from backend.relayer.relay import RelayerEnv
 from backend.relayer.schemas import (
@@ -31,6 +30,7 @@ from backend.relayer.schemas import (
     RelayRead,
     SendIn,
 )
+from backend.wallets.explorer import tx_url
 
 RelayerEnvDep = Annotated[RelayerEnv, Dependency(skip_validation=True)]
 

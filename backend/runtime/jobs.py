@@ -56,8 +56,8 @@ async def reconcile_job(ctx: AppContext) -> None:
 
 def register_all_jobs(scheduler: Scheduler) -> None:
     from backend.notifications.jobs import register_jobs as webhook_jobs
-    from backend.observability.monitors import register_jobs as monitor_jobs
     from backend.relayer.job import register_jobs as relayer_jobs
+    from backend.runtime.monitors import register_jobs as monitor_jobs
     from backend.settlement.job import register_jobs as settlement_jobs
     from indexer.jobs import register_jobs as indexer_jobs
 

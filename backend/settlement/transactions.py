@@ -7,8 +7,10 @@ sender; it holds the original transaction and its fee-bumped replacements, and
 it stays open until one of them is mined. A slot is never abandoned: if its
 batch is voided meanwhile, the next replacement is a 0-value self-transfer, so
 the account never has a nonce gap. A slot belongs to a settlement batch or to a
-relay request (gasless claim, passkey send: backend.relayer); the tracker records
-a relay's outcome in the same commit that marks its transaction mined.
+relay request (gasless claim, passkey send: backend.relayer). Each owner's tracker
+walks its own slots: the push cycle the batches', the relayer's job (passing its
+`RelayOutcomes`) the relays', recording a relay's outcome in the same commit that
+marks its transaction mined. Settlement never imports the relayer: it sits above.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
@@ -24,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.relayer import outcomes
 from backend.settlement import faults
 from backend.settlement.alerts import TRANSACTIONS, log
 from backend.settlement.chain import ChainReader
@@ -39,6 +40,18 @@ CLAIM, SEND = "claim", "send"  # relayed for a user (owner: a relay request)
 CANCEL_GAS = 21_000
 # Node refusals that a higher fee cures (anvil, geth, reth, erigon wordings).
 FEE_REFUSALS = ("fee", "underpriced", "gas price")
+
+
+class RelayOutcomes(Protocol):
+    """What the relay tracker records on a relay request as its transaction settles."""
+
+    async def record_receipt(
+        self, session: AsyncSession, relay_id: uuid.UUID, tx_hash: str, receipt: Any
+    ) -> None: ...
+
+    async def record_dropped(self, session: AsyncSession, relay_id: uuid.UUID) -> None: ...
+
+    async def mark_sent(self, session: AsyncSession, relay_id: uuid.UUID) -> None: ...
 
 
 @dataclass
@@ -242,36 +255,45 @@ async def replace(
 
 
 async def open_slots(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, *, relay_only: bool = False
+    sessions: async_sessionmaker[AsyncSession], sender: Sender, *, relays: bool = False
 ) -> list[int]:
+    """The account's open slots of one owner kind: relay requests' or batches'."""
     async with sessions() as session:
         query = select(Tx.account_nonce).where(
-            Tx.sender == sender.signer.address, Tx.status == SENT
+            Tx.sender == sender.signer.address,
+            Tx.status == SENT,
+            Tx.relay_id.is_not(None) if relays else Tx.relay_id.is_(None),
         )
-        if relay_only:
-            query = query.where(Tx.relay_id.is_not(None))
         nonces = await session.scalars(query.distinct().order_by(Tx.account_nonce))
         return list(nonces)
 
 
 async def track(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, *, relay_only: bool = False
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    *,
+    relay: RelayOutcomes | None = None,
 ) -> TrackResult:
     """Walk the open slots: record what mined, re-broadcast what the node lost, bump the stuck.
 
-    `relay_only`: the relayer's job walks relay slots only; a push slot's mined revert
-    is the push cycle's to handle (it reads `TrackResult.reverted`).
+    Without `relay` the batches' slots (the push cycle reads `TrackResult.reverted`);
+    with it the relay requests' slots, whose outcomes it records.
     """
     result = TrackResult()
     chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
-    for nonce in await open_slots(sessions, sender, relay_only=relay_only):
+    for nonce in await open_slots(sessions, sender, relays=relay is not None):
         async with sessions() as session:
-            await _track_slot(session, sender, nonce, chain_nonce, result)
+            await _track_slot(session, sender, nonce, chain_nonce, result, relay)
     return result
 
 
 async def _track_slot(
-    session: AsyncSession, sender: Sender, nonce: int, chain_nonce: int, result: TrackResult
+    session: AsyncSession,
+    sender: Sender,
+    nonce: int,
+    chain_nonce: int,
+    result: TrackResult,
+    relay: RelayOutcomes | None,
 ) -> None:
     rows = list(
         await session.scalars(
@@ -298,8 +320,8 @@ async def _track_slot(
             result.reverted.append(
                 Reverted(row.batch_id, row.tx_hash, int(receipt["blockNumber"]), row.raw_tx)
             )
-        if row.relay_id is not None:
-            await outcomes.record_receipt(session, row.relay_id, row.tx_hash, receipt)
+        if relay is not None and row.relay_id is not None:
+            await relay.record_receipt(session, row.relay_id, row.tx_hash, receipt)
         result.mined.append(row.tx_hash)
         await session.commit()
         return
@@ -307,8 +329,8 @@ async def _track_slot(
         # Consumed by a transaction that is not ours: the batch is resolved from the chain.
         for row in live:
             row.status = DROPPED
-        if live[-1].relay_id is not None:
-            await outcomes.record_dropped(session, live[-1].relay_id)
+        if relay is not None and live[-1].relay_id is not None:
+            await relay.record_dropped(session, live[-1].relay_id)
         log.warning("account nonce used outside settlement", extra={"nonce": nonce})
         await session.commit()
         return
@@ -330,8 +352,8 @@ async def _track_slot(
             problem = await broadcast(sender, newest)  # the same bytes: same hash, same payload
             if not refused_for_fees(problem) and not (dead and problem):
                 result.rebroadcast.append(newest.tx_hash)
-                if problem is None and newest.relay_id is not None:
-                    await outcomes.mark_sent(session, newest.relay_id)
+                if problem is None and relay is not None and newest.relay_id is not None:
+                    await relay.mark_sent(session, newest.relay_id)
                     await session.commit()
                 return
         # The node will not take these bytes (fees below the base fee), or they belong
@@ -339,8 +361,9 @@ async def _track_slot(
         replacement = await replace(session, sender, newest, cancel=dead)
         await session.commit()
         faults.crash_point("tx_stored")
-        if await broadcast(sender, replacement) is None and replacement.relay_id is not None:
-            await outcomes.mark_sent(session, replacement.relay_id)
+        sent = await broadcast(sender, replacement) is None
+        if sent and relay is not None and replacement.relay_id is not None:
+            await relay.mark_sent(session, replacement.relay_id)
             await session.commit()
         result.replaced.append(replacement.tx_hash)
         return

@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives.serialization import load_der_private_key
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import CLI_PRINCIPAL
 from backend.campaigns import service as campaigns
 from backend.campaigns import transitions
 from backend.campaigns.schemas import CampaignCreate, FixedReward
 from backend.chain.client import connect, contract, send
 from backend.core.context import AppContext
 from backend.products import bank, tokens
+from backend.products.authorization import CLI_PRINCIPAL
 from backend.products.models import Product
 from backend.products.schemas import TokenCreate
 from backend.rewards.models import Reward

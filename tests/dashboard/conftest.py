@@ -37,7 +37,7 @@ from tests.products.fixtures import (  # noqa: F401 (fixtures)
 ROUTE_MODULES = (
     "backend.products.routes",
     "backend.campaigns.routes",
-    "backend.audit.routes",
+    "backend.products.audit_routes",
     "backend.interactions.routes",
     "backend.auth.routes",
     "backend.listener.routes",

@@ -16,7 +16,6 @@ import httpx
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.principal import CLI_PRINCIPAL
 from backend.campaigns import service as campaigns
 from backend.campaigns import transitions
 from backend.campaigns.models import Campaign
@@ -24,6 +23,7 @@ from backend.campaigns.schemas import CampaignCreate, FixedReward
 from backend.chain.client import connect, contract, send
 from backend.core.context import AppContext
 from backend.products import bank, tokens
+from backend.products.authorization import CLI_PRINCIPAL
 from backend.products.models import Product
 from backend.products.schemas import TokenCreate
 from backend.settlement.job import push_once

@@ -12,11 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import AuthSession
+from backend.auth.tokens import hash_token
 from backend.campaigns import engine
 from backend.interactions import service
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.routes import forget_api_keys
-from backend.products.ids import hash_token
 from backend.referrals.service import chain_cache
 
 E18 = 10**18

@@ -6,7 +6,7 @@ from backend.core.scheduler import Scheduler
 from backend.notifications import jobs
 from backend.notifications.events import REWARDS_PUSHED
 from backend.notifications.outbox import enqueue_event
-from backend.observability import monitors
+from backend.runtime import monitors
 from tests.factories import make_product
 from tests.notifications.conftest import make_endpoint
 

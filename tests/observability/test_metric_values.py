@@ -22,14 +22,16 @@ from sqlalchemy import text, update
 
 from backend.core.config import ANVIL_DEV_KEYS
 from backend.core.context import AppContext
+from backend.interactions import metrics as ingest_metrics
 from backend.notifications.delivery import deliver_due
 from backend.notifications.events import MAX_ATTEMPTS, REWARDS_PUSHED
 from backend.notifications.jobs import run_delivery_job
 from backend.notifications.models import WebhookDelivery
 from backend.notifications.outbox import enqueue_event
-from backend.observability import alerts, metrics, monitors
+from backend.observability import alerts, metrics
+from backend.runtime import monitors
 from backend.runtime.anvil import rpc_call
-from indexer.jobs import IndexJob
+from indexer.jobs import IndexJob, record_indexer_lag
 from tests.factories import make_campaign, make_product, wallet
 from tests.indexer.chain import Chain
 from tests.indexer.conftest import chain, deployed, deployed_at  # noqa: F401
@@ -130,7 +132,8 @@ async def test_interactions_ingested__stored_ones_by_type__not_duplicates_or_rej
 
     after = await scrape(client)
     counted = {
-        label: delta(before, after, INGESTED, type=label) for label in metrics.INTERACTION_TYPES
+        label: delta(before, after, INGESTED, type=label)
+        for label in ingest_metrics.INTERACTION_TYPES
     }
     assert {label: n for label, n in counted.items() if n} == {
         "webshop.open": 5,
@@ -143,7 +146,7 @@ async def test_interactions_ingested__stored_ones_by_type__not_duplicates_or_rej
     stored = await db_session.execute(text("SELECT type, count(*) FROM interactions GROUP BY 1"))
     by_label: dict[str, int] = {}
     for type_, count in stored:
-        label = metrics.interaction_label(type_)
+        label = ingest_metrics.interaction_label(type_)
         by_label[label] = by_label.get(label, 0) + int(count)
     assert {label: n for label, n in counted.items() if n} == by_label  # every stored row
 
@@ -154,11 +157,11 @@ async def test_interactions_ingested__a_rolled_back_transaction_counts_nothing(
     before = rendered()
     async with clean_db.sessions() as session:
         await session.execute(text("SELECT 1"))
-        metrics.interaction_stored_on_commit(session, "webshop.open")
+        ingest_metrics.interaction_stored_on_commit(session, "webshop.open")
         await session.rollback()  # what it wrote is gone: so is its count
         await session.execute(text("SELECT 1"))
-        metrics.interaction_stored_on_commit(session, "webshop.open")
-        metrics.interaction_stored_on_commit(session, "custom.anything")
+        ingest_metrics.interaction_stored_on_commit(session, "webshop.open")
+        ingest_metrics.interaction_stored_on_commit(session, "custom.anything")
         await session.commit()
         await session.execute(text("SELECT 1"))
         await session.commit()  # a later transaction does not count them again
@@ -299,6 +302,6 @@ async def test_signer_balance__gauge_follows_the_chain(
 
 async def test_indexer_lag__gauge_follows_each_observation(db_session: Any):
     for lag in (120, 3):
-        await monitors.record_indexer_lag(db_session, lag, 50)
+        await record_indexer_lag(db_session, lag, 50)
         await db_session.commit()
         assert value(rendered(), "cascade_indexer_lag_blocks") == lag

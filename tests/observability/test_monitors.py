@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from backend.core.models import Alert
-from backend.observability import metrics, monitors
+from backend.observability import metrics
+from backend.runtime import monitors
+from backend.settlement.health import check_unconfirmed_batches
 from backend.settlement.models import SettlementBatch
+from indexer.jobs import record_indexer_lag
 from tests.factories import make_campaign, make_product
 
 
@@ -58,14 +61,12 @@ async def test_unconfirmed_batch__alerted_after_threshold_then_cleared(clean_db,
     )
     db_session.add(batch)
     await db_session.commit()
-    thresholds = monitors.Thresholds(batch_unconfirmed=timedelta(minutes=15))
+    max_age = timedelta(minutes=15)
     now = datetime.now(UTC)
 
     async with clean_db.sessions() as session:
-        fresh = await monitors.check_unconfirmed_batches(session, thresholds, now)
-        late = await monitors.check_unconfirmed_batches(
-            session, thresholds, now + timedelta(minutes=16)
-        )
+        fresh = await check_unconfirmed_batches(session, now, max_age)
+        late = await check_unconfirmed_batches(session, now + timedelta(minutes=16), max_age)
         await session.commit()
 
     assert fresh == {"unconfirmed_batches": 0} and late == {"unconfirmed_batches": 1}
@@ -74,19 +75,19 @@ async def test_unconfirmed_batch__alerted_after_threshold_then_cleared(clean_db,
     batch.status = "pushed"
     await db_session.commit()
     async with clean_db.sessions() as session:
-        await monitors.check_unconfirmed_batches(session, thresholds, now + timedelta(minutes=20))
+        await check_unconfirmed_batches(session, now + timedelta(minutes=20), max_age)
         await session.commit()
     db_session.expire_all()
     assert await _open(db_session, "batch_unconfirmed") == []
 
 
 async def test_indexer_lag__gauge_and_alert_above_max(db_session):
-    await monitors.record_indexer_lag(db_session, 120, 50)
+    await record_indexer_lag(db_session, 120, 50)
     await db_session.commit()
     assert metrics.REGISTRY.get_sample_value("cascade_indexer_lag_blocks") == 120
     [alert] = await _open(db_session, "indexer_lag_high")
     assert alert.severity == "error"
 
-    await monitors.record_indexer_lag(db_session, 3, 50)
+    await record_indexer_lag(db_session, 3, 50)
     await db_session.commit()
     assert await _open(db_session, "indexer_lag_high") == []

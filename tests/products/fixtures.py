@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.app import create_app
 from backend.auth.models import AuthSession
+from backend.auth.tokens import hash_token
 from backend.chain.client import connect
 from backend.chain.deploy import CoreAddresses, deploy_core, deploy_test_token
 from backend.core.config import Settings
 from backend.core.context import AppContext
-from backend.products.ids import hash_token
 from backend.runtime.anvil import rpc_call
 from tests.conftest import asgi_client
 

@@ -1,4 +1,4 @@
-"""HTTP for the audit log of a product."""
+"""HTTP for the audit log of a product (admins only: a products rule, so it lives here)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.models import AuditEntry
-from backend.audit.queries import MAX_PAGE, product_audit_log
+from backend.audit.queries import MAX_PAGE
 from backend.auth.principal import Principal
+from backend.products.audit_log import product_audit_log
 
 
 class AuditEntryRead(msgspec.Struct):

@@ -1,0 +1,65 @@
+"""Ingestion's series, on observability's registry: counted here, where the types are known.
+
+Observability sits below every domain, so the interaction types it would need to
+label the counter live with interactions, and so does the counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from backend.interactions.schemas import BUILTIN_TYPES
+from backend.observability.metrics import REGISTRY
+
+INTERACTIONS_INGESTED = Counter(
+    "cascade_interactions_ingested_total",
+    "Interactions stored, by interaction type",
+    ["type"],
+    registry=REGISTRY,
+)
+# Built-in types by name; every `custom.*` type as one `custom` series, so a caller that
+# invents types cannot grow the label set without bound.
+CUSTOM_INTERACTION = "custom"
+INTERACTION_TYPES = (*sorted(BUILTIN_TYPES), CUSTOM_INTERACTION)
+for _type in INTERACTION_TYPES:  # explicit zeros before the first interaction
+    INTERACTIONS_INGESTED.labels(type=_type)
+
+
+def interaction_label(interaction_type: str) -> str:
+    return interaction_type if interaction_type in BUILTIN_TYPES else CUSTOM_INTERACTION
+
+
+def interaction_stored(interaction_type: str) -> None:
+    """Count one interaction already durable (an autocommit statement stored it)."""
+    INTERACTIONS_INGESTED.labels(type=interaction_label(interaction_type)).inc()
+
+
+_UNCOMMITTED = "cascade.metrics.interactions"
+
+
+def interaction_stored_on_commit(session: Any, interaction_type: str) -> None:
+    """Count an interaction the session's transaction wrote, when (and only if) it commits.
+
+    A rolled-back transaction stored nothing, so it must count nothing: the count
+    waits in the session's `info` and is dropped when the transaction ends otherwise.
+    """
+    sync_session = getattr(session, "sync_session", session)
+    sync_session.info.setdefault(_UNCOMMITTED, []).append(interaction_type)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction may still roll back
+    for interaction_type in session.info.pop(_UNCOMMITTED, ()):
+        interaction_stored(interaction_type)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_UNCOMMITTED, None)
