@@ -58,14 +58,6 @@ REVERTS: dict[str, str] = {
     "ownable: zero owner": "zero_owner",
 }
 
-# Settlement decisions by code: a retry with the same batch cannot succeed for
-# these until an operator or the product owner acts (transfer_failed: the token
-# refused to move funds, e.g. paused; it may work again once the token allows it).
-FUNDING_CODES = frozenset({"budget_exceeded", "insufficient_balance", "transfer_failed"})
-PERMANENT_CODES = frozenset(
-    {"nonce_used", "deadline_passed", "campaign_deactivated", "campaign_inactive"}
-)
-
 
 def classify(message: str | None) -> str | None:
     """The code of a revert message (as web3 reports it, prefix and all), or None."""

@@ -20,7 +20,7 @@ from backend.core.models import Alert
 from backend.notifications import events
 from backend.notifications.outbox import enqueue_event
 from backend.observability import metrics
-from backend.observability.alerts import ensure_alert
+from backend.observability.alerts import SIGNER_NOT_DISTRIBUTOR, ensure_alert
 
 log = logging.getLogger("backend.settlement")
 
@@ -35,14 +35,12 @@ TRANSACTIONS = Counter(
     registry=metrics.REGISTRY,
 )
 
-# Alert codes this domain raises.
-SIGNER_NOT_DISTRIBUTOR = "signer_not_distributor"
+# Alert codes this domain raises (and SIGNER_NOT_DISTRIBUTOR, declared with the others).
 BUDGET_EXHAUSTED = "budget_exhausted_onchain"
 INSUFFICIENT_BALANCE = "insufficient_balance_onchain"
 CAMPAIGN_DEACTIVATED = "campaign_deactivated_onchain"
 CAMPAIGN_INACTIVE = "campaign_inactive_onchain"
 TOKEN_REFUSED = "token_transfer_refused_onchain"
-PUSH_ERROR = "settlement_push_error"
 GROUP_FAILED = "settlement_group_failed"
 
 
@@ -74,6 +72,25 @@ async def notify(
             {"code": event_type, "message": message, **payload},
         )
     return alert
+
+
+async def signer_not_distributor(
+    session: AsyncSession, product_id: str | None, bank: str, signer: str
+) -> Alert:
+    """The signer lost the distributor role on `bank`: pushes there halt until it is back.
+
+    Raised by the cycle's role check and by a push the bank refused, worded once here.
+    """
+    return await notify(
+        session,
+        product_id,
+        SIGNER_NOT_DISTRIBUTOR,
+        {"bank": bank, "signer": signer},
+        subject=bank,
+        message=f"settlement signer {signer} is not a distributor "
+        f"of bank {bank}: pushes to this bank are halted",
+        severity="critical",
+    )
 
 
 async def resolve(session: AsyncSession, event_type: str, subject: str) -> int:

@@ -93,16 +93,7 @@ async def check_distributors(ctx: AppContext, sender: Sender) -> set[str]:
                 await alerts.resolve(session, alerts.SIGNER_NOT_DISTRIBUTOR, bank)
                 continue
             halted.add(bank)
-            await alerts.notify(
-                session,
-                product_id,
-                alerts.SIGNER_NOT_DISTRIBUTOR,
-                {"bank": bank, "signer": sender.signer.address},
-                subject=bank,
-                message=f"settlement signer {sender.signer.address} is not a distributor "
-                f"of bank {bank}: pushes to this bank are halted",
-                severity="critical",
-            )
+            await alerts.signer_not_distributor(session, product_id, bank, sender.signer.address)
         await session.commit()
     return halted
 

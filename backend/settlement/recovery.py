@@ -414,15 +414,8 @@ async def apply_revert(
         if epoch != batch.epoch:
             return  # signed before a revocation: void once that block is confirmed
         outcome.halted_banks.add(batch.bank_address)
-        await alerts.notify(
-            session,
-            batch.product_id,
-            alerts.SIGNER_NOT_DISTRIBUTOR,
-            {"bank": batch.bank_address, "signer": sender.signer.address},
-            subject=batch.bank_address,
-            message=f"settlement signer {sender.signer.address} is not a distributor "
-            f"of bank {batch.bank_address}: pushes to this bank are halted",
-            severity="critical",
+        await alerts.signer_not_distributor(
+            session, batch.product_id, batch.bank_address, sender.signer.address
         )
         return
     if code in FUNDING_REVERTS:
