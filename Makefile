@@ -1,6 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both install what they need first, idempotently: a stamp file per dependency
-# set means a second run installs nothing unless a manifest changed.
+# set means a second run installs nothing unless a manifest changed. npm installs
+# with `npm ci`: exactly the tracked lockfile, which it never rewrites.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -32,12 +33,12 @@ $(PY_STAMP): pyproject.toml
 
 $(CHAIN_STAMP): contracts/package.json contracts/package-lock.json
 	@echo "==> local chain (npm @foundry-rs/anvil)"
-	@cd contracts && $(NPM) install
+	@cd contracts && $(NPM) ci
 	@touch $@
 
 $(SDK_STAMP): sdk-js/package.json sdk-js/package-lock.json
 	@echo "==> sdk-js dependencies"
-	@cd sdk-js && $(NPM) install
+	@cd sdk-js && $(NPM) ci
 	@touch $@
 
 $(SDK_DIST): $(SDK_STAMP) $(SDK_SOURCES)

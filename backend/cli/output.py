@@ -14,6 +14,11 @@ def step(message: str) -> None:
     click.echo(click.style("==> ", fg="cyan", bold=True) + message, err=True)
 
 
+def story(message: str) -> None:
+    """A line of a story the command tells (the demo) on stdout: the output itself."""
+    click.echo(click.style("==> ", fg="cyan", bold=True) + message)
+
+
 def done(message: str) -> None:
     click.echo(click.style("ok  ", fg="green", bold=True) + message, err=True)
 

@@ -51,8 +51,8 @@ def _leftovers(data_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def demo_no_serve() -> Iterator[str]:
-    """One `cascade demo --no-serve` run (its printed output) for the checks below."""
+def demo_run() -> Iterator[subprocess.CompletedProcess[str]]:
+    """One `cascade demo --no-serve` run, its output piped (not a terminal)."""
     data_dir = shared_tmp_dir("cascade-demo-")
     result = subprocess.run(
         [CASCADE, "demo", "--no-serve", "--port", "0"],
@@ -61,11 +61,28 @@ def demo_no_serve() -> Iterator[str]:
         text=True,
         timeout=300,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    yield output
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield result
     assert _leftovers(data_dir) == []
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def demo_no_serve(demo_run: subprocess.CompletedProcess[str]) -> str:
+    """The run's story, as printed."""
+    return demo_run.stdout
+
+
+def test_demo_no_serve__piped__stdout_is_the_story_alone_and_logs_stay_quiet(
+    demo_run: subprocess.CompletedProcess[str],
+):
+    """No httpx request lines or JSON log lines among the story; below a warning, no log."""
+    story = demo_run.stdout.splitlines()
+    assert story and story[-1] == "==> every check held"
+    strays = [line for line in story if not line.startswith("==> ")]
+    assert strays == [], strays
+    logged = [line for line in demo_run.stderr.splitlines() if line.startswith("{")]
+    assert not [line for line in logged if '"level": "info"' in line or "HTTP Request" in line]
 
 
 def test_demo_no_serve__every_check_holds(demo_no_serve: str):
