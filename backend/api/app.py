@@ -26,6 +26,7 @@ from backend.products.service import ProductDeleter
 DOMAIN_ROUTE_MODULES: Sequence[str] = (
     "backend.products.routes",
     "backend.campaigns.routes",
+    "backend.fraud.routes",
     "backend.products.audit_routes",
     "backend.interactions.routes",
     "backend.auth.routes",

@@ -167,7 +167,7 @@ async def review(
             product_id=product_id,
             action=f"reward.{decision}",
             entity="reward",
-            entity_id=",".join(str(i) for i in done)[:200],
+            entity_id=str(done[0]) if len(done) == 1 else f"bulk:{len(done)}",
             before={"status": "held"},
             after=after,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,10 @@ INSERT_SQL = text(
     VALUES (:id, :product_id, :wallet, :ip, :ua, :device, :passkey, :link_age)
     ON CONFLICT (interaction_id) DO NOTHING
     """
+)
+CREDENTIAL_SQL = text(
+    "SELECT credential_id FROM auth_sessions WHERE id = CAST(:id AS uuid) "
+    "AND credential_id IS NOT NULL"
 )
 PURGE_SQL = text(
     """
@@ -62,24 +67,17 @@ def keyed_hash(secret: str, kind: str, product_id: str, value: str) -> str:
 
 
 def from_request(
-    headers: dict[str, str] | object,
-    *,
-    ip: str | None,
-    session_caller: bool,
-    credential: str | None,
+    headers: Mapping[str, str], *, ip: str | None, session_caller: bool
 ) -> RequestSignals | None:
     """The signals of a request, or None when there are none worth keeping.
 
     A server calling with an API key sends its own IP and user agent, not the visitor's:
     only a device id it forwards (the header) counts. A browser session gives them all.
     """
-    get = getattr(headers, "get", None)
-    if get is None:
-        return None
-    device = (get(DEVICE_HEADER) or "").strip() or None
-    opened = _seconds(get(LINK_OPENED_HEADER))
-    if session_caller:
-        signals = RequestSignals(ip, get("user-agent") or None, device, credential, opened)
+    device = (headers.get(DEVICE_HEADER) or "").strip() or None
+    opened = _seconds(headers.get(LINK_OPENED_HEADER))
+    if session_caller:  # the passkey credential is read with the session when recording
+        signals = RequestSignals(ip, headers.get("user-agent") or None, device, None, opened)
     else:
         signals = RequestSignals(device_id=device, link_opened_at=opened)
     return None if signals.empty else signals
@@ -103,9 +101,18 @@ async def record(
     product_id: str,
     wallet: str,
     signals: RequestSignals,
+    session_id: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Add the interaction's signals in the caller's transaction (the caller commits)."""
+    """Add the interaction's signals in the caller's transaction (the caller commits).
+
+    `session_id`: the listener session that sent it; its passkey credential (if it signed
+    in with one) becomes the passkey signal.
+    """
+    credential = signals.credential
+    if credential is None and session_id is not None:
+        found = await session.scalar(CREDENTIAL_SQL, {"id": session_id})
+        credential = None if found is None else str(found)
 
     def digest(kind: str, value: str | None) -> str | None:
         return None if not value else keyed_hash(secret, kind, product_id, value)
@@ -123,7 +130,7 @@ async def record(
             "ip": digest("ip", signals.ip),
             "ua": digest("ua", signals.user_agent),
             "device": digest("device", signals.device_id),
-            "passkey": digest("passkey", signals.credential),
+            "passkey": digest("passkey", credential),
             "link_age": age,
         },
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.fraud import signals as fraud_signals
 from backend.interactions import callers, listener, service, webhooks
 from backend.interactions.answers import IngestResult, Waiter, describe, requested_wait
 from backend.interactions.ratelimit import ip_limiter
@@ -102,7 +103,11 @@ async def post_interaction(data: InteractionIn, request: Request) -> Response[di
     session = context.sessions()  # used only when a cache misses: closed only if it was
     try:
         principal = await _principal(request, session)
-        caller = service.Caller.from_principal(principal, client_ip(request))
+        ip = client_ip(request)
+        signals = fraud_signals.from_request(
+            request.headers, ip=ip, session_caller=principal.kind == "session"
+        )
+        caller = service.Caller.from_principal(principal, ip, signals)
         result = await service.ingest(session, caller, data, secret=_secret(request))
         headers = await _when_evaluated(request, session, {data.product_id.lower()}, [result])
     finally:

@@ -28,6 +28,7 @@ from backend.core import pg_events
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 from backend.core.lru import LruCache
 from backend.core.transient import RETRIES, is_transient
+from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import orders, store, values
 from backend.interactions.answers import BatchItemResult, IngestResult, describe
@@ -124,16 +125,30 @@ class Caller:
     roles: int = 0
     wallet: str | None = None  # a session's wallet
     client_ip: str | None = None
+    signals: fraud_signals.RequestSignals | None = None  # kept (hashed) with what it stores
 
     @classmethod
-    def from_principal(cls, principal: Principal, client_ip: str | None) -> Caller:
+    def from_principal(
+        cls,
+        principal: Principal,
+        client_ip: str | None,
+        signals: fraud_signals.RequestSignals | None = None,
+    ) -> Caller:
         if principal.kind == "api_key":
             return cls(
-                "api_key", principal.actor, principal.product_id, principal.roles, None, client_ip
+                "api_key",
+                principal.actor,
+                principal.product_id,
+                principal.roles,
+                None,
+                client_ip,
+                signals,
             )
         if principal.kind == "session":
-            return cls("session", principal.session_id, None, 0, principal.wallet, client_ip)
-        return cls("cli", principal.actor, None, int(Role.ALL), None, client_ip)
+            return cls(
+                "session", principal.session_id, None, 0, principal.wallet, client_ip, signals
+            )
+        return cls("cli", principal.actor, None, int(Role.ALL), None, client_ip, signals)
 
     @property
     def rate_limited(self) -> bool:
@@ -321,9 +336,16 @@ async def ingest_prepared(
     if item.type in ORDER_TYPES:
         product = await product_info(session, item.product_id)
         result = await _ingest_purchase(session, caller, product, item)
-    elif session.in_transaction():  # the caller read something first: store, then commit
+        if caller.signals is not None and not result.duplicate:  # after its own commit
+            await _record_signals(session, caller, item, result, secret)
+            await session.commit()
+    elif session.in_transaction() or caller.signals is not None:
+        # the caller read something first, or the request's signals are kept with the
+        # interaction (in its transaction, so the evaluator never sees one without the other)
         product = await product_info(session, item.product_id)
         result = await _store(session, caller, product, item, autocommit=False)
+        if caller.signals is not None and not result.duplicate:
+            await _record_signals(session, caller, item, result, secret)
         await session.commit()
     else:
         result = await _ingest_autocommit(session, caller, item)
@@ -332,6 +354,21 @@ async def ingest_prepared(
     else:
         store.queued([item.product_id])
     return result
+
+
+async def _record_signals(
+    session: AsyncSession, caller: Caller, item: Prepared, result: IngestResult, secret: str
+) -> None:
+    assert caller.signals is not None
+    await fraud_signals.record(
+        session,
+        secret,
+        interaction_id=result.interaction_id,
+        product_id=item.product_id,
+        wallet=item.wallet,
+        signals=caller.signals,
+        session_id=caller.source_ref if caller.source == "session" else None,
+    )
 
 
 async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepared) -> IngestResult:

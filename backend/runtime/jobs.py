@@ -55,13 +55,21 @@ async def reconcile_job(ctx: AppContext) -> None:
 
 
 def register_all_jobs(scheduler: Scheduler) -> None:
+    from backend.fraud.jobs import register_jobs as fraud_jobs
     from backend.notifications.jobs import register_jobs as webhook_jobs
     from backend.relayer.job import register_jobs as relayer_jobs
     from backend.runtime.monitors import register_jobs as monitor_jobs
     from backend.settlement.job import register_jobs as settlement_jobs
     from indexer.jobs import register_jobs as indexer_jobs
 
-    for register in (settlement_jobs, relayer_jobs, indexer_jobs, webhook_jobs, monitor_jobs):
+    for register in (
+        settlement_jobs,
+        relayer_jobs,
+        indexer_jobs,
+        webhook_jobs,
+        monitor_jobs,
+        fraud_jobs,
+    ):
         register(scheduler)
     scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)

@@ -35,6 +35,8 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "notifications.produce",
         "interactions.api_key_usage",
         "settlement.reconcile",
+        "fraud.expire_holds",
+        "fraud.purge_signals",
     }
 
 
