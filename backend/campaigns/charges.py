@@ -46,7 +46,8 @@ APPLY_SQL = text(
     WITH budget AS (
         UPDATE campaigns AS c
         SET used_budget = c.used_budget + v.charged, status = v.status,
-            status_reason = COALESCE(v.reason, c.status_reason), updated_at = now()
+            status_reason = COALESCE(v.reason, c.status_reason),
+            chain_refused = c.chain_refused AND v.reason IS NULL, updated_at = now()
         FROM unnest(CAST(:c_ids AS uuid[]), CAST(:c_charged AS numeric[]),
                     CAST(:c_status AS varchar[]), CAST(:c_reason AS text[]))
              AS v(id, charged, status, reason)

@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.campaigns.models import CHAIN_REFUSED
 from backend.core import pg_events
 from backend.core.lru import LruCache
 from backend.rewards import service as rewards
@@ -53,7 +52,8 @@ _COLUMNS = """
     c.id, c.product_id, c.trigger, c.token, c.reward_type, c.reward_config, c.user_bps,
     c.decay_bps, c.max_depth, c.requires_referral, c.max_rewards_per_user, c.budget_cap,
     c.used_budget, c.budget_period, c.period_cap, c.lockup_seconds, c.starts_at, c.ends_at,
-    c.status, c.status_reason, c.version, COALESCE(t.decimals, 18) AS token_decimals
+    c.status, c.status_reason, c.chain_refused, c.version,
+    COALESCE(t.decimals, 18) AS token_decimals
 """
 _FROM = """
     FROM campaigns AS c
@@ -92,6 +92,7 @@ class CampaignRule:
     version: int
     token_decimals: int
     status_reason: str | None = None
+    chain_refused: bool = False  # closed because the bank refused to pay, not by its cap
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> CampaignRule:
@@ -125,12 +126,8 @@ class CampaignRule:
             version=row["version"],
             token_decimals=row["token_decimals"],
             status_reason=row.get("status_reason"),
+            chain_refused=bool(row.get("chain_refused")),
         )
-
-    @property
-    def chain_refused(self) -> bool:
-        """Closed because the bank refused to pay, not by the engine's own cap."""
-        return (self.status_reason or "").startswith(CHAIN_REFUSED)
 
     @property
     def smallest(self) -> int:
@@ -568,7 +565,7 @@ async def expire_campaigns(session: AsyncSession, *, now: datetime | None = None
     rows = await session.execute(
         text(
             "UPDATE campaigns SET status = 'expired', status_reason = 'ends_at passed', "
-            "updated_at = now() "
+            "chain_refused = false, updated_at = now() "
             "WHERE status IN ('active', 'paused', 'budget_exhausted') AND ends_at IS NOT NULL "
             "AND ends_at <= :now RETURNING product_id"
         ),

@@ -21,9 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
 
-# status_reason prefix of a campaign the chain refused to pay (set by settlement).
-CHAIN_REFUSED = "on-chain push refused"
-
 
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
@@ -74,7 +71,11 @@ class Campaign(Timestamps, Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(24), server_default=text("'draft'"))
-    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_reason: Mapped[str | None] = mapped_column(Text)  # for people; never parsed
+    # The bank refused to pay (set by settlement with the status it caused): such a
+    # campaign stays closed when a refund gives budget back, and its rows wait.
+    # Cleared by any other status change.
+    chain_refused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # on-chain budget allocated by activation (tx hash), so activation is idempotent
     budget_allocated_tx: Mapped[str | None] = Bytes32()
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))

@@ -56,6 +56,7 @@ async def delete_product(session: AsyncSession, principal: Principal, product_id
         .values(
             status=CampaignStatus.PAUSED,
             status_reason="product deleted",
+            chain_refused=False,
             version=Campaign.version + 1,
         )
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
 from backend.campaigns import budgets, engine, rules
-from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
+from backend.campaigns.models import Campaign, CampaignStatus
 from backend.campaigns.service import load_campaign, save
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, InvalidTransition
@@ -50,7 +50,7 @@ async def activate(
         raise InvalidTransition(
             "the campaign has ended; move ends_at first", details={"field": "ends_at"}
         )
-    refused = (campaign.status_reason or "").startswith(CHAIN_REFUSED)
+    refused = campaign.chain_refused
     # A campaign the bank refused owes the rewards it granted within its cap: the owner
     # re-activates it after funding the bank; new rewards still stop at the cap.
     if not refused and campaign.budget_cap and campaign.used_budget >= campaign.budget_cap:
@@ -68,6 +68,7 @@ async def activate(
     campaign.budget_allocated_tx = tx_hash or campaign.budget_allocated_tx
     campaign.status = S.ACTIVE
     campaign.status_reason = None
+    campaign.chain_refused = False
     return await save(session, principal, campaign, "campaign.activate", before)
 
 
@@ -78,6 +79,7 @@ async def pause(session: AsyncSession, principal: Principal, campaign_id: str) -
     before = rules.snapshot(campaign)
     campaign.status = S.PAUSED
     campaign.status_reason = None
+    campaign.chain_refused = False
     return await save(session, principal, campaign, "campaign.pause", before)
 
 
@@ -93,6 +95,7 @@ async def deactivate(
         await budgets.deactivate(ctx, bank.address, campaign)
     campaign.status = S.DEACTIVATED
     campaign.status_reason = None
+    campaign.chain_refused = False
     # The bank refuses this campaign for good: what it has not batched yet can never pay.
     # (Rows in flight are cancelled when settlement retires their batch.)
     await session.flush()

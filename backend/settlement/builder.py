@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
+from backend.campaigns.models import Campaign, CampaignStatus
 from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
@@ -26,7 +26,7 @@ from backend.settlement.signer import Signer
 
 # Campaigns whose rows wait: deactivated, or never ran.
 WAITING_CAMPAIGNS = (CampaignStatus.DEACTIVATED, CampaignStatus.DRAFT)
-# Only budget_exhausted campaigns the chain refused (CHAIN_REFUSED) wait: one the engine
+# Only budget_exhausted campaigns the chain refused (`chain_refused`) wait: one the engine
 # closed because its rewards reserved the whole cap still owes every reward it granted,
 # and the chain budget covers them.
 
@@ -70,8 +70,7 @@ async def pending_groups(session: AsyncSession, chain_id: int, cooldown_s: int) 
             Campaign.status.not_in([str(s) for s in WAITING_CAMPAIGNS]),
             or_(
                 Campaign.status != CampaignStatus.BUDGET_EXHAUSTED,
-                Campaign.status_reason.is_(None),
-                Campaign.status_reason.not_like(f"{CHAIN_REFUSED}%"),
+                Campaign.chain_refused.is_(False),
             ),
         )
         .distinct()

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.campaigns import engine
-from backend.campaigns.models import CHAIN_REFUSED, Campaign, CampaignStatus
+from backend.campaigns.models import Campaign, CampaignStatus
 from backend.chain.nonces import sender_lock
 from backend.chain.reverts import classify
 from backend.core.locks import advisory_lock
@@ -423,7 +423,8 @@ async def apply_revert(
         campaign = await session.get(Campaign, batch.campaign_id, with_for_update=True)
         if campaign is not None and campaign.status != CampaignStatus.DEACTIVATED:
             campaign.status = status
-            campaign.status_reason = f"{CHAIN_REFUSED}: {reason}"[:500]
+            campaign.status_reason = f"on-chain push refused: {reason}"[:500]
+            campaign.chain_refused = True
         await alerts.notify(
             session,
             batch.product_id,

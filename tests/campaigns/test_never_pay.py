@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from backend.campaigns import engine
-from backend.campaigns.models import CHAIN_REFUSED, Campaign
+from backend.campaigns.models import Campaign
 from backend.interactions.models import Interaction
 from backend.rewards.models import Reward
 from tests.factories import make_campaign, wallet
@@ -96,9 +96,14 @@ async def test_deactivate__pending_rewards_cancelled_with_reason_and_budget_rele
 
 async def test_refund__campaign_the_chain_refused__stays_closed_with_its_reason(db_session, live):
     product, _, _, token = live
-    reason = f"{CHAIN_REFUSED}: bank: insufficient balance"
+    reason = "bank: insufficient balance"  # the flag decides, never the wording
     campaign = await make_campaign(
-        db_session, product, token=token, status="budget_exhausted", status_reason=reason
+        db_session,
+        product,
+        token=token,
+        status="budget_exhausted",
+        status_reason=reason,
+        chain_refused=True,
     )
     ids = await _earn(db_session, campaign, [2 * TOKENS, 3 * TOKENS])
     interaction = await db_session.scalar(select(Reward.interaction_id).where(Reward.id == ids[0]))
@@ -142,7 +147,7 @@ async def test_activate__chain_refused_with_cap_fully_reserved__allowed_so_rewar
     await db_session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id)
-        .values(status="budget_exhausted", status_reason=f"{CHAIN_REFUSED}: bank: paused")
+        .values(status="budget_exhausted", status_reason="bank: paused", chain_refused=True)
     )
     await db_session.commit()
 

@@ -19,7 +19,7 @@ from tests.factories import wallet
 from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
 
 
-async def _close_campaign(env: Env, reason: str) -> list[str]:
+async def _close_campaign(env: Env, reason: str, *, chain_refused: bool = False) -> list[str]:
     campaign = env.campaigns[0]
     wallets = [wallet(), wallet()]
     async with env.ctx.sessions() as session:
@@ -30,6 +30,7 @@ async def _close_campaign(env: Env, reason: str) -> list[str]:
             .values(
                 status="budget_exhausted",
                 status_reason=reason,
+                chain_refused=chain_refused,
                 budget_cap=10 * TOKENS,
                 used_budget=10 * TOKENS,
             )
@@ -57,7 +58,7 @@ async def test_push__campaign_closed_at_its_cap__granted_rewards_still_settle(en
 
 
 async def test_push__campaign_the_chain_refused__rows_wait_for_the_owner(env: Env):
-    await _close_campaign(env, "on-chain push refused: bank: budget exceeded")
+    await _close_campaign(env, "bank: budget exceeded", chain_refused=True)
 
     report = await push_once(env.ctx, options=FAST)
 
