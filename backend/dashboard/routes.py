@@ -11,7 +11,13 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
-from backend.dashboard import campaign_pages, product_pages, session_pages, wallet_page
+from backend.dashboard import (
+    campaign_pages,
+    product_pages,
+    review_pages,
+    session_pages,
+    wallet_page,
+)
 from backend.dashboard.web import EXCEPTION_HANDLERS, STATIC, provide_viewer, require_csrf
 
 dashboard_router = Router(
@@ -20,6 +26,7 @@ dashboard_router = Router(
         *session_pages.route_handlers,
         *product_pages.route_handlers,
         *campaign_pages.route_handlers,
+        *review_pages.route_handlers,
     ],
     dependencies={"viewer": Provide(provide_viewer)},
     before_request=require_csrf,
