@@ -49,6 +49,26 @@ class RewardTotals(msgspec.Struct):
     pushed: Tally  # credited on-chain, claimable by the users
     cancelled: Tally
     claimed: ClaimedTally
+    held: Tally = msgspec.field(default_factory=lambda: Tally(0, "0"))  # waiting for review
+
+
+class FraudDay(msgspec.Struct):
+    """Rewards a fraud rule held or refused, per UTC day of the reward and reason code.
+
+    `held`: rewards the rule held (whatever the review decided later); `rejected`: rewards
+    refused by the rule at evaluation, or rejected after it held them (by a reviewer or
+    the product's default decision)."""
+
+    day: str
+    reason: str
+    outcome: str  # held | rejected
+    count: int
+    amount: str
+
+
+class Fraud(msgspec.Struct):
+    days: list[FraudDay]
+    held_share_bps: int  # rewards ever held, per 10,000 rewards of the campaign
 
 
 class Budget(msgspec.Struct):
@@ -76,6 +96,7 @@ class CampaignAnalytics(msgspec.Struct):
     completed_purchases: int
     rewards_total: str  # pending + pushed: what the campaign has committed to pay
     cost_per_acquisition: str | None  # rewards_total // completed_purchases; None without any
+    fraud: Fraud = msgspec.field(default_factory=lambda: Fraud([], 0))
 
 
 _INTERACTIONS = text(
@@ -94,6 +115,35 @@ _REWARDS = text(
            count(*) AS n, coalesce(sum(amount), 0) AS total
     FROM rewards WHERE product_id = :product_id AND campaign_id = :campaign_id
     GROUP BY 1
+    """
+)
+# A refused reward's reason is "fraud: <codes>"; a held one keeps hold_reasons after review.
+_FRAUD = text(
+    """
+    WITH r AS (
+        SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
+               amount, hold_reasons,
+               CASE WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud: %'
+                    THEN string_to_array(substr(cancelled_reason, 8), ',')
+                    WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud review: rejected%'
+                    THEN hold_reasons END AS rejected
+        FROM rewards
+        WHERE product_id = :product_id AND campaign_id = :campaign_id
+          AND (hold_reasons IS NOT NULL OR cancelled_reason LIKE 'fraud%')
+    ), tagged AS (
+        SELECT day, amount, 'held' AS outcome, unnest(hold_reasons) AS reason
+        FROM r WHERE hold_reasons IS NOT NULL
+        UNION ALL
+        SELECT day, amount, 'rejected', unnest(rejected) FROM r WHERE rejected IS NOT NULL
+    )
+    SELECT day, reason, outcome, count(*) AS n, sum(amount) AS total
+    FROM tagged GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    """
+)
+_HELD_SHARE = text(
+    """
+    SELECT count(*) FILTER (WHERE hold_reasons IS NOT NULL) AS held, count(*) AS total
+    FROM rewards WHERE product_id = :product_id AND campaign_id = :campaign_id
     """
 )
 _WALLETS = text(
@@ -138,6 +188,12 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         Referrer(row.wallet, int(row.n), str(int(row.total)))
         for row in await session.execute(_REFERRERS, {**keys, "limit": TOP_REFERRERS})
     ]
+    fraud_days = [
+        FraudDay(row.day, row.reason, row.outcome, int(row.n), str(int(row.total)))
+        for row in await session.execute(_FRAUD, keys)
+    ]
+    share = (await session.execute(_HELD_SHARE, keys)).one()
+    held = by_status.get("held", (0, 0))
     purchases = sum(d.count for d in days if d.type == COMPLETED_PURCHASE)
     committed = pending[1] + pushed[1]
     cap, used = campaign.budget_cap, campaign.used_budget
@@ -153,6 +209,7 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
             claimed=ClaimedTally(
                 0, "0", False, "claims are not indexed yet; 0 until the indexer reports them"
             ),
+            held=Tally(held[0], str(held[1])),
         ),
         budget=Budget(
             unlimited=cap == 0,
@@ -165,10 +222,15 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         completed_purchases=purchases,
         rewards_total=str(committed),
         cost_per_acquisition=str(committed // purchases) if purchases else None,
+        fraud=Fraud(
+            fraud_days,
+            int(share.held) * 10_000 // int(share.total) if share.total else 0,
+        ),
     )
 
 
 CSV_COLUMNS = ("metric", "day", "type", "wallet", "count", "amount")
+# fraud rows: metric fraud_held / fraud_rejected, `type` = the rule's reason code
 
 
 def to_csv(report: CampaignAnalytics) -> str:
@@ -177,7 +239,7 @@ def to_csv(report: CampaignAnalytics) -> str:
         {"metric": "interactions", "day": d.day, "type": d.type, "count": d.count}
         for d in report.interactions
     ]
-    for name in ("pending", "pushed", "cancelled", "claimed"):
+    for name in ("pending", "pushed", "cancelled", "claimed", "held"):
         tally = getattr(report.rewards, name)
         rows.append({"metric": f"rewards_{name}", "count": tally.count, "amount": tally.amount})
     rows.append({"metric": "budget_cap", "amount": report.budget.cap})
@@ -191,6 +253,17 @@ def to_csv(report: CampaignAnalytics) -> str:
     rows.append({"metric": "completed_purchases", "count": report.completed_purchases})
     rows.append({"metric": "rewards_total", "amount": report.rewards_total})
     rows.append({"metric": "cost_per_acquisition", "amount": report.cost_per_acquisition or ""})
+    rows.extend(
+        {
+            "metric": f"fraud_{f.outcome}",
+            "day": f.day,
+            "type": f.reason,
+            "count": f.count,
+            "amount": f.amount,
+        }
+        for f in report.fraud.days
+    )
+    rows.append({"metric": "fraud_held_share_bps", "count": report.fraud.held_share_bps})
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -123,6 +123,7 @@ async def test_analytics__csv__same_figures(api, scenario):
         "rewards_pushed,,,,3,175\n"
         "rewards_cancelled,,,,1,70\n"
         "rewards_claimed,,,,0,0\n"
+        "rewards_held,,,,0,0\n"
         "budget_cap,,,,,1000\n"
         "budget_used,,,,,600\n"
         "budget_left,,,,,400\n"
@@ -132,6 +133,7 @@ async def test_analytics__csv__same_figures(api, scenario):
         "completed_purchases,,,,3,\n"
         "rewards_total,,,,,315\n"
         "cost_per_acquisition,,,,,105\n"
+        "fraud_held_share_bps,,,,0,\n"
     )
 
 

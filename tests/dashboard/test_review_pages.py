@@ -124,3 +124,20 @@ async def test_review_page__junk_ids__422_and_nothing_changes(web, db_session, c
         response = await post_form(web, review, data)
         assert response.status_code == 422, (data, response.status_code)
     assert await count(db_session, "SELECT count(*) FROM rewards WHERE status = 'held'") == 4
+
+
+async def test_campaign_page__under_review_amount_and_fraud_by_rule(
+    web, db_session, clean_db, owner
+):
+    _, campaign, _, _ = await held_shop(web, db_session, clean_db, owner.address)
+    await sign_in(web, db_session, owner.address)
+
+    page = await web.get(f"/dashboard/campaigns/{campaign.id}")
+
+    assert page.status_code == 200, page.text
+    html = page.text
+    held = html.split('data-metric="held">', 1)[1].split("</span>", 1)[0]
+    assert held.startswith("20")  # two referrals of 10 tokens each, all held
+    assert "4 rewards · 100.0% ever held" in html
+    table = html.split('data-testid="fraud-by-rule"', 1)[1]
+    assert '<code>shared_device</code></td><td>held</td><td class="num">4</td>' in table
