@@ -127,6 +127,7 @@ async def rewarded_events(session: AsyncSession, before: datetime) -> int:
                 Reward.level,
                 Reward.token,
                 Reward.amount,
+                Reward.status,
             )
             .where(Reward.id > cursor.position, Reward.created_at < before)
             .order_by(Reward.id)
@@ -147,6 +148,8 @@ async def rewarded_events(session: AsyncSession, before: datetime) -> int:
                     "level": row.level,
                     "token": row.token,
                     "amount": str(row.amount),
+                    # as read now: `held` waits for the product's fraud review (docs/fraud.md)
+                    "status": row.status,
                 }
             )
     for (product_id, interaction_id), rewards in by_interaction.items():

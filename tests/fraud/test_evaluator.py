@@ -3,11 +3,15 @@ the rewards, with the budget of a refused reward given back."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from backend.fraud.models import FraudRule, FraudSettings
+from backend.notifications.producers import produce_events
 from tests.evaluator.helpers import drain
 from tests.factories import make_campaign, make_product, wallet
 from tests.fraud.helpers import act
 from tests.interactions.helpers import E18, count, rows
+from tests.notifications.conftest import make_endpoint
 
 
 async def test_evaluate__sybil_ring_on_one_device__every_reward_held(client, db_session, clean_db):
@@ -126,3 +130,33 @@ async def test_evaluate__reject_rule__reward_cancelled_with_reason_and_budget_gi
         w=denied,
     )
     assert counted == 0
+
+
+async def test_evaluate__held_reward__interaction_rewarded_webhook_says_held(
+    client, db_session, clean_db
+):
+    product, key = await make_product(db_session)
+    await make_campaign(db_session, product, trigger="referral.referred")
+    await make_endpoint(
+        db_session, product, "https://hooks.example/x", events=("interaction.rewarded",)
+    )
+    farmer, sock = wallet(), wallet()
+    await act(clean_db, client, key, product.id, farmer, "webshop.open", device="phone")
+    await act(
+        clean_db,
+        client,
+        key,
+        product.id,
+        sock,
+        "referral.referred",
+        device="phone",
+        referrer=farmer,
+    )
+    await drain(clean_db)
+
+    await produce_events(clean_db, now=datetime.now(UTC) + timedelta(minutes=1))
+
+    sent = await rows(db_session, "SELECT payload FROM webhook_deliveries")
+    assert [
+        sorted((r["wallet"], r["status"]) for r in d.payload["data"]["rewards"]) for d in sent
+    ] == [sorted([(sock, "held"), (farmer, "held")])]

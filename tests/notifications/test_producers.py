@@ -105,6 +105,7 @@ async def test_interaction_rewarded__one_event_per_interaction_once(clean_db, db
     data = deliveries[0].payload["data"]
     assert data["interaction_id"] == interaction_id
     assert sorted(r["amount"] for r in data["rewards"]) == ["10", "9"]
+    assert {r["status"] for r in data["rewards"]} == {"pending"}
 
 
 async def test_rewards_claimed__sent_once_final_to_products_that_paid_the_wallet(
