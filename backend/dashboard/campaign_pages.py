@@ -22,7 +22,7 @@ from backend.campaigns.models import Campaign
 from backend.core.context import AppContext
 from backend.core.errors import DomainError, NotFound
 from backend.dashboard import charts, insights
-from backend.dashboard.forms import FormInvalid, FormReader, campaign_values, convert, domain_errors
+from backend.dashboard.forms import FormReader, Refused, attempt, campaign_values, convert
 from backend.dashboard.web import render, see_other
 from backend.products import service as products
 from backend.products import tokens
@@ -138,14 +138,15 @@ async def create_campaign(
     request: Request[Any, Any, Any], product_id: str, viewer: Principal, db_session: AsyncSession
 ) -> Page:
     reader = FormReader(await request.form())
-    try:
+
+    async def create() -> Campaign:
         values = campaign_values(reader)
         reader.check()
         data = convert(values, cs.CampaignCreate)
-        campaign = await service.create_campaign(db_session, viewer, product_id, data)
-    except (FormInvalid, DomainError) as exc:
-        await db_session.rollback()
-        errors = exc.errors if isinstance(exc, FormInvalid) else domain_errors(exc)
+        return await service.create_campaign(db_session, viewer, product_id, data)
+
+    created = await attempt(db_session, create)
+    if isinstance(created, Refused):
         return await _form_page(
             request,
             viewer,
@@ -153,10 +154,10 @@ async def create_campaign(
             product_id,
             campaign=None,
             form=_submitted(reader),
-            errors=errors,
+            errors=created.errors,
             status=422,
         )
-    return see_other(f"/dashboard/campaigns/{campaign.id}")
+    return see_other(f"/dashboard/campaigns/{created.id}")
 
 
 @get("/campaigns/{campaign_id:str}/edit")
@@ -179,7 +180,8 @@ async def update_campaign(
 ) -> Page:
     campaign = await service.get_campaign(db_session, viewer, campaign_id)
     reader = FormReader(await request.form())
-    try:
+
+    async def update() -> None:
         values = campaign_values(reader, editable_token=campaign.status == "draft")
         values["version"] = reader.integer("version")
         reader.check()
@@ -187,9 +189,9 @@ async def update_campaign(
             {k: v for k, v in values.items() if v is not None or k in _NULLABLE}, cs.CampaignUpdate
         )
         await service.update_campaign(db_session, viewer, campaign_id, data, app_context)
-    except (FormInvalid, DomainError) as exc:
-        await db_session.rollback()
-        errors = exc.errors if isinstance(exc, FormInvalid) else domain_errors(exc)
+
+    refused = await attempt(db_session, update)
+    if isinstance(refused, Refused):
         current = await service.get_campaign(db_session, viewer, campaign_id)
         return await _form_page(
             request,
@@ -198,8 +200,8 @@ async def update_campaign(
             current.product_id,
             campaign=current,
             form=_submitted(reader),
-            errors=errors,
-            status=422 if not isinstance(exc, DomainError) or exc.status_code == 422 else 409,
+            errors=refused.errors,
+            status=422 if refused.status == 422 else 409,  # 409: someone edited it meanwhile
         )
     return see_other(f"/dashboard/campaigns/{campaign_id}")
 

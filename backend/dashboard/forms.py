@@ -9,11 +9,14 @@ of either step come back as {field: message}, keyed like the API's
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 from litestar.datastructures import FormMultiDict
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import DomainError
 
@@ -70,6 +73,29 @@ def domain_errors(exc: DomainError) -> FormErrors:
         problem = details.get("problem")
         return {field_key(field): str(problem) if problem else exc.message}
     return {"form": exc.message}
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a form's action did not happen: errors by field, and the refusal's status."""
+
+    errors: FormErrors
+    status: int  # 422 for input the form or the service refused; the service's status otherwise
+
+
+async def attempt(session: AsyncSession, action: Callable[[], Awaitable[T]]) -> T | Refused:
+    """Run a form's action: its result, or (rolled back) the errors to show by their fields.
+
+    Every dashboard form posts through this, so a refusal always re-renders the same way.
+    """
+    try:
+        return await action()
+    except FormInvalid as exc:
+        await session.rollback()
+        return Refused(exc.errors, 422)
+    except DomainError as exc:
+        await session.rollback()
+        return Refused(domain_errors(exc), exc.status_code)
 
 
 class FormReader:

@@ -13,7 +13,11 @@ from litestar.static_files import create_static_files_router
 
 from backend.dashboard import (
     campaign_pages,
+    product_access_pages,
+    product_audit_pages,
+    product_bank_pages,
     product_pages,
+    product_settings_pages,
     review_pages,
     session_pages,
     wallet_page,
@@ -25,6 +29,10 @@ dashboard_router = Router(
     route_handlers=[
         *session_pages.route_handlers,
         *product_pages.route_handlers,
+        *product_settings_pages.route_handlers,
+        *product_access_pages.route_handlers,
+        *product_bank_pages.route_handlers,
+        *product_audit_pages.route_handlers,
         *campaign_pages.route_handlers,
         *review_pages.route_handlers,
     ],
