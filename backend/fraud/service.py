@@ -85,15 +85,17 @@ async def refuse(
     ids: Sequence[int] = (),
     interaction_ids: Sequence[int] = (),
     reason: str,
+    held_only: bool = False,
 ) -> list[rewards.CancelledReward]:
-    """Unsettled (pending or held) rows -> cancelled, their budget given back: the one path."""
+    """Unsettled (pending or held; `held_only`: held) rows -> cancelled, their budget given
+    back: the one path. Campaigns are locked before the rows, like every refund."""
     params = {"ids": list(ids), "iids": list(interaction_ids)}
     campaign_ids = [row.campaign_id for row in await session.execute(CAMPAIGNS_OF_SQL, params)]
     if not campaign_ids:
         return []
     locked = await engine.lock_campaigns(session, campaign_ids)
     cancelled = await rewards.cancel_unsettled(
-        session, ids=ids, interaction_ids=interaction_ids, reason=reason
+        session, ids=ids, interaction_ids=interaction_ids, reason=reason, held_only=held_only
     )
     await engine.give_back(session, locked, cancelled)
     return cancelled
@@ -144,7 +146,7 @@ async def review(
             for row in await session.execute(HELD_OF_SQL, {"ids": wanted, "product": product_id})
         ]
         reason = "fraud review: rejected" + (f" ({note})" if note else "")
-        cancelled = await refuse(session, ids=held, reason=reason) if held else []
+        cancelled = await refuse(session, ids=held, reason=reason, held_only=True) if held else []
         done = sorted(row.id for row in cancelled)
         details = [
             {

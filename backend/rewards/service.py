@@ -94,6 +94,10 @@ CANCEL_UNSETTLED_SQL = text(
     + "AND status IN ('pending', 'held')"
     + _RETURNING
 )
+# a fraud review's rejection: only rows still held (another reviewer may have approved one)
+CANCEL_HELD_SQL = text(
+    _CANCEL + "id = ANY(CAST(:ids AS bigint[])) AND status = 'held'" + _RETURNING
+)
 CANCEL_BATCHED_SQL = text(
     _CANCEL
     + "batch_id = :batch AND status = 'batched' AND (refunded_after_settlement OR :every)"
@@ -152,9 +156,13 @@ async def cancel_unsettled(
     ids: Sequence[int] = (),
     interaction_ids: Sequence[int] = (),
     reason: str,
+    held_only: bool = False,
 ) -> list[CancelledReward]:
-    """Pending or held rows (by id, or of interactions) -> cancelled; the caller holds their
-    campaigns' locks and gives the budget back (backend.fraud.service.refuse)."""
+    """Pending or held rows (by id, or of interactions; `held_only`: held rows by id) ->
+    cancelled; the caller holds their campaigns' locks and gives the budget back
+    (backend.fraud.service.refuse)."""
+    if held_only:
+        return await _cancel(session, CANCEL_HELD_SQL, {"ids": list(ids), "reason": reason})
     return await _cancel(
         session,
         CANCEL_UNSETTLED_SQL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from backend.fraud import service
 from backend.fraud.models import FraudRule, FraudSettings
 from backend.notifications.producers import produce_events
 from tests.evaluator.helpers import drain
@@ -160,3 +161,43 @@ async def test_evaluate__held_reward__interaction_rewarded_webhook_says_held(
     assert [
         sorted((r["wallet"], r["status"]) for r in d.payload["data"]["rewards"]) for d in sent
     ] == [sorted([(sock, "held"), (farmer, "held")])]
+
+
+async def test_refuse_held_only__row_approved_meanwhile__left_pending_budget_kept(
+    client, db_session, clean_db
+):
+    product, key = await make_product(db_session)
+    campaign = await make_campaign(db_session, product, trigger="referral.referred")
+    farmer, sock = wallet(), wallet()
+    await act(clean_db, client, key, product.id, farmer, "webshop.open", device="phone")
+    await act(
+        clean_db,
+        client,
+        key,
+        product.id,
+        sock,
+        "referral.referred",
+        device="phone",
+        referrer=farmer,
+    )
+    await drain(clean_db)
+    ids = [r.id for r in await rows(db_session, "SELECT id FROM rewards ORDER BY id")]
+    async with clean_db.sessions() as session:
+        await service.review(
+            session, product_id=product.id, reward_ids=ids[:1], decision="approve", actor="a"
+        )
+        await session.commit()
+
+    # a rejection that read the row as held before the approval committed
+    async with clean_db.sessions() as session:
+        cancelled = await service.refuse(session, ids=ids, reason="late", held_only=True)
+        await session.commit()
+
+    assert [c.id for c in cancelled] == ids[1:]
+    found = await rows(db_session, "SELECT status FROM rewards ORDER BY id")
+    assert [r.status for r in found] == ["pending", "cancelled"]
+    used = await count(
+        db_session, "SELECT used_budget FROM campaigns WHERE id = :id", id=campaign.id
+    )
+    kept = await count(db_session, "SELECT amount FROM rewards WHERE id = :id", id=ids[0])
+    assert used == kept
