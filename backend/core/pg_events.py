@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,21 @@ def off_gap(handler: Callable[[], None]) -> None:
         _gap_handlers.remove(handler)
 
 
+# PostgreSQL refuses a payload of 8000 bytes or more, and with it the whole transaction.
+MAX_PAYLOAD = 7_999
+EVERY = "*"  # the key of a payload that names too many to list: every key of its kind
+
+
+def joined(keys: Iterable[str], kind: str | None = None) -> str:
+    """`keys` as one payload ("a,b" or "kind:a,kind:b"); when they do not fit in a
+    notification, the one key EVERY instead (a listener then drops every key of the kind)."""
+    prefix = "" if kind is None else kind + ":"
+    payload = ",".join(prefix + key for key in keys)
+    return payload if len(payload.encode()) <= MAX_PAYLOAD else prefix + EVERY
+
+
 def each(payload: str, kind: str) -> list[str]:
-    """The keys of one kind in a cache payload ("kind:key[,kind:key...]")."""
+    """The keys of one kind in a cache payload ("kind:key[,kind:key...]"); [EVERY] means all."""
     prefix = kind + ":"
     return [part[len(prefix) :] for part in payload.split(",") if part.startswith(prefix)]
 

@@ -259,9 +259,9 @@ async def _evaluate(
             {
                 "ids": [r.interaction_id for r in claimed],
                 "evaluated_channel": pg_events.EVALUATED,
-                "products": ",".join(products),
+                "products": pg_events.joined(products),
                 "cache_channel": pg_events.CACHE,
-                "edges": ",".join(f"edges:{p}" for p in edges),
+                "edges": pg_events.joined(edges, "edges") if edges else "",
             },
         )
     ).one()

@@ -184,6 +184,9 @@ chain_cache = ChainCache()
 
 def _on_cache_change(payload: str) -> None:
     for product_id in pg_events.each(payload, "edges"):
+        if product_id == pg_events.EVERY:
+            chain_cache.clear()
+            return
         chain_cache.forget_product(product_id)
 
 

@@ -8,7 +8,9 @@ import time
 
 from sqlalchemy import event, text
 
+from backend.core import pg_events
 from backend.evaluation.batch import PRODUCT_LOCK_SPACE, evaluate_once
+from backend.referrals import service as referral_service
 from tests.conftest import TEST_SECRET
 from tests.evaluator.helpers import drain, sample, store
 from tests.factories import make_campaign, make_product, wallet
@@ -277,3 +279,40 @@ async def test_prefer_wait__above_the_bound__waits_10_s_at_most(client, db_sessi
     assert response.status_code == 202
     assert response.headers["preference-applied"] == "wait=10"
     assert response.json()["evaluated"] is True  # evaluated (nothing to pay) well before
+
+
+async def test_batch__new_edges_on_130_products__one_batch_and_every_cache_told(
+    client, db_session, clean_db
+):
+    # 130 product ids do not fit in one notification (8,000 bytes): before, PostgreSQL
+    # refused the batch's transaction, and the evaluator retried it for ever
+    for _ in range(130):
+        product, key = await make_product(db_session)
+        await store(client, key, product.id, wallet(), "referral.referred", referrer=wallet())
+
+    report = await evaluate_once(clean_db.sessions, secret=TEST_SECRET, limit=500)
+
+    assert report.evaluated == 130
+    assert len(report.products) == 130
+    assert await count(db_session, "SELECT count(*) FROM evaluation_queue") == 0
+
+
+def test_notification_payload__too_long__names_every_key_instead():
+    products = [f"0x{n:064x}" for n in range(130)]
+
+    assert pg_events.joined(products[:3], "edges") == ",".join(f"edges:{p}" for p in products[:3])
+    assert pg_events.joined(products, "edges") == "edges:*"
+    assert pg_events.joined(products) == "*"
+    assert pg_events.each(pg_events.joined(products, "edges"), "edges") == [pg_events.EVERY]
+
+
+def test_referral_cache__told_every_product__drops_every_chain():
+    cache = referral_service.chain_cache
+    cache.clear()
+    product = "0x" + "11" * 32
+    cache.put(product, "0x" + "aa" * 20, ("0x" + "bb" * 20,), cache.generation(product))
+    assert cache.get("0x" + "11" * 32, "0x" + "aa" * 20) is not None
+
+    referral_service._on_cache_change("edges:*")
+
+    assert cache.get("0x" + "11" * 32, "0x" + "aa" * 20) is None
