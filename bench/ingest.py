@@ -108,9 +108,10 @@ async def _seed(database_url: str, durable: bool) -> tuple[str, str]:
 
 
 def _wallets(count: int) -> list[str]:
-    from eth_account import Account
+    """`count` random checksummed addresses (no key pairs: nothing here signs)."""
+    from eth_utils import to_checksum_address
 
-    return [Account.create().address for _ in range(count)]
+    return [to_checksum_address(os.urandom(20)) for _ in range(count)]
 
 
 async def _wait_ready(base_url: str, limit_s: float = 60.0) -> None:
@@ -374,10 +375,10 @@ class RawHttp:
     request, so the load generator takes little from the server on a small machine."""
 
     def __init__(self, host: str, port: int, key: str) -> None:
-        self.host, self.port = host, port
+        self.host, self.port, self.key = host, port, key
         self.head = (
             "POST /api/external/interactions HTTP/1.1\r\nHost: {host}\r\n"
-            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            "Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
             "Content-Length: {length}\r\n\r\n"
         )
 
@@ -385,10 +386,14 @@ class RawHttp:
         return await asyncio.open_connection(self.host, self.port)
 
     async def post(
-        self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], body: bytes
+        self,
+        streams: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        body: bytes,
+        key: str | None = None,
     ) -> int:
+        """POST `body` with this client's key, or `key` (traffic spread over products)."""
         reader, writer = streams
-        head = self.head.format(host=self.host, length=len(body)).encode()
+        head = self.head.format(host=self.host, key=key or self.key, length=len(body)).encode()
         writer.write(head + body)
         status_line = await reader.readline()
         length = 0
@@ -565,13 +570,14 @@ asyncio.run(main())
 
 async def _bench_evaluator(
     database_url: str,
-    product_id: str,
+    products: list[str],
     wallets: list[str],
     count: int,
     env: dict[str, str],
     postgres_pid: int | None,
 ) -> dict[str, Any]:
-    """`count` interactions queued at once (the server stopped), drained by one evaluator."""
+    """`count` interactions queued at once (the server stopped), drained by one evaluator;
+    the interactions go to `products` in turn."""
     import asyncpg
     import psutil
 
@@ -581,14 +587,15 @@ async def _bench_evaluator(
             """
             WITH stored AS (
                 INSERT INTO interactions (product_id, wallet, type, source)
-                SELECT $1, w, 'webshop.open', 'bench'
-                FROM unnest($2::varchar[]) WITH ORDINALITY AS v(w, n) ORDER BY n
+                SELECT p, w, 'webshop.open', 'bench'
+                FROM unnest($1::varchar[], $2::varchar[]) WITH ORDINALITY AS v(p, w, n)
+                ORDER BY n
                 RETURNING id, product_id
             )
             INSERT INTO evaluation_queue (interaction_id, product_id)
             SELECT id, product_id FROM stored
             """,
-            product_id,
+            [products[i % len(products)] for i in range(count)],
             [wallets[i % len(wallets)] for i in range(count)],
         )
         rewards_before = await connection.fetchval("SELECT count(*) FROM rewards")
@@ -744,7 +751,7 @@ async def run(
             server.wait(timeout=20)
             server = None
             evaluator = await _bench_evaluator(
-                database_url, product_id, wallets, evaluate, env, postgres.pid
+                database_url, [product_id], wallets, evaluate, env, postgres.pid
             )
             load_after = os.getloadavg()
         finally:
