@@ -79,6 +79,57 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Check:
+    """A rule with its parameters parsed once per batch (what `judge` evaluates)."""
+
+    rule: Rule
+    limits: tuple[int | None, int | None] = (None, None)  # per hour/day, or (amount, window)
+    wallets: frozenset[str] = frozenset()  # lower-cased
+    ips: frozenset[str] = frozenset()
+    devices: frozenset[str] = frozenset()
+
+    @property
+    def reads_own_signals(self) -> bool:
+        return bool(self.ips or self.devices)
+
+
+def compile_rules(rules: Iterable[Rule]) -> list[Check]:
+    """Parse parameters once; rules that can never match (an empty deny list, a velocity or
+    earnings rule without a limit) are left out, so they cost nothing per reward."""
+    checks: list[Check] = []
+    for rule in rules:
+        params = rule.params
+        if rule.kind in SHARED:
+            checks.append(Check(rule))
+        elif rule.kind == "referral_velocity":
+            limits = (_int(params.get("max_per_hour")), _int(params.get("max_per_day")))
+            if limits != (None, None):
+                checks.append(Check(rule, limits))
+        elif rule.kind == "wallet_earnings":
+            limit = _int(params.get("max_amount"))
+            if limit is not None:
+                checks.append(Check(rule, (limit, window_of(rule))))
+        elif rule.kind == "min_purchase":
+            minimum = _int(params.get("min_amount"))
+            if minimum is not None:
+                checks.append(Check(rule, (minimum, None)))
+        elif rule.kind == "deny_list":
+            check = Check(
+                rule,
+                wallets=frozenset(str(w).lower() for w in params.get("wallets", ())),
+                ips=frozenset(str(i) for i in params.get("ips", ())),
+                devices=frozenset(str(d) for d in params.get("devices", ())),
+            )
+            if check.wallets or check.ips or check.devices:
+                checks.append(check)
+    return checks
+
+
+def window_of(rule: Rule) -> int:
+    return PERIODS_S.get(str(rule.params.get("period", "day")), 86_400)
+
+
 def judge(
     subjects: Sequence[Subject],
     rules: Mapping[str, Sequence[Rule]],
@@ -86,13 +137,14 @@ def judge(
 ) -> dict[int, Verdict]:
     """Verdicts of the subjects a rule matched, in arrival order; earnings accumulate over
     the batch (a refused reward does not count as earned)."""
+    checks = {product: compile_rules(product_rules) for product, product_rules in rules.items()}
     earned = dict(evidence.earned)
     verdicts: dict[int, Verdict] = {}
     for subject in subjects:
-        matched: list[Rule] = []
-        for rule in rules.get(subject.product_id, ()):
-            if _matches(rule, subject, evidence, earned):
-                matched.append(rule)
+        product_checks = checks.get(subject.product_id)
+        if not product_checks:
+            continue
+        matched = [c.rule for c in product_checks if _matches(c, subject, evidence, earned)]
         refused = any(r.action == REJECT for r in matched)
         if matched:
             verdicts[subject.interaction_id] = Verdict(
@@ -100,56 +152,61 @@ def judge(
                 tuple(dict.fromkeys(r.reason_code for r in matched)),
             )
         if not refused:
-            for rule in rules.get(subject.product_id, ()):
-                if rule.kind == "wallet_earnings":
-                    window = PERIODS_S.get(str(rule.params.get("period", "day")), 86_400)
+            for check in product_checks:
+                if check.rule.kind == "wallet_earnings":
+                    window = check.limits[1] or 86_400
                     for wallet, amount in subject.payouts:
                         key = (subject.product_id, wallet, window)
                         earned[key] = earned.get(key, 0) + amount
     return verdicts
 
 
+NO_SIGNALS = Signals()
+
+
 def _matches(
-    rule: Rule, subject: Subject, evidence: Evidence, earned: Mapping[tuple[str, str, int], int]
+    check: Check,
+    subject: Subject,
+    evidence: Evidence,
+    earned: Mapping[tuple[str, str, int], int],
 ) -> bool:
-    kind, params = rule.kind, rule.params
-    own = evidence.signals.get((subject.product_id, subject.wallet), Signals())
+    kind = check.rule.kind
     if kind in SHARED:
         if subject.referrer is None:
             return False
-        theirs = evidence.signals.get((subject.product_id, subject.referrer), Signals())
+        own = evidence.signals.get((subject.product_id, subject.wallet), NO_SIGNALS)
+        theirs = evidence.signals.get((subject.product_id, subject.referrer), NO_SIGNALS)
         attribute = SHARED[kind]
         return bool(getattr(own, attribute) & getattr(theirs, attribute))
     if kind == "referral_velocity":
         if subject.referrer is None:
             return False
         hour, day = evidence.referred.get((subject.product_id, subject.referrer), (0, 0))
-        per_hour, per_day = _int(params.get("max_per_hour")), _int(params.get("max_per_day"))
+        per_hour, per_day = check.limits
         return (per_hour is not None and hour > per_hour) or (per_day is not None and day > per_day)
     if kind == "wallet_earnings":
-        limit = _int(params.get("max_amount"))
-        if limit is None:
-            return False
-        window = PERIODS_S.get(str(params.get("period", "day")), 86_400)
+        limit, window = check.limits
+        assert limit is not None and window is not None
         return any(
             earned.get((subject.product_id, wallet, window), 0) + amount > limit
             for wallet, amount in subject.payouts
         )
     if kind == "min_purchase":
-        minimum = _int(params.get("min_amount"))
+        minimum = check.limits[0]
         return (
             minimum is not None
             and subject.order_amount is not None
             and subject.order_amount < minimum
         )
     if kind == "deny_list":
-        wallets = {str(w).lower() for w in params.get("wallets", ())}
-        recipients = {subject.wallet.lower(), *(w.lower() for w, _ in subject.payouts)}
-        return bool(
-            wallets & recipients
-            or own.ips & set(params.get("ips", ()))
-            or own.devices & set(params.get("devices", ()))
-        )
+        if check.wallets and (
+            subject.wallet.lower() in check.wallets
+            or any(w.lower() in check.wallets for w, _ in subject.payouts)
+        ):
+            return True
+        if check.reads_own_signals:
+            own = evidence.signals.get((subject.product_id, subject.wallet), NO_SIGNALS)
+            return bool(own.ips & check.ips or own.devices & check.devices)
     return False
 
 
@@ -166,14 +223,18 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def needs(rules: Iterable[Rule]) -> set[str]:
-    """What evidence a set of rules reads: signals, referred, earned (windows in seconds)."""
+def needs(checks: Iterable[Check]) -> set[str]:
+    """What evidence the compiled rules read: referrer_signals (shared_*), own_signals (a deny
+    list of IPs or devices), referred (velocity), earned (earnings windows)."""
     wanted: set[str] = set()
-    for rule in rules:
-        if rule.kind in SHARED or rule.kind == "deny_list":
-            wanted.add("signals")
-        elif rule.kind == "referral_velocity":
+    for check in checks:
+        kind = check.rule.kind
+        if kind in SHARED:
+            wanted.add("referrer_signals")
+        elif kind == "deny_list" and check.reads_own_signals:
+            wanted.add("own_signals")
+        elif kind == "referral_velocity":
             wanted.add("referred")
-        elif rule.kind == "wallet_earnings":
+        elif kind == "wallet_earnings":
             wanted.add("earned")
     return wanted

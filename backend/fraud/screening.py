@@ -8,7 +8,7 @@ refusing goes through the one path that gives budget back (backend.fraud.service
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -94,10 +94,10 @@ async def screen(session: AsyncSession, outcome: Outcome, paying: Mapping[int, P
         return Screened()
     products = sorted({s.product_id for s in subjects})
     rules = await effective_rules(session, products)
-    active = [rule for product in products for rule in rules.get(product, ())]
-    if not active:
+    checks = {product: r.compile_rules(product_rules) for product, product_rules in rules.items()}
+    if not any(checks.values()):
         return Screened()
-    evidence = await _evidence(session, subjects, active)
+    evidence = await _evidence(session, subjects, checks)
     verdicts = r.judge(subjects, rules, evidence)
     if not verdicts:
         return Screened()
@@ -141,40 +141,58 @@ def _subjects(outcome: Outcome, paying: Mapping[int, Paying]) -> list[r.Subject]
 
 
 async def _evidence(
-    session: AsyncSession, subjects: Sequence[r.Subject], active: Iterable[r.Rule]
+    session: AsyncSession,
+    subjects: Sequence[r.Subject],
+    checks: Mapping[str, Sequence[r.Check]],
 ) -> r.Evidence:
-    active = list(active)
-    wanted = r.needs(active)
+    """One statement per kind of evidence the products' rules read, for only the subjects
+    those rules can match (a reward without a referrer needs no referrer's signals)."""
+    wanted = {product: r.needs(product_checks) for product, product_checks in checks.items()}
     signals: dict[tuple[str, str], r.Signals] = {}
     referred: dict[tuple[str, str], tuple[int, int]] = {}
     earned: dict[tuple[str, str, int], int] = {}
-    if "signals" in wanted:
-        pairs = sorted(
-            {(s.product_id, s.wallet) for s in subjects}
-            | {(s.product_id, s.referrer) for s in subjects if s.referrer}
-        )
-        rows = await session.execute(SIGNALS_SQL, _unzip(pairs))
-        for row in rows:
+    pairs: set[tuple[str, str]] = set()
+    for s in subjects:
+        needs = wanted.get(s.product_id, set())
+        if "referrer_signals" in needs and s.referrer:
+            pairs |= {(s.product_id, s.wallet), (s.product_id, s.referrer)}
+        if "own_signals" in needs:
+            pairs.add((s.product_id, s.wallet))
+    if pairs:
+        for row in await session.execute(SIGNALS_SQL, _unzip(sorted(pairs))):
             signals[(row.product_id, row.wallet)] = r.Signals(
                 frozenset(row.devices or ()),
                 frozenset(row.ips or ()),
                 frozenset(row.passkeys or ()),
             )
-    if "referred" in wanted:
-        pairs = sorted({(s.product_id, s.referrer) for s in subjects if s.referrer})
-        if pairs:
-            for row in await session.execute(REFERRED_SQL, _unzip(pairs)):
-                referred[(row.product_id, row.referrer)] = (int(row.hour), int(row.day))
-    if "earned" in wanted:
-        windows = {
-            r.PERIODS_S.get(str(rule.params.get("period", "day")), 86_400)
-            for rule in active
-            if rule.kind == "wallet_earnings"
+    referrers = sorted(
+        {
+            (s.product_id, s.referrer)
+            for s in subjects
+            if s.referrer and "referred" in wanted.get(s.product_id, set())
         }
-        pairs = sorted({(s.product_id, w) for s in subjects for w, _ in s.payouts})
+    )
+    if referrers:
+        for row in await session.execute(REFERRED_SQL, _unzip(referrers)):
+            referred[(row.product_id, row.referrer)] = (int(row.hour), int(row.day))
+    windows = {
+        check.limits[1]
+        for product_checks in checks.values()
+        for check in product_checks
+        if check.rule.kind == "wallet_earnings"
+    }
+    if windows:
+        recipients = sorted(
+            {
+                (s.product_id, w)
+                for s in subjects
+                if "earned" in wanted.get(s.product_id, set())
+                for w, _ in s.payouts
+            }
+        )
         batch = [s.interaction_id for s in subjects]
-        for window in sorted(windows):
-            params = {**_unzip(pairs), "window": window, "batch": batch}
+        for window in sorted(w for w in windows if w is not None):
+            params = {**_unzip(recipients), "window": window, "batch": batch}
             for row in await session.execute(EARNED_SQL, params):
                 earned[(row.product_id, row.wallet, window)] = int(row.amount)
     return r.Evidence(signals, referred, earned)

@@ -10,6 +10,7 @@ from backend.fraud.rules import (
     Rule,
     Signals,
     Subject,
+    compile_rules,
     judge,
 )
 
@@ -123,3 +124,14 @@ def test_judge__product_without_rules__nothing_judged():
         }
     )
     assert judge([subject(1, B, A)], {}, evidence) == {}
+
+
+def test_compile_rules__rules_that_can_never_match__left_out():
+    rules = [
+        Rule("deny_list", REJECT, "denied", {"wallets": [], "ips": [], "devices": []}),
+        Rule("referral_velocity", HOLD, "velocity", {}),
+        Rule("wallet_earnings", HOLD, "big", {"period": "day"}),
+        Rule("min_purchase", REJECT, "small", {"min_amount": "not a number"}),
+        Rule("shared_device", HOLD, "shared_device"),
+    ]
+    assert [c.rule.kind for c in compile_rules(rules)] == ["shared_device"]
