@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 # pragma evm-version cancun
 """
 @title MultiTokenPushPull
@@ -50,6 +50,7 @@ pending: HashMap[address, HashMap[address, uint256]]
 totalPending: HashMap[address, uint256]
 
 
+# @dev `amount` of `token` credited to `user`'s pending balance by pusher `emitter`.
 event RewardAdded:
     token: indexed(address)
     user: indexed(address)
@@ -57,6 +58,7 @@ event RewardAdded:
     amount: uint256
 
 
+# @dev `user`'s pending `token` paid out: `amount` sent to `to` (the user, or where they chose).
 event RewardClaimed:
     token: indexed(address)
     user: indexed(address)
@@ -64,15 +66,18 @@ event RewardClaimed:
     to: address
 
 
+# @dev `pusher` may now push rewards; `authorisedBy` is the owner or the factory.
 event PusherAuthorised:
     pusher: indexed(address)
     authorisedBy: indexed(address)
 
 
+# @dev `pusher` may no longer push; what it pushed stays claimable.
 event PusherRevoked:
     pusher: indexed(address)
 
 
+# @dev The bank factory allowed to authorise the banks it deploys (zero: none).
 event FactorySet:
     factory: indexed(address)
 
@@ -213,6 +218,8 @@ def pullRewardsTo(tokens: DynArray[address, MAX_TOKENS], to: address) -> DynArra
 def getPendingAmount(token: address, user: address) -> uint256:
     """
     @notice What `user` can claim in `token`.
+    @param token The ERC-20 asked about.
+    @param user The wallet asked about.
     """
     return self.pending[token][user]
 
@@ -224,6 +231,8 @@ def getPendingAmounts(tokens: DynArray[address, MAX_TOKENS], user: address) -> D
 ]:
     """
     @notice What `user` can claim in each of `tokens`, in the order given.
+    @param tokens The ERC-20s asked about.
+    @param user The wallet asked about.
     """
     amounts: DynArray[uint256, MAX_TOKENS] = []
     for token: address in tokens:
@@ -236,6 +245,7 @@ def getPendingAmounts(tokens: DynArray[address, MAX_TOKENS], user: address) -> D
 def getTotalPending(token: address) -> uint256:
     """
     @notice Sum of everything claimable in `token`; the contract holds at least this much.
+    @param token The ERC-20 asked about.
     """
     return self.totalPending[token]
 

@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 # pragma evm-version cancun
 """
 @title PasskeyAccount
@@ -174,25 +174,30 @@ _extraSigners: uint256
 _nonceWords: HashMap[uint256, uint256]
 
 
+# @dev A signed operation ran: `count` calls under `nonce`, which can never run again.
 event Executed:
     nonce: indexed(uint256)
     count: uint256
 
 
+# @dev Passkey (x, y) became a signer of this account.
 event PasskeyAdded:
     x: uint256
     y: uint256
 
 
+# @dev Passkey (x, y) is no longer a signer of this account.
 event PasskeyRemoved:
     x: uint256
     y: uint256
 
 
+# @dev EOA `owner` became a signer of this account.
 event OwnerAdded:
     owner: indexed(address)
 
 
+# @dev EOA `owner` is no longer a signer of this account.
 event OwnerRemoved:
     owner: indexed(address)
 
@@ -304,6 +309,8 @@ def isValidSignature(hash: bytes32, signature: Bytes[MAX_AUTH]) -> bytes4:
 def addPasskey(x: uint256, y: uint256):
     """
     @notice Add a passkey signer. Only through `execute`.
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
     """
     self._only_self()
     assert self._on_curve(x, y), "account: not on curve"
@@ -318,6 +325,8 @@ def addPasskey(x: uint256, y: uint256):
 def removePasskey(x: uint256, y: uint256):
     """
     @notice Remove a passkey signer. Only through `execute`; never the last signer.
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
     """
     self._only_self()
     assert self._signs_under(x, y, self.rpIdHash), "account: not a signer"
@@ -331,6 +340,7 @@ def removePasskey(x: uint256, y: uint256):
 def addOwner(owner: address):
     """
     @notice Add an EOA signer (e.g. a wallet the user already has, for recovery).
+    @param owner The EOA to add as a signer.
     """
     self._only_self()
     assert owner != empty(address), "account: zero owner"
@@ -344,6 +354,7 @@ def addOwner(owner: address):
 def removeOwner(owner: address):
     """
     @notice Remove an EOA signer. Only through `execute`; never the last signer.
+    @param owner The EOA signer to remove.
     """
     self._only_self()
     assert self.isOwner[owner], "account: not a signer"
@@ -355,6 +366,11 @@ def removeOwner(owner: address):
 @external
 @view
 def isPasskey(x: uint256, y: uint256) -> bool:
+    """
+    @notice Whether passkey (x, y) is a signer of this account.
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
+    """
     return self._signs_under(x, y, self.rpIdHash)
 
 
@@ -373,6 +389,10 @@ def signerCount() -> uint256:
 @external
 @view
 def isNonceUsed(nonce: uint256) -> bool:
+    """
+    @notice Whether the operation with `nonce` ran already (it can never run again).
+    @param nonce An operation nonce.
+    """
     return self._nonceWords[nonce >> 8] & (1 << (nonce & 255)) != 0
 
 
@@ -383,6 +403,9 @@ def executeDigest(
 ) -> bytes32:
     """
     @notice The EIP-712 digest a signer authorises for `execute`; the WebAuthn challenge.
+    @param calls (target, value, data) triples, as for execute.
+    @param nonce The operation nonce.
+    @param deadline Last block timestamp the operation is valid at.
     """
     # Same hashing as in execute (written out there too: passing `calls` to an
     # internal function would copy up to 9 KB and pay for the memory).
@@ -399,6 +422,7 @@ def executeDigest(
 def signedHashDigest(hash: bytes32) -> bytes32:
     """
     @notice The EIP-712 digest a signer signs for isValidSignature(hash, ...).
+    @param hash The application's 32-byte hash.
     """
     return self._signed_hash_digest(hash)
 

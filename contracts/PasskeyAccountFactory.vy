@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 # pragma evm-version cancun
 """
 @title PasskeyAccountFactory
@@ -30,6 +30,8 @@ implementation: public(immutable(address))
 _PROXY_CODE_HASH: immutable(bytes32)
 
 
+# @dev The account of passkey (x, y) for relying party `rpIdHash` and `salt` was deployed at
+#     `account`.
 event AccountCreated:
     account: indexed(address)
     x: uint256
@@ -57,6 +59,10 @@ def getAddress(x: uint256, y: uint256, rp_id_hash: bytes32, salt: uint256) -> ad
     """
     @notice The address of the account for this passkey, relying party and salt,
             deployed or not.
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
+    @param rp_id_hash sha256 of the WebAuthn relying party id.
+    @param salt Any number; several accounts per passkey differ by it.
     """
     return self._address(self._salt(x, y, rp_id_hash, salt))
 
@@ -65,6 +71,10 @@ def getAddress(x: uint256, y: uint256, rp_id_hash: bytes32, salt: uint256) -> ad
 def createAccount(x: uint256, y: uint256, rp_id_hash: bytes32, salt: uint256) -> address:
     """
     @notice Deploy the account (idempotent: an existing account is returned as is).
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
+    @param rp_id_hash sha256 of the WebAuthn relying party id.
+    @param salt Any number; several accounts per passkey differ by it.
     """
     return self._create(x, y, rp_id_hash, salt)
 
@@ -84,6 +94,14 @@ def createAndExecute(
     @notice Deploy the account if needed, then run an operation it authorised:
             a first spend in one transaction.
     @dev The account checks `auth` exactly as in a direct execute call.
+    @param x The passkey's public key x coordinate.
+    @param y The passkey's public key y coordinate.
+    @param rp_id_hash sha256 of the WebAuthn relying party id.
+    @param salt Any number; several accounts per passkey differ by it.
+    @param calls (target, value, data) triples, run in order as the account.
+    @param nonce An unused operation nonce of the account.
+    @param deadline Last block timestamp the operation is valid at.
+    @param auth A signer's authorisation of the account's executeDigest(calls, nonce, deadline).
     """
     account: address = self._create(x, y, rp_id_hash, salt)
     extcall IPasskeyAccount(account).execute(calls, nonce, deadline, auth)

@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 # pragma evm-version cancun
 """
 @title ProductBank
@@ -107,48 +107,57 @@ _deactivated: HashMap[bytes32, bool]
 nonceState: public(HashMap[bytes32, uint8])
 
 
+# @dev `amount` of `token` (what actually arrived) deposited by `sender`.
 event Deposited:
     token: indexed(address)
     sender: indexed(address)
     amount: uint256
 
 
+# @dev `amount` of `token` sent by the owner to `to`.
 event Withdrawn:
     token: indexed(address)
     to: indexed(address)
     amount: uint256
 
 
+# @dev Campaign `campaignId` may now pay `budget` more in `token` (max: unlimited).
 event CampaignBudgetAllocated:
     campaignId: indexed(bytes32)
     token: indexed(address)
     budget: uint256
 
 
+# @dev Campaign `campaignId` stopped for good, in every token.
 event CampaignDeactivated:
     campaignId: indexed(bytes32)
 
 
+# @dev `account` holds `role` (manager or distributor), granted by `sender`.
 event RoleGranted:
     role: indexed(bytes32)
     account: indexed(address)
     sender: indexed(address)
 
 
+# @dev `account` lost `role`, revoked by `sender`; a distributor's revocation bumps the epoch.
 event RoleRevoked:
     role: indexed(bytes32)
     account: indexed(address)
     sender: indexed(address)
 
 
+# @dev The owner `account` stopped batches from paying.
 event Paused:
     account: address
 
 
+# @dev The owner `account` let batches pay again.
 event Unpaused:
     account: address
 
 
+# @dev The signed batch `nonce` of campaign `campaignId` paid `count` rewards, `total` of `token`.
 event RewardsPushed:
     campaignId: indexed(bytes32)
     token: indexed(address)
@@ -157,6 +166,7 @@ event RewardsPushed:
     count: uint256
 
 
+# @dev Batch nonce `nonce` burnt unpaid by `sender`: its signature can never pay.
 event NonceCancelled:
     nonce: indexed(bytes32)
     sender: indexed(address)
@@ -185,6 +195,8 @@ def grantRole(role: bytes32, account: address):
     """
     @notice Give `account` the manager or distributor role.
     @dev Owner only.
+    @param role MANAGER_ROLE or DISTRIBUTOR_ROLE.
+    @param account The address to grant it to.
     """
     ownable._check_owner()
     assert role == MANAGER_ROLE or role == DISTRIBUTOR_ROLE, "bank: unknown role"
@@ -199,6 +211,8 @@ def revokeRole(role: bytes32, account: address):
     @dev Owner only. Revoking a distributor bumps distributorEpoch: every batch
          signed before (by any distributor) stops being payable for good, even
          if the same key is granted the role again.
+    @param role MANAGER_ROLE or DISTRIBUTOR_ROLE.
+    @param account The address to take it from.
     """
     ownable._check_owner()
     assert role == MANAGER_ROLE or role == DISTRIBUTOR_ROLE, "bank: unknown role"
@@ -215,6 +229,8 @@ def deposit(token: address, amount: uint256):
     """
     @notice Fund the bank with `amount` of `token` (anyone; approve first).
     @dev Logs what actually arrived, so a fee-on-transfer token cannot inflate it.
+    @param token The ERC-20 deposited.
+    @param amount How much to pull from the caller (approved first).
     """
     assert amount != 0, "bank: zero amount"
     before: uint256 = staticcall IERC20(token).balanceOf(self)
@@ -232,6 +248,9 @@ def withdraw(token: address, amount: uint256, to: address):
     @notice Send `amount` of `token` held by the bank to `to`.
     @dev Owner only; works while paused. Rewards already pushed sit in
          MultiTokenPushPull and are out of reach.
+    @param token The ERC-20 withdrawn.
+    @param amount How much to send.
+    @param to The recipient.
     """
     ownable._check_owner()
     assert to != empty(address), "bank: zero recipient"
@@ -254,6 +273,8 @@ def allocateCampaignBudget(
          between makes the call revert instead of overwriting what it did, and
          a retried call fails the compare and changes nothing. 0 means 0 (active,
          nothing left to pay). A deactivated campaign cannot be re-funded.
+    @param campaign_id The campaign (bytes32 id the backend derives).
+    @param token The ERC-20 the campaign pays in.
     @param expected_remaining What getCampaignBudget answers now: 0 when never
            allocated, max_value(uint256) when unlimited.
     @param budget The new remaining amount; max_value(uint256) = unlimited.
@@ -296,6 +317,7 @@ def deactivateCampaign(campaign_id: bytes32):
     """
     @notice Stop campaign `campaign_id` for good, in every token.
     @dev Manager or owner. Signed batches of the campaign can no longer be paid.
+    @param campaign_id The campaign to stop.
     """
     self._check_manager()
     assert not self._deactivated[campaign_id], "bank: campaign deactivated"
@@ -425,6 +447,7 @@ def isNonceUsed(nonce: bytes32) -> bool:
     """
     @notice Whether a batch with `nonce` can never pay again: paid or cancelled.
     @dev nonceState tells which.
+    @param nonce A batch nonce.
     """
     return self.nonceState[nonce] != NONCE_UNUSED
 
@@ -434,6 +457,8 @@ def isNonceUsed(nonce: bytes32) -> bool:
 def getCampaignBudget(campaign_id: bytes32, token: address) -> uint256:
     """
     @notice What campaign `campaign_id` may still pay in `token`.
+    @param campaign_id The campaign asked about.
+    @param token The ERC-20 asked about.
     @return The remaining amount; max_value(uint256) when unlimited; 0 when
             exhausted, never allocated or deactivated. allocateCampaignBudget
             compares against this value.
@@ -448,6 +473,8 @@ def getCampaignBudget(campaign_id: bytes32, token: address) -> uint256:
 def isCampaignActive(campaign_id: bytes32, token: address) -> bool:
     """
     @notice Whether campaign `campaign_id` has a budget in `token` and is not deactivated.
+    @param campaign_id The campaign asked about.
+    @param token The ERC-20 asked about.
     """
     return (
         not self._deactivated[campaign_id]
@@ -477,6 +504,11 @@ def pushDigest(
     @notice The EIP-712 digest a distributor signs for this batch, under the
             current distributorEpoch.
     @dev For cross-checking off-chain signers; pushRewards computes the same.
+    @param campaign_id The campaign the batch pays for.
+    @param token The ERC-20 the batch pays in.
+    @param rewards (user, amount) pairs of the batch.
+    @param nonce The batch nonce.
+    @param deadline Last block timestamp the batch may be paid at.
     """
     count: uint256 = 0
     reward_hashes: bytes32[MAX_BATCH] = empty(bytes32[MAX_BATCH])

@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 # pragma evm-version cancun
 """
 @title ProductBankFactory
@@ -48,6 +48,7 @@ bankOf: public(HashMap[bytes32, address])
 _deploying: transient(IProductBankFactory.BankParams)
 
 
+# @dev The bank of `productId` deployed at `bank`, owned by `owner`; `signer` got its roles.
 event BankDeployed:
     productId: indexed(bytes32)
     bank: indexed(address)
@@ -55,6 +56,7 @@ event BankDeployed:
     signer: address
 
 
+# @dev Banks deployed from now on grant their roles to `newSigner`.
 event SignerChanged:
     previousSigner: indexed(address)
     newSigner: indexed(address)
@@ -90,6 +92,8 @@ def deployBank(product_id: bytes32, bank_owner: address) -> address:
     @dev Owner or signer only. The signer gets manager and distributor on the
          new bank (the bank owner may revoke them); the bank is authorised on
          MultiTokenPushPull (this factory must be registered there).
+    @param product_id keccak256 of the product's primary domain.
+    @param bank_owner The owner of the new bank (the product owner).
     @return The bank address, equal to predictBankAddress(product_id).
     """
     assert msg.sender == ownable.owner or msg.sender == self.signer, "factory: not authorised"
@@ -117,6 +121,7 @@ def setSigner(new_signer: address):
     """
     @notice Change the backend key granted roles on banks deployed from now on.
     @dev Owner only. Existing banks keep their roles; their owners manage them.
+    @param new_signer The backend key; not the zero address.
     """
     ownable._check_owner()
     assert new_signer != empty(address), "factory: zero signer"
@@ -129,6 +134,7 @@ def setSigner(new_signer: address):
 def predictBankAddress(product_id: bytes32) -> address:
     """
     @notice Where the bank of `product_id` is (or will be) deployed.
+    @param product_id keccak256 of the product's primary domain.
     """
     return self._predict(product_id)
 

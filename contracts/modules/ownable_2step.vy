@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 """
 @title Two-step ownership
 @notice An owner that hands over in two steps: the current owner proposes,
@@ -12,11 +12,13 @@ owner: public(address)
 pendingOwner: public(address)
 
 
+# @dev `newOwner` may accept ownership from `previousOwner` (two-step transfer).
 event OwnershipTransferStarted:
     previousOwner: indexed(address)
     newOwner: indexed(address)
 
 
+# @dev Ownership moved from `previousOwner` to `newOwner`.
 event OwnershipTransferred:
     previousOwner: indexed(address)
     newOwner: indexed(address)

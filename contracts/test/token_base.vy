@@ -1,4 +1,4 @@
-# pragma version ~=0.4.0
+# pragma version 0.4.3
 """
 @title Test token core
 @notice Balances, allowances and mint shared by the test tokens; each token
