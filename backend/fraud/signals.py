@@ -58,7 +58,13 @@ class RequestSignals:
 
     @property
     def empty(self) -> bool:
-        return not (self.ip or self.user_agent or self.device_id or self.credential)
+        return not (
+            self.ip
+            or self.user_agent
+            or self.device_id
+            or self.credential
+            or self.link_opened_at is not None
+        )
 
 
 def keyed_hash(secret: str, kind: str, product_id: str, value: str) -> str:

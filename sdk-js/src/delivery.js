@@ -59,6 +59,8 @@ export function createDelivery(context) {
           type: item.type,
           data: item.data,
           dedup_key: item.key,
+          // when the referral link was opened (the token landed): a fraud signal
+          ...(item.type == REFERRED ? { opened_at: Math.floor(item.at / 1000) } : {}),
         })
         if (reply.ok) {
           sourceOf(item).remove(item.key)

@@ -138,9 +138,10 @@ export function readListenerMessage(event, origin, source) {
 const REQUEST_READERS = {
   interaction: (p) => {
     const data = toSmallJson(p.data)
-    return isInteractionType(p.type) && data && isString(p.dedup_key, 255) && p.dedup_key != ''
-      ? { type: p.type, data, dedup_key: p.dedup_key }
-      : null
+    if (!(isInteractionType(p.type) && data && isString(p.dedup_key, 255) && p.dedup_key != '')) return null
+    const request = { type: p.type, data, dedup_key: p.dedup_key }
+    // optional: unix seconds the referral link was opened (a malformed value is dropped)
+    return Number.isSafeInteger(p.opened_at) && p.opened_at > 0 ? { ...request, opened_at: p.opened_at } : request
   },
   createReferralLink: (p) => (isHttpUrl(p.url) ? { url: p.url } : null),
   walletStatus: () => ({}),

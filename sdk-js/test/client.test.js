@@ -349,6 +349,7 @@ describe('referral landing', () => {
       type: 'referral.referred',
       data: { referrer_token: REFERRAL_TOKEN },
       dedup_key: stored[0].key,
+      opened_at: Math.floor(NOW / 1000), // when the link landed: a fraud signal
     })
     answer('result', RESULT)
     await settle()

@@ -255,6 +255,24 @@ describe('listener requests', () => {
     const tokenPath = `/api/external/referral-tokens/${REFERRAL_TOKEN}`
     const valid = { product_id: PRODUCT_ID.toUpperCase().replace('0X', '0x'), referrer: REFERRER, expires_at: '2999-01-01T00:00:00Z' }
 
+    test('sends when the link was opened as a header, never in the body', async () => {
+      const { started, send, calls } = setup({
+        session: SESSION,
+        routes: {
+          [`GET ${tokenPath}`]: () => response(200, valid),
+          'POST /api/external/interactions': () => response(202, { interaction_id: '10', duplicate: false, rewards: [] }),
+        },
+      })
+      await started
+      send('interaction', { ...referred, opened_at: 1767225600 })
+      await settle()
+      assert.equal(calls.at(-1).headers['cascade-link-opened-at'], '1767225600')
+      assert.equal(calls.at(-1).body.opened_at, undefined)
+      send('interaction', { ...referred, opened_at: 'yesterday' }, 'q2')
+      await settle()
+      assert.equal(calls.at(-1).headers['cascade-link-opened-at'], undefined)
+    })
+
     test('verifies the token with the backend, then sends only the token', async () => {
       const { started, send, calls, last } = setup({
         session: SESSION,

@@ -3,6 +3,8 @@ kept for the product's retention period."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import text
 
 from backend.fraud import signals
@@ -114,3 +116,21 @@ async def test_purge__signals_past_the_product_retention__deleted(client, db_ses
     assert deleted == 1  # the 1-day product's; the default keeps 90 days
     left = await rows(db_session, "SELECT product_id FROM interaction_signals")
     assert [r.product_id for r in left] == [product.id]
+
+
+async def test_ingest__link_opened_header__age_in_seconds_kept(client, db_session):
+    product, key = await make_product(db_session)
+    opened = int(time.time()) - 90
+    headers = {**bearer(key, wait=False), "Cascade-Link-Opened-At": str(opened)}
+    body = {"product_id": product.id, "wallet": wallet(), "type": "webshop.open"}
+
+    response = await client.post("/api/external/interactions", json=body, headers=headers)
+    junk = await client.post(
+        "/api/external/interactions",
+        json={**body, "wallet": wallet()},
+        headers={**headers, "Cascade-Link-Opened-At": "1e999"},
+    )
+
+    assert response.status_code == junk.status_code == 202
+    found = await rows(db_session, "SELECT link_age_s FROM interaction_signals")
+    assert len(found) == 1 and 90 <= found[0].link_age_s <= 95  # junk alone: nothing kept

@@ -69,11 +69,15 @@ export function createApi(fetchFn, baseUrl, device = null) {
     origins: (productId) => call('GET', `/api/external/products/${part(productId)}/origins`),
     rewards: (wallet) => call('GET', `/api/wallet/${part(wallet)}/rewards`),
     streamUrl: (wallet) => `${baseUrl}/api/wallet/${part(wallet)}/stream`,
-    postInteraction: (token, body) =>
+    /** `openedAt`: unix seconds a referral link was opened (sent for referral.referred). */
+    postInteraction: (token, body, openedAt) =>
       call('POST', '/api/external/interactions', {
         token,
         body,
-        extra: device ? { 'cascade-device-id': device } : {},
+        extra: {
+          ...(device ? { 'cascade-device-id': device } : {}),
+          ...(openedAt ? { 'cascade-link-opened-at': String(openedAt) } : {}),
+        },
       }),
     createReferralLink: (token, body) =>
       call('POST', '/api/external/referral-links', { token, body }),

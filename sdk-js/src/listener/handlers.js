@@ -43,14 +43,15 @@ export function createHandlers({ api, sessions, productId, feed, panel }) {
   }
 
   return {
-    async interaction({ type, data, dedup_key }) {
+    async interaction({ type, data, dedup_key, opened_at }) {
       const { token, wallet } = requireSession()
       if (type == REFERRED) {
         await checkReferral(data.referrer_token, wallet)
         data = { referrer_token: data.referrer_token }
       }
       const body = { product_id: productId, wallet, type, data, dedup_key }
-      return pick(await api.postInteraction(token, body), ['interaction_id', 'duplicate', 'rewards'])
+      const answer = await api.postInteraction(token, body, type == REFERRED ? opened_at : undefined)
+      return pick(answer, ['interaction_id', 'duplicate', 'rewards'])
     },
 
     async createReferralLink({ url }) {
