@@ -104,14 +104,19 @@ def domain_error_handler(_: Request, exc: DomainError) -> Response:
 
 
 def validation_error_handler(_: Request, exc: ValidationException) -> Response:
-    """Malformed or invalid input is a 422 naming the fields (Litestar says 400)."""
-    details = exc.extra if isinstance(exc.extra, list) else None
+    """Malformed or invalid input is a 422 naming the field (Litestar says 400), with the
+    details every 422 has ({"field", "problem"}, as `core.errors.invalid` raises them)."""
+    found = [i for i in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(i, dict)]
     message = exc.detail or "invalid request"
-    if details:
-        fields = [str(item.get("key")) for item in details if isinstance(item, dict)]
-        named = ", ".join(f for f in fields if f and f != "None")
-        if named:
-            message = f"invalid value for: {named}"
+    details = None
+    if found:
+        field = str(found[0].get("key") or "")
+        problem = str(found[0].get("message") or message)
+        if field and field != "None":
+            message = f"{field}: {problem}"
+            details = {"field": field, "problem": problem}
+        else:
+            details = {"field": "body", "problem": problem}
     return _response(422, "validation_error", message, details)
 
 

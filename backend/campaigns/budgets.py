@@ -28,7 +28,7 @@ from backend.products.bank import read_bank
 from backend.products.chain import bound, bytes32, read, signer_key, signer_thread, transact
 from backend.products.models import ProductBank
 from backend.products.schemas import BankRead, CampaignBudget
-from backend.rewards.models import Reward
+from backend.rewards.models import Reward, RewardStatus
 
 UNLIMITED = 2**256 - 1  # getCampaignBudget's answer for an uncapped campaign, and how one is set
 # (active on the bank, remaining on the bank) -> the remaining amount to set
@@ -120,7 +120,7 @@ async def _settled_and_in_flight(session: AsyncSession, campaign: Campaign) -> t
         .where(
             Reward.product_id == campaign.product_id,
             Reward.campaign_id == campaign.id,
-            Reward.status.in_(("pushed", "batched")),
+            Reward.status.in_((RewardStatus.PUSHED, RewardStatus.BATCHED)),
         )
         .group_by(Reward.status)
     )

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.campaigns.models import CampaignStatus
 from backend.core import pg_events
 from backend.core.lru import LruCache
 from backend.rewards import service as rewards
@@ -278,7 +279,7 @@ class Outcome:
 
     def closed_products(self) -> set[str]:
         """Products with a campaign that stopped paying in this batch (caches to refresh)."""
-        return {c.product_id for c in self.campaigns if c.status != "active"}
+        return {c.product_id for c in self.campaigns if c.status != CampaignStatus.ACTIVE}
 
 
 @dataclass
@@ -402,10 +403,10 @@ def _decide(
 ) -> None:
     """Check status, window, per-user limit and budgets; on success charge the state."""
     rule = state.rule
-    if state.status != "active":
+    if state.status != CampaignStatus.ACTIVE:
         return
     if state.past:
-        state.status, state.reason, state.changed = "expired", "ends_at passed", True
+        state.status, state.reason, state.changed = CampaignStatus.EXPIRED, "ends_at passed", True
         return
     if not state.open:
         return
@@ -423,7 +424,7 @@ def _decide(
         if state.period_used.get(start, 0) + total > rule.period_cap:
             return
     if rule.budget_cap and state.used + total > rule.budget_cap:
-        state.status, state.changed = "budget_exhausted", True
+        state.status, state.changed = CampaignStatus.BUDGET_EXHAUSTED, True
         state.reason = "remaining budget cannot pay a reward"
         return
     state.used += total
@@ -433,7 +434,7 @@ def _decide(
     if rule.has_period_cap and start is not None:
         state.period_used[start] = state.period_used.get(start, 0) + total
     if rule.budget_cap and rule.budget_cap - state.used < max(rule.smallest, 1):
-        state.status, state.reason = "budget_exhausted", "budget fully used"
+        state.status, state.reason = CampaignStatus.BUDGET_EXHAUSTED, "budget fully used"
     key = (rule.id, item.wallet)
     count, amount = outcome.users.get(key, (0, 0))
     outcome.users[key] = (count + 1, amount + parts[0])
@@ -525,7 +526,9 @@ async def give_back(
     for campaign_id, amount in given_back.items():
         rule = rules[campaign_id]
         reopen = (
-            rule.status == "budget_exhausted" and not rule.chain_refused and not rule.is_past(now)
+            rule.status == CampaignStatus.BUDGET_EXHAUSTED
+            and not rule.chain_refused
+            and not rule.is_past(now)
         )
         await session.execute(
             text(

@@ -21,6 +21,7 @@ from backend.campaigns.models import Campaign, CampaignStatus
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, NotFound
 from backend.products import service as products
+from backend.products import settings_cache
 from backend.products.authorization import authorize
 from backend.products.models import ProductBank, Role
 from backend.products.tokens import registered_address
@@ -61,6 +62,7 @@ async def delete_product(session: AsyncSession, principal: Principal, product_id
         )
     )
     await session.commit()
+    settings_cache.invalidate_product(product.id)
     campaigns_changed(product.id)
 
 

@@ -26,6 +26,14 @@ class InvalidInput(DomainError):
     code = "validation_error"
 
 
+def invalid(field: str, problem: str, code: str = "validation_error") -> InvalidInput:
+    """The one 422 a rule raises about a field: details are always {"field", "problem"},
+    the shape schema errors have too (backend.api.errors), so clients read one shape."""
+    return InvalidInput(
+        f"{field}: {problem}", details={"field": field, "problem": problem}, code=code
+    )
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

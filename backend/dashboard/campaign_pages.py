@@ -8,7 +8,7 @@ the page's script re-fetches every few seconds to keep the numbers live.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import Principal
 from backend.campaigns import analytics, service, transitions
 from backend.campaigns import schemas as cs
-from backend.campaigns.models import Campaign
+from backend.campaigns.models import Campaign, CampaignStatus
 from backend.core.context import AppContext
 from backend.core.errors import DomainError, NotFound
-from backend.dashboard import charts, insights
+from backend.dashboard import analytics_view, insights
 from backend.dashboard.forms import FormReader, Refused, attempt, campaign_values, convert
 from backend.dashboard.web import render, see_other
 from backend.products import service as products
@@ -110,7 +110,7 @@ async def _form_page(
         form=form,
         errors=errors or {},
         triggers=TRIGGER_SUGGESTIONS,
-        draft=campaign is None or campaign.status == "draft",
+        draft=campaign is None or campaign.status == CampaignStatus.DRAFT,
         tab="campaigns",
     )
 
@@ -182,7 +182,7 @@ async def update_campaign(
     reader = FormReader(await request.form())
 
     async def update() -> None:
-        values = campaign_values(reader, editable_token=campaign.status == "draft")
+        values = campaign_values(reader, editable_token=campaign.status == CampaignStatus.DRAFT)
         values["version"] = reader.integer("version")
         reader.check()
         data = convert(
@@ -244,118 +244,15 @@ async def change_status(
 async def _analytics_context(
     session: AsyncSession, viewer: Principal, ctx: AppContext, campaign: Campaign
 ) -> dict[str, Any]:
+    """Read what the analytics block shows; `analytics_view.context` shapes it."""
     report = await analytics.campaign_analytics(session, viewer, str(campaign.id))
-    token = await _token(session, campaign)
-    decimals = token.decimals if token else 0
-    symbol = token.symbol if token else ""
-    scale = 10**decimals
-
-    def money(value: float) -> str:
-        return charts.compact(value / scale)
-
-    series = await insights.reward_series(session, campaign, await chain_id_of(ctx))
-    labels = [d.isoformat() for d in series.days]
-    ticks = [d.strftime("%m-%d") for d in series.days]
-    by_day: dict[str, dict[str, int]] = {}
-    for row in report.interactions:
-        by_day.setdefault(row.day, {})[row.type] = row.count
-    types = sorted({row.type for row in report.interactions})
-    interactions_chart = charts.bars(
-        "chart-interactions",
-        "Interactions per day",
-        "Interactions per UTC day, stacked by type.",
-        labels,
-        [charts.Series(t, [by_day.get(day, {}).get(t, 0) for day in labels]) for t in types],
-        axis_labels=ticks,
+    return analytics_view.context(
+        campaign,
+        report,
+        await _token(session, campaign),
+        await insights.reward_series(session, campaign, await chain_id_of(ctx)),
+        await insights.rewards_by_level(session, campaign),
     )
-    rewards_chart = charts.lines(
-        "chart-rewards",
-        f"Rewards over time ({symbol or 'base units'})",
-        "Cumulative reward amounts at the end of each day: queued (earned, not yet "
-        "on-chain), pushed on-chain, and claimed by users.",
-        labels,
-        [
-            charts.Series("queued", series.queued),
-            charts.Series("pushed", series.pushed),
-            charts.Series("claimed", series.claimed),
-        ],
-        fmt=money,
-        axis_labels=ticks,
-    )
-    burn = insights.burn_down(campaign, series)
-    if burn is None:
-        burn_chart = charts.lines(
-            "chart-budget",
-            f"Budget spent ({symbol or 'base units'})",
-            "The campaign has no budget cap; cumulative amount committed per day.",
-            labels,
-            [charts.Series("spent", series.earned)],
-            fmt=money,
-            axis_labels=ticks,
-        )
-    else:
-        future = _future_days(burn)
-        last = burn.remaining[-1]
-        projected: list[float | None] = [None] * (len(burn.remaining) - 1) + [float(last)]
-        projected += [float(max(0, last - burn.daily_rate * (n + 1))) for n in range(len(future))]
-        burn_chart = charts.lines(
-            "chart-budget",
-            f"Budget burn-down ({symbol or 'base units'})",
-            "Budget left at the end of each day, and the projection at last week's pace "
-            "until it runs out.",
-            labels + [d.isoformat() for d in future],
-            [
-                charts.Series("remaining", [*burn.remaining, *([None] * len(future))]),
-                charts.Series("projected", projected, dashed=True),
-            ],
-            fmt=money,
-            axis_labels=ticks + [d.strftime("%m-%d") for d in future],
-        )
-    referrers_chart = charts.hbars(
-        "chart-referrers",
-        "Top referrers",
-        "Referrers ranked by the number of rewards they earned in this campaign.",
-        [
-            (_short(r.wallet), float(r.rewards), f"{r.rewards} · {money(int(r.amount))}")
-            for r in report.top_referrers
-        ],
-        empty="No referrer rewards yet",
-    )
-    levels = await insights.rewards_by_level(session, campaign)
-    depth_chart = charts.bars(
-        "chart-depth",
-        "Rewards by referral depth",
-        "Rewards per level: 0 is the user who acted, n the n-th referrer up the chain.",
-        [f"level {level}" for level, _ in levels],
-        [charts.Series("rewards", [float(n) for _, n in levels])],
-        axis_labels=[str(level) for level, _ in levels],
-    )
-    total_interactions = sum(row.count for row in report.interactions)
-    return {
-        "report": report,
-        "token": token,
-        "decimals": decimals,
-        "symbol": symbol,
-        "burn": burn,
-        "total_interactions": total_interactions,
-        "charts": [interactions_chart, rewards_chart, burn_chart, referrers_chart, depth_chart],
-    }
-
-
-def _future_days(burn: insights.BurnDown) -> list[date]:
-    """Days after today the projection covers: until exhaustion, at most PROJECTION_DAYS."""
-    if burn.exhausted_on is None or not burn.days or burn.daily_rate <= 0:
-        return []
-    today = burn.days[-1]
-    span = min((burn.exhausted_on - today).days, PROJECTION_DAYS)
-    return [today + timedelta(days=n) for n in range(1, span + 1)]
-
-
-PROJECTION_DAYS = 30
-
-
-def _short(wallet: str) -> str:
-    return f"{wallet[:6]}…{wallet[-4:]}"
 
 
 async def _token(session: AsyncSession, campaign: Campaign) -> ProductToken | None:

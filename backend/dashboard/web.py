@@ -62,6 +62,27 @@ def amount(
     return f"{text} {symbol}" if symbol else text
 
 
+STAT_COMPACT_FROM = Decimal(10_000)
+
+
+def stat_amount(
+    value: int | str | None, decimals: int | None = None, symbol: str | None = None
+) -> str:
+    """A stat card's figure: short enough never to wrap mid-number ("12.3k RWD" from
+    10,000 on, else up to 4 decimals); the page puts the exact `amount` in a tooltip."""
+    if value is None or value == "":
+        return "–"
+    human = Decimal(int(value)).scaleb(-(decimals or 0))
+    if abs(human) < STAT_COMPACT_FROM:
+        return amount(value, decimals, symbol, 4)
+    for limit, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if abs(human) >= limit:
+            scaled = (human / limit).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+            text = f"{scaled:,.1f}".removesuffix(".0") + suffix
+            break
+    return f"{text} {symbol}" if symbol else text
+
+
 def short(value: str | None, keep: int = 6) -> str:
     """0x1234…abcd: addresses and hashes in tables."""
     if not value:
@@ -83,7 +104,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(amount=amount, short=short, when=when)
+environment.filters.update(amount=amount, stat_amount=stat_amount, short=short, when=when)
 
 
 def csrf_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:

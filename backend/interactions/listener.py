@@ -81,10 +81,10 @@ async def create_referral_link(
     values.check_text(body.url, "url")
     allowed = await product_origins(session, item.product_id, extra_origins)
     if _origin(body.url) not in allowed:
-        raise InvalidInput(
-            "url must be http(s) on one of the product's origins",
-            details=[{"key": "url", "allowed": allowed}],
-            code="url_not_allowed",
+        raise values.invalid(
+            "url",
+            "must be http(s) on one of the product's origins: " + ", ".join(allowed),
+            "url_not_allowed",
         )
     token, expires_at = sign_token(secret, item.product_id, item.wallet)
     parts = urlsplit(body.url)
@@ -124,9 +124,7 @@ async def estimate(
     """What `wallet` would earn for `interaction_type` now, per campaign."""
     wallet = ingestion.checksummed(wallet, "wallet")
     if not is_known_type(interaction_type):
-        raise InvalidInput(
-            "invalid value for: type", details=[{"key": "type"}], code="unknown_type"
-        )
+        raise values.invalid("type", "not a known interaction type", "unknown_type")
     order_amount = None if amount is None else values.parse_amount(amount, "amount")
     product = await ingestion.product_info(session, product_id)
     chain = tuple(await referrals.chain(session, product.id, wallet))

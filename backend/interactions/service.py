@@ -24,9 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.auth.principal import Principal
-from backend.core import pg_events
 from backend.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
-from backend.core.lru import LruCache
 from backend.core.transient import RETRIES, is_transient
 from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
@@ -36,6 +34,7 @@ from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import SERVER_ONLY_TYPES, InteractionIn, is_known_type
 from backend.interactions.signatures import is_order_reference, product_secrets
 from backend.products.models import Role
+from backend.products.settings_cache import ProductInfo, product_info
 from backend.referrals.graph import CROSS_PRODUCT, SELF_REFERRAL
 from backend.referrals.tokens import TokenError, read_token
 
@@ -44,72 +43,9 @@ LINK_CREATION = "referral.link_creation"
 STARTED = "purchase.started"
 COMPLETED = "purchase.completed"
 ORDER_TYPES = frozenset({STARTED, COMPLETED})
-PRODUCT_CACHE_TTL_S = 10.0
 
 _ORDER_ID_MAX = 255
 _json = msgspec.json.Encoder()
-
-
-# --- products as ingestion sees them ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProductInfo:
-    id: str
-    dedup_window_s: int
-    rate_limit_per_hour: int
-    domains: tuple[str, ...]
-
-
-# Settings of live products (None: unknown or deleted), invalidated by the products
-# trigger's notification (`product:<id>`, backend.core.pg_events).
-_products: LruCache[str, tuple[ProductInfo | None]] = LruCache(
-    100_000, live_ttl_s=900.0, dead_ttl_s=PRODUCT_CACHE_TTL_S
-)
-
-
-def _on_cache_change(payload: str) -> None:
-    for product_id in pg_events.each(payload, "product"):
-        _products.pop(product_id)
-
-
-pg_events.on(pg_events.CACHE, _on_cache_change)
-pg_events.on_gap(_products.clear)
-
-
-def invalidate_product(product_id: str | None = None) -> None:
-    """Forget cached product settings (dedup window, rate limit, domains, deletion)."""
-    if product_id is None:
-        _products.clear()
-    else:
-        _products.pop(product_id.lower())
-
-
-async def product_info(session: AsyncSession, product_id: str) -> ProductInfo:
-    """A live product's ingestion settings (cached); 404 when unknown or deleted."""
-    product_id = values.product_id(product_id)
-    cached = _products.get(product_id)
-    if cached is None:
-        generation = _products.generation
-        row = (
-            await session.execute(
-                text(
-                    "SELECT id, dedup_window_s, rate_limit_per_hour, domains FROM products "
-                    "WHERE id = :id AND deleted_at IS NULL"
-                ),
-                {"id": product_id},
-            )
-        ).first()
-        info = (
-            ProductInfo(row.id, row.dedup_window_s, row.rate_limit_per_hour, tuple(row.domains))
-            if row is not None
-            else None
-        )
-        cached = (info,)
-        _products.put(product_id, cached, since=generation)
-    if cached[0] is None:
-        raise NotFound("product not found", code="product_not_found")
-    return cached[0]
 
 
 # --- callers and prepared items ----------------------------------------------------------
@@ -265,11 +201,7 @@ def _prepare_referral(item: Prepared, data: dict[str, Any], secret: str) -> None
         try:
             parsed = read_token(secret, token)
         except TokenError as exc:
-            raise InvalidInput(
-                str(exc),
-                details=[{"key": "data.referrer_token", "reason": exc.code}],
-                code="invalid_referral",
-            ) from None
+            raise values.invalid("data.referrer_token", str(exc), code="invalid_referral") from None
         item.referrer = parsed.referrer
         if parsed.product_id != item.product_id:
             item.flag = CROSS_PRODUCT

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from backend.core.errors import InvalidInput, NotFound
+from backend.core.errors import NotFound
+from backend.core.errors import invalid as invalid  # re-exported: interactions' callers
 
 AMOUNT_SCALE = 10**18  # currency amounts are stored as integers at 18 decimals
 UINT256_LIMIT = 2**256
@@ -29,15 +30,6 @@ _CURRENCY_MAX = 16
 INVALID_AMOUNT = "invalid_amount"
 INVALID_TEXT = "invalid_text"
 TOO_DEEP = "json_too_deep"
-
-
-def invalid(field: str, message: str, code: str = "validation_error") -> InvalidInput:
-    """A 422 whose message and details name the field."""
-    return InvalidInput(
-        f"invalid value for: {field}: {message}",
-        details=[{"key": field, "message": message}],
-        code=code,
-    )
 
 
 def parse_amount(value: Any, field: str) -> int:

@@ -35,7 +35,7 @@ from backend.notifications import events
 from backend.notifications.models import NotificationCursor, WebhookEndpoint
 from backend.notifications.outbox import budget_low_bps, check_budget_low, enqueue_event
 from backend.observability.alerts import CAMPAIGN_BUDGET_LOW
-from backend.rewards.models import Reward
+from backend.rewards.models import Reward, RewardStatus
 from indexer.models import ChainEvent, IndexerCheckpoint
 
 COMMIT_LAG = timedelta(seconds=5)
@@ -191,7 +191,7 @@ async def claimed_events(session: AsyncSession, confirmations: int) -> int:
                 .where(
                     func.lower(Reward.wallet) == event.wallet.lower(),
                     func.lower(Reward.token) == event.token.lower(),
-                    Reward.status == "pushed",
+                    Reward.status == RewardStatus.PUSHED,
                 )
                 .distinct()
             )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit.service import record
 from backend.auth.principal import Principal
 from backend.core.errors import Conflict, Forbidden
-from backend.products import schemas
+from backend.products import schemas, settings_cache
 from backend.products.authorization import authorize
 from backend.products.ids import new_api_key, normalize_domain, product_id_for
 from backend.products.models import ApiKey, Product, ProductMember, Role
@@ -254,4 +254,5 @@ async def _save(
     )
     if commit:
         await session.commit()
+        settings_cache.invalidate_product(product.id)  # this process at once; others by NOTIFY
     return product

@@ -13,7 +13,7 @@ import msgspec
 from eth_utils import to_checksum_address
 
 from backend.core.db import UINT256_MAX
-from backend.core.errors import InvalidInput
+from backend.core.errors import invalid as invalid  # re-exported: products' callers
 from backend.products.models import Role
 
 # Decimal string of a non-negative integer (base units); the value is bounded in `amount()`.
@@ -28,11 +28,6 @@ MAX_METADATA_BYTES = 8_192
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of every request body: unknown fields are an error, not silently dropped."""
-
-
-def invalid(field: str, problem: str) -> InvalidInput:
-    """A 422 whose message and details name the field."""
-    return InvalidInput(f"{field}: {problem}", details={"field": field, "problem": problem})
 
 
 def amount(field: str, value: str, *, maximum: int = UINT256_MAX) -> int:

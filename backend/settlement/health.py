@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.context import AppContext
 from backend.core.models import Alert
 from backend.observability import alerts
-from backend.settlement.models import SettlementBatch
+from backend.settlement.models import BatchStatus, SettlementBatch
 
 # A batch with one of these codes waits for someone, not for the next run.
 BLOCKING_CODES = ("unknown", "not_distributor", "bad_signature", "paused")
@@ -35,7 +35,9 @@ async def check_settlement(ctx: AppContext) -> dict[str, Any]:
                 select(func.count())
                 .select_from(SettlementBatch)
                 .where(
-                    SettlementBatch.status.in_(["signed", "submitted", "cancelling"]),
+                    SettlementBatch.status.in_(
+                        [BatchStatus.SIGNED, BatchStatus.SUBMITTED, BatchStatus.CANCELLING]
+                    ),
                     SettlementBatch.error_code.in_(BLOCKING_CODES),
                 )
             )
@@ -70,7 +72,7 @@ async def check_unconfirmed_batches(
     stuck = list(
         await session.scalars(
             select(SettlementBatch).where(
-                SettlementBatch.status.in_(("signed", "submitted")),
+                SettlementBatch.status.in_((BatchStatus.SIGNED, BatchStatus.SUBMITTED)),
                 SettlementBatch.created_at < cutoff,
             )
         )

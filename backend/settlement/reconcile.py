@@ -36,7 +36,7 @@ from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement.chain import ChainReader
-from backend.settlement.models import SettlementBatch
+from backend.settlement.models import BatchStatus, SettlementBatch
 from indexer.models import ChainEvent, IndexerCheckpoint
 
 REWARD_ADDED = "0x" + keccak(text="RewardAdded(address,address,address,uint256)").hex()
@@ -114,7 +114,7 @@ async def reconcile(ctx: AppContext) -> ReconcileReport:
         )
         last_push = await session.scalar(
             select(func.max(SettlementBatch.block_number)).where(
-                SettlementBatch.chain_id == chain_id, SettlementBatch.status == "pushed"
+                SettlementBatch.chain_id == chain_id, SettlementBatch.status == BatchStatus.PUSHED
             )
         )
         chain: Totals | None = None
@@ -169,7 +169,7 @@ async def _pushed_totals(session: AsyncSession, chain_id: int, to_block: int) ->
         .join(SettlementBatch, SettlementBatch.id == Reward.batch_id)
         .where(
             Reward.status == RewardStatus.PUSHED,
-            SettlementBatch.status == "pushed",
+            SettlementBatch.status == BatchStatus.PUSHED,
             SettlementBatch.chain_id == chain_id,
             SettlementBatch.block_number <= to_block,
         )

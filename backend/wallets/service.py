@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
 from backend.core.errors import InvalidInput, Unavailable
+from backend.rewards.models import RewardStatus
 from backend.wallets import chain, repository
 from backend.wallets.schemas import (
     Balances,
@@ -211,7 +212,8 @@ async def snapshot_events(
 
 
 def _reward_item(row: dict[str, Any]) -> RewardItem:
-    status = "queued" if row["status"] in ("pending", "batched") else "pushed"
+    queued = (RewardStatus.PENDING, RewardStatus.BATCHED)
+    status = "queued" if row["status"] in queued else "pushed"
     if row["status"] == "held":
         status = "under_review"
     if row["claim_tx"] is not None:
