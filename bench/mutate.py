@@ -113,6 +113,8 @@ TARGETS: dict[str, list[FileSpec]] = {
                 "tests/referrals/test_depth.py",
                 "tests/interactions/test_ingest.py",
                 "tests/interactions/test_webhooks.py",
+                "tests/evaluator/test_engine_pure.py",
+                "tests/evaluator/test_batch.py",
             ),
         ),
         FileSpec(
@@ -244,6 +246,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "backend/rewards/service.py:release_batched:const:0->1#1": (
         'return int(getattr(result, "rowcount", 0) or 0)',
         "nobody reads the count: the one caller (settlement.recovery.retire) ignores it",
+    ),
+    "backend/rewards/calculator.py:_amount:bool:or->and#0": (
+        "if isinstance(value, bool) or not isinstance(value, str | int):",
+        "whatever `and` lets through (a bool, a float, a list) the next check refuses with the "
+        "same error: str(value).isdigit() is false for each",
+    ),
+    "backend/settlement/reconcile.py:_log_totals:const:0->1#0": (
+        "start = min((block or 0) for block in banks.values())",
+        "block 0 is the genesis block, which holds no transaction and so no log: a scan from "
+        "block 1 reads the same logs",
     ),
     "backend/rewards/service.py:release_batched:bool:or->and#0": (
         'return int(getattr(result, "rowcount", 0) or 0)',

@@ -45,10 +45,6 @@ class RewardConfig:
     tiers: tuple[Tier, ...] = ()  # tiered, ascending by min_amount
 
     @property
-    def needs_order_amount(self) -> bool:
-        return self.reward_type in ("percent_of_purchase", "tiered")
-
-    @property
     def smallest_reward(self) -> int:
         """The least a single reward can cost (0 when it depends on the order)."""
         if self.reward_type == "fixed":

@@ -104,6 +104,7 @@ INVALID = [
     ({"period_cap": "10"}, "period_cap"),  # a cap needs a period
     ({"budget_cap": "10", "budget_period": "daily", "period_cap": "11"}, "period_cap"),
     ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, "ends_at"),
+    ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}, "ends_at"),  # empty
     ({"starts_at": "2030-01-02T00:00:00"}, "starts_at"),  # no timezone
     ({"reward": {"type": "fixed", "amount": "0"}}, "reward.amount"),
     ({"reward": {"type": "fixed", "amount": str(2**256)}}, "reward.amount"),
@@ -320,3 +321,16 @@ async def test_update__another_products_key__is_404(api, db_session, shop):
         f"{API}/campaigns/{campaign.id}", json={"name": "x"}, headers=bearer(other_key)
     )
     assert response.status_code == 404
+
+
+async def test_deactivate__product_without_a_bank__deactivated_with_nothing_to_revoke(
+    api, db_session, shop
+):
+    product, key = shop
+    campaign = await make_campaign(db_session, product, status="active")
+
+    response = await api.post(f"{API}/campaigns/{campaign.id}/deactivate", headers=bearer(key))
+
+    assert response.status_code == 200 and response.json()["status"] == "deactivated"
+    await db_session.refresh(campaign)
+    assert campaign.status == "deactivated"

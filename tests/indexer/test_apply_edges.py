@@ -158,3 +158,12 @@ async def test_rewind__while_a_batch_is_being_applied__waits_and_forgets_it_too(
     assert await _scalar(clean_db, "SELECT count(*) FROM wallet_token_balances") == 0
     async with clean_db.sessions() as session:
         assert await load_cursor(session, CHAIN) == Cursor(0, genesis.hash)
+
+
+async def test_load_cursor__while_the_indexer_holds_the_lock__a_reader_does_not_wait(clean_db):
+    genesis = await _start(clean_db)
+    async with clean_db.sessions.begin() as indexer:
+        held = await load_cursor(indexer, CHAIN, lock=True)  # FOR UPDATE until commit
+        async with clean_db.sessions() as reader:
+            read = await asyncio.wait_for(load_cursor(reader, CHAIN), 5)
+    assert held == read == Cursor(genesis.number, genesis.hash)

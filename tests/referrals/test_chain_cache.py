@@ -33,6 +33,17 @@ def test_chain_cache__chain_read_before_an_edge_landed__not_stored():
     assert cache.get(P, "a") is None
 
 
+def test_chain_cache__another_process_then_this_one_add_edges__read_before_both_not_stored():
+    cache = ChainCache()
+    read_at = cache.generation(P)
+    cache.forget_product(P)  # an edge committed by another process
+    cache.edge_added(P, "r2")  # and one by this process: the generation must not come back
+
+    cache.put(P, "a", ("r1",), read_at)
+
+    assert cache.get(P, "a") is None
+
+
 def test_chain_cache__edge_added__drops_every_chain_through_that_wallet_only():
     cache = ChainCache()
     for start, chain in (("a", ("m",)), ("b", ("x", "m")), ("c", ("y",))):

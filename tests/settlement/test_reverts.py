@@ -169,3 +169,15 @@ async def test_push__idle_bank_without_role__not_asked_until_it_has_work(env: En
         assert await _alert_codes(env) == ["signer_not_distributor"]
     finally:
         ChainReader.is_distributor = original  # type: ignore[method-assign]
+
+
+async def test_simulate__reverting_call__its_reason__a_good_call__none(env: Env):
+    reader = ChainReader(env.ctx.w3)
+    bank = reader.bank(env.bank)
+    data = bank.encode_abi("cancelNonces", [[b"\x01" * 32]])
+    stranger = wallet()
+
+    refused = await reader.simulate({"from": stranger, "to": env.bank, "data": data})
+    allowed = await reader.simulate({"from": SIGNER, "to": env.bank, "data": data})
+
+    assert (refused, allowed) == ("bank: not authorised", None)
