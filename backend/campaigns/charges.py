@@ -3,7 +3,7 @@
 `lock_snapshots` row-locks the active campaigns a batch may pay (in id order, the
 order every writer of a campaign's budget uses) and reads them once; `load_limits`
 reads the per-user and period counters of the limited ones under those locks;
-`apply` writes an `engine.Outcome` in one statement: each campaign charged once
+`apply` writes an `Outcome` in one statement: each campaign charged once
 with its summed amount, counters incremented, reward rows inserted in bulk.
 """
 
@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.campaigns import engine
-from backend.campaigns.engine import _COLUMNS, _FROM, CampaignRule, Limits, Outcome
+from backend.campaigns.engine import Limits, Outcome
+from backend.campaigns.snapshots import _COLUMNS, _FROM, CampaignRule, period_start
 
 SNAPSHOTS_SQL = text(
     f"SELECT {_COLUMNS} {_FROM} "
@@ -113,9 +113,7 @@ async def load_limits(
     periodic = [cid for cid, rule in snapshots.items() if rule.has_period_cap]
     period_used: dict[tuple[uuid.UUID, datetime], int] = {}
     if periodic:
-        starts = sorted(
-            {engine.period_start(snapshots[cid].budget_period, now) for cid in periodic}
-        )
+        starts = sorted({period_start(snapshots[cid].budget_period, now) for cid in periodic})
         rows = await session.execute(PERIOD_USAGE_SQL, {"ids": periodic, "starts": starts})
         period_used = {(row.campaign_id, row.period_start): int(row.used) for row in rows}
     return Limits(user_counts, period_used)

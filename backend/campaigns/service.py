@@ -40,9 +40,9 @@ ALLOCATED = frozenset(
 
 def campaigns_changed(product_id: str) -> None:
     """The engine caches active campaigns per product for a few seconds: drop them now."""
-    from backend.campaigns import engine
+    from backend.campaigns import snapshots
 
-    engine.invalidate_product_campaigns(product_id)
+    snapshots.invalidate_product_campaigns(product_id)
 
 
 async def delete_product(session: AsyncSession, principal: Principal, product_id: str) -> None:

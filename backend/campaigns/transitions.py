@@ -1,8 +1,9 @@
 """Campaign status changes through the business API, and what they do on-chain.
 
 The allowed moves are listed once (TRANSITIONS); anything else is 409
-`invalid_transition`. `budget_exhausted` and `expired` are set by the engine
-and can be left again (after raising the cap or moving the end). Each change
+`invalid_transition`. `budget_exhausted` is set by the engine, `expired` by the
+expiry job here (`expire_campaigns`, and the engine when an interaction arrives
+late); both can be left again (after raising the cap or moving the end). Each change
 holds the campaign's row lock from the check to the commit, so two concurrent
 requests cannot both pass the check.
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.campaigns import budgets, engine, rules
+from backend.campaigns import budgets, refunds, rules
 from backend.campaigns.models import Campaign, CampaignStatus
 from backend.campaigns.service import load_campaign, save
+from backend.campaigns.snapshots import invalidate_product_campaigns
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, InvalidTransition
 from backend.products.models import ProductBank, Role
@@ -99,7 +102,7 @@ async def deactivate(
     # The bank refuses this campaign for good: what it has not batched yet can never pay.
     # (Rows in flight are cancelled when settlement retires their batch.)
     await session.flush()
-    await engine.cancel_campaign_rewards(session, campaign.id, "campaign_deactivated")
+    await refunds.cancel_campaign_rewards(session, campaign.id, "campaign_deactivated")
     return await save(session, principal, campaign, "campaign.deactivate", before)
 
 
@@ -114,3 +117,21 @@ async def _allocated(ctx: AppContext, bank: str, campaign: Campaign) -> bool:
 
 async def _locked(session: AsyncSession, principal: Principal, campaign_id: str) -> Campaign:
     return await load_campaign(session, principal, campaign_id, Role.CAMPAIGN_MANAGER, lock=True)
+
+
+async def expire_campaigns(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Scheduler job: campaigns past ends_at become `expired`. Returns how many; commits."""
+    rows = await session.execute(
+        text(
+            "UPDATE campaigns SET status = 'expired', status_reason = 'ends_at passed', "
+            "chain_refused = false, updated_at = now() "
+            "WHERE status IN ('active', 'paused', 'budget_exhausted') AND ends_at IS NOT NULL "
+            "AND ends_at <= :now RETURNING product_id"
+        ),
+        {"now": now or datetime.now(UTC)},
+    )
+    products = [row.product_id for row in rows]
+    await session.commit()
+    for product_id in set(products):
+        invalidate_product_campaigns(product_id)
+    return len(products)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.campaigns import engine
+from backend.campaigns import estimates
 from backend.core.errors import InvalidInput, NotFound
 from backend.interactions import service as ingestion
 from backend.interactions import values
@@ -128,7 +128,7 @@ async def estimate(
     order_amount = None if amount is None else values.parse_amount(amount, "amount")
     product = await ingestion.product_info(session, product_id)
     chain = tuple(await referrals.chain(session, product.id, wallet))
-    found = await engine.estimate(
+    found = await estimates.estimate(
         session, product.id, wallet, interaction_type, chain, order_amount_e18=order_amount
     )
     await session.rollback()  # read-only: release the snapshot

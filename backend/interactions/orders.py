@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.interactions import store, values
 from backend.rewards.service import CancelOutcome
 
@@ -434,4 +434,4 @@ async def refund(
             text("UPDATE interactions SET flag = :flag WHERE id = :id"),
             {"flag": ORDER_REFUNDED, "id": completed},
         )
-    return await engine.cancel_interaction_rewards(session, [completed], reason=f"order {status}")
+    return await refunds.cancel_interaction_rewards(session, [completed], reason=f"order {status}")

@@ -19,7 +19,7 @@ API_KEY_USAGE_INTERVAL_S = 30
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
     """Campaigns past ends_at become expired even when no interaction arrives."""
-    from backend.campaigns.engine import expire_campaigns
+    from backend.campaigns.transitions import expire_campaigns
 
     async with ctx.sessions() as session:
         await expire_campaigns(session)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.campaigns.models import Campaign, CampaignStatus
 from backend.chain.nonces import sender_lock
 from backend.chain.reverts import classify
@@ -316,7 +316,7 @@ async def retire(
     with their budget given back; the others go back to pending, to be batched afresh.
     Locks: batch, then campaign, then rows (a refund takes campaign, then rows).
     """
-    rules = await engine.lock_campaigns(session, [batch.campaign_id])
+    rules = await refunds.lock_campaigns(session, [batch.campaign_id])
     rule = rules.get(batch.campaign_id)
     deactivated = rule is None or rule.status == CampaignStatus.DEACTIVATED
     cancelled = await rewards.cancel_batched(
@@ -325,7 +325,7 @@ async def retire(
         "campaign_deactivated" if deactivated else "refunded",
         every_row=deactivated,
     )
-    await engine.give_back(session, rules, cancelled)
+    await refunds.give_back(session, rules, cancelled)
     await rewards.release_batched(session, batch.id)
     batch.status = status
     batch.error_code = batch.error_code or reason
@@ -441,7 +441,9 @@ async def apply_revert(
         )
         if status == CampaignStatus.DEACTIVATED:
             # The bank refuses this campaign for good: no signature of it can ever pay.
-            await engine.cancel_campaign_rewards(session, batch.campaign_id, "campaign_deactivated")
+            await refunds.cancel_campaign_rewards(
+                session, batch.campaign_id, "campaign_deactivated"
+            )
             await retire(session, batch, BatchStatus.FAILED, code, outcome)
         else:
             # The signed payload is public (eth_call, gas estimate): cancel its nonce

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from backend.campaigns import engine
+from backend.campaigns.snapshots import invalidate_product_campaigns, period_start
+from backend.campaigns.transitions import expire_campaigns
 from backend.evaluation.batch import evaluate_once
 from backend.rewards.calculator import parse_reward_config, range_amount, range_seed
 from tests.conftest import TEST_SECRET
@@ -96,7 +97,7 @@ async def test_budget__exhausted__whole_reward_or_nothing(client, db_session):
     await refer(client, key, product.id, user, referrer)
     # 15 tokens of budget: one full 10-token reward (5 + 5) fits, a second one does not
     campaign = await make_campaign(db_session, product, budget_cap=15 * E18)
-    engine.invalidate_product_campaigns(product.id)  # what the business API does
+    invalidate_product_campaigns(product.id)  # what the business API does
 
     first = await _buy(client, key, product.id, buyer=user)
     second = await _buy(client, key, product.id, buyer=user)
@@ -120,7 +121,7 @@ async def test_period_cap__daily__stops_for_the_day_but_stays_active(client, db_
     assert [bool(a.json()["rewards"]) for a in answers] == [True, True, False]
     usage = await rows(db_session, "SELECT period_start, used FROM campaign_period_usage")
     assert int(usage[0].used) == 20 * E18
-    assert usage[0].period_start == engine.period_start("daily", datetime.now(UTC))
+    assert usage[0].period_start == period_start("daily", datetime.now(UTC))
     status = await rows(db_session, "SELECT status FROM campaigns WHERE id = :id", id=campaign.id)
     assert status[0].status == "active"
 
@@ -128,9 +129,9 @@ async def test_period_cap__daily__stops_for_the_day_but_stays_active(client, db_
 def test_period_start__weekly_and_monthly__are_iso_week_and_first_day():
     moment = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)  # a Thursday
 
-    assert engine.period_start("daily", moment) == datetime(2026, 11, 19, tzinfo=UTC)
-    assert engine.period_start("weekly", moment) == datetime(2026, 11, 16, tzinfo=UTC)
-    assert engine.period_start("monthly", moment) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert period_start("daily", moment) == datetime(2026, 11, 19, tzinfo=UTC)
+    assert period_start("weekly", moment) == datetime(2026, 11, 16, tzinfo=UTC)
+    assert period_start("monthly", moment) == datetime(2026, 11, 1, tzinfo=UTC)
 
 
 async def test_window__not_started__pays_nothing(client, db_session):
@@ -176,7 +177,7 @@ async def test_expire_campaigns__job__expires_only_past_campaigns(db_session):
         db_session, product, ends_at=datetime.now(UTC) + timedelta(days=1)
     )
 
-    expired = await engine.expire_campaigns(db_session)
+    expired = await expire_campaigns(db_session)
 
     assert expired == 1
     found = dict(
@@ -270,7 +271,7 @@ async def test_reevaluate__same_interaction__never_pays_twice(client, db_session
     user = wallet()
     first = await send(client, key, product.id, user, "webshop.open")
     second_campaign = await make_campaign(db_session, product, trigger="webshop.open")
-    engine.invalidate_product_campaigns(product.id)
+    invalidate_product_campaigns(product.id)
 
     # queued again (an operator re-evaluating after adding a campaign): the same path runs
     await db_session.execute(
@@ -323,7 +324,7 @@ async def test_estimate__chain_of_two__shows_user_and_referrer_shares(client, db
     await refer(client, key, product.id, b, a)
     await refer(client, key, product.id, user, b)
     campaign = await make_campaign(db_session, product)
-    engine.invalidate_product_campaigns(product.id)
+    invalidate_product_campaigns(product.id)
 
     response = await client.get(
         f"/api/external/products/{product.id}/estimate",

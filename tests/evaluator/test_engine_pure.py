@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.campaigns import engine
-from backend.campaigns.engine import CampaignRule, EvaluationInput, Limits
+from backend.campaigns.engine import EvaluationInput, Limits
+from backend.campaigns.snapshots import CampaignRule, period_start
 from tests.factories import wallet
 
 E18 = 10**18
@@ -123,7 +124,7 @@ def test_evaluate__per_user_limit_with_prior_count__pays_up_to_the_limit():
 
 def test_evaluate__daily_period_cap__stops_for_the_day_stays_active():
     campaign = rule(budget_period="daily", period_cap=25 * E18)
-    start = engine.period_start("daily", NOW)
+    start = period_start("daily", NOW)
     limits = Limits(period_used={(campaign.id, start): 5 * E18})
 
     outcome = run([item(i) for i in range(1, 5)], [campaign], limits=limits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.campaigns.engine import invalidate_product_campaigns
+from backend.campaigns.snapshots import invalidate_product_campaigns
 from tests.factories import make_campaign, make_product, wallet
 from tests.interactions.helpers import E18, refer, rows, send
 

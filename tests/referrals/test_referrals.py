@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from backend.campaigns.engine import invalidate_product_campaigns
+from backend.campaigns.snapshots import invalidate_product_campaigns
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token, sign_token
 from tests.conftest import TEST_SECRET
