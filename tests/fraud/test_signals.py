@@ -3,10 +3,15 @@ kept for the product's retention period."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from backend.auth.models import AuthSession, PasskeyCredential, WalletLink
+from backend.auth.tokens import hash_token
 from backend.fraud import signals
 from backend.fraud.models import FraudSettings
 from tests.conftest import TEST_SECRET
@@ -134,3 +139,29 @@ async def test_ingest__link_opened_header__age_in_seconds_kept(client, db_sessio
     assert response.status_code == junk.status_code == 202
     found = await rows(db_session, "SELECT link_age_s FROM interaction_signals")
     assert len(found) == 1 and 90 <= found[0].link_age_s <= 95  # junk alone: nothing kept
+
+
+async def test_ingest__passkey_session__its_credential_is_the_passkey_signal(client, db_session):
+    product, _ = await make_product(db_session)
+    who = wallet()
+    db_session.add(WalletLink(wallet=who, user_handle=os.urandom(16), proof="eip191"))
+    await db_session.flush()
+    credential = PasskeyCredential(credential_id=os.urandom(16), wallet=who, public_key=b"k")
+    db_session.add(credential)
+    await db_session.flush()
+    token = secrets.token_urlsafe(32)
+    db_session.add(
+        AuthSession(
+            token_hash=hash_token(token),
+            kind="bearer",
+            wallet=who,
+            credential_id=credential.id,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+    )
+    await db_session.commit()
+
+    await _post(client, token, product.id, who, "webshop.open")
+
+    (row,) = await rows(db_session, "SELECT passkey_hash FROM interaction_signals")
+    assert row.passkey_hash == _hash("passkey", product.id, str(credential.id))
