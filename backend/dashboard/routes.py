@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 
 from backend.dashboard import (
     campaign_pages,
+    fraud_pages,
     product_access_pages,
     product_audit_pages,
     product_bank_pages,
@@ -35,6 +36,7 @@ dashboard_router = Router(
         *product_audit_pages.route_handlers,
         *campaign_pages.route_handlers,
         *review_pages.route_handlers,
+        *fraud_pages.route_handlers,
     ],
     dependencies={"viewer": Provide(provide_viewer)},
     before_request=require_csrf,
