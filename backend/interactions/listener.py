@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns import estimates
 from backend.core.errors import InvalidInput, NotFound
+from backend.interactions import preparation, values
 from backend.interactions import service as ingestion
-from backend.interactions import values
 from backend.interactions.schemas import InteractionIn, ReferralLinkIn, is_known_type
+from backend.products import settings_cache
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token, sign_token
 
@@ -40,7 +41,7 @@ def origins_of(domains: tuple[str, ...] | list[str], extra: list[str] | None = N
 async def product_origins(
     session: AsyncSession, product_id: str, extra: list[str] | None = None
 ) -> list[str]:
-    product = await ingestion.product_info(session, product_id)
+    product = await settings_cache.product_info(session, product_id)
     return origins_of(product.domains, extra)
 
 
@@ -66,7 +67,7 @@ class ReferralLink:
 
 async def create_referral_link(
     session: AsyncSession,
-    caller: ingestion.Caller,
+    caller: preparation.Caller,
     body: ReferralLinkIn,
     *,
     secret: str,
@@ -74,10 +75,10 @@ async def create_referral_link(
 ) -> ReferralLink:
     """Sign a token for (product, wallet), record referral.link_creation, return the link."""
     payload = InteractionIn(
-        product_id=body.product_id, wallet=body.wallet, type=ingestion.LINK_CREATION
+        product_id=body.product_id, wallet=body.wallet, type=preparation.LINK_CREATION
     )
-    item = ingestion.prepare(payload, secret=secret)
-    ingestion.authorize(caller, item)
+    item = preparation.prepare(payload, secret=secret)
+    preparation.authorize(caller, item)
     values.check_text(body.url, "url")
     allowed = await product_origins(session, item.product_id, extra_origins)
     if _origin(body.url) not in allowed:
@@ -122,11 +123,11 @@ async def estimate(
     amount: str | None = None,
 ) -> dict[str, Any]:
     """What `wallet` would earn for `interaction_type` now, per campaign."""
-    wallet = ingestion.checksummed(wallet, "wallet")
+    wallet = preparation.checksummed(wallet, "wallet")
     if not is_known_type(interaction_type):
         raise values.invalid("type", "not a known interaction type", "unknown_type")
     order_amount = None if amount is None else values.parse_amount(amount, "amount")
-    product = await ingestion.product_info(session, product_id)
+    product = await settings_cache.product_info(session, product_id)
     chain = tuple(await referrals.chain(session, product.id, wallet))
     found = await estimates.estimate(
         session, product.id, wallet, interaction_type, chain, order_amount_e18=order_amount

@@ -14,7 +14,7 @@ from backend.auth.principal import Principal
 from backend.core.config import Settings
 from backend.core.context import AppContext
 from backend.fraud import signals as fraud_signals
-from backend.interactions import callers, listener, service, webhooks
+from backend.interactions import batch, callers, listener, preparation, service, webhooks
 from backend.interactions.answers import IngestResult, Waiter, describe, requested_wait
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import BatchIn, InteractionIn, ReferralLinkIn
@@ -107,7 +107,7 @@ async def post_interaction(data: InteractionIn, request: Request) -> Response[di
         signals = fraud_signals.from_request(
             request.headers, ip=ip, session_caller=principal.kind == "session"
         )
-        caller = service.Caller.from_principal(principal, ip, signals)
+        caller = preparation.Caller.from_principal(principal, ip, signals)
         result = await service.ingest(session, caller, data, secret=_secret(request))
         headers = await _when_evaluated(request, session, {data.product_id.lower()}, [result])
     finally:
@@ -132,8 +132,8 @@ async def post_interaction_batch(
     principal: Principal,
     db_session: AsyncSession,
 ) -> Response[dict[str, Any]]:
-    caller = service.Caller.from_principal(principal, client_ip(request))
-    results = await service.ingest_batch(
+    caller = preparation.Caller.from_principal(principal, client_ip(request))
+    results = await batch.ingest_batch(
         db_session, caller, data.interactions, secret=_secret(request)
     )
     stored = [r.result for r in results if r.result is not None]
@@ -205,7 +205,7 @@ async def post_referral_link(
     db_session: AsyncSession,
     settings: Settings,
 ) -> dict[str, Any]:
-    caller = service.Caller.from_principal(principal, client_ip(request))
+    caller = preparation.Caller.from_principal(principal, client_ip(request))
     link = await listener.create_referral_link(
         db_session,
         caller,

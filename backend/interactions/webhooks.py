@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import InvalidInput, NotFound, Unauthorized
-from backend.interactions import orders, store, values
+from backend.interactions import orders, preparation, store, values
 from backend.interactions import service as ingestion
 from backend.interactions.signatures import (
     product_secrets,
@@ -136,7 +136,7 @@ def custom_event(payload: dict[str, Any]) -> OrderEvent:
         return OrderEvent("ignored")
     wallet = data.get("wallet")
     if wallet is not None:
-        wallet = ingestion.checksummed(wallet, "data.wallet")
+        wallet = preparation.checksummed(wallet, "data.wallet")
     return OrderEvent(
         "completed",
         order_id,

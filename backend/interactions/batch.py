@@ -1,0 +1,163 @@
+"""Ingestion of a batch (up to 1,000 interactions) in one transaction, each answered alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.errors import DomainError, InvalidInput
+from backend.core.transient import RETRIES, is_transient
+from backend.interactions import metrics as ingest_metrics
+from backend.interactions import store
+from backend.interactions.answers import BatchItemResult, IngestResult, describe
+from backend.interactions.preparation import (
+    ORDER_TYPES,
+    Caller,
+    Prepared,
+    authorize,
+    limit_browser,
+    prepare,
+    rate_limited,
+)
+from backend.interactions.schemas import InteractionIn
+from backend.interactions.service import store_purchase
+from backend.products.settings_cache import ProductInfo, product_info
+
+
+async def ingest_batch(
+    session: AsyncSession, caller: Caller, raw_items: Sequence[Any], *, secret: str
+) -> list[BatchItemResult]:
+    """Up to 1,000 interactions in one transaction, each answered on its own.
+
+    Every (product, wallet) bucket lock the batch needs is taken first, in order;
+    then plain interactions are checked and stored with set-based statements and
+    purchases one by one, in the batch's order (their ids follow it).
+    """
+    limit_browser(caller)
+    results: list[BatchItemResult] = []
+    accepted: list[tuple[int, Prepared, ProductInfo]] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            payload = msgspec.convert(raw, InteractionIn)
+        except msgspec.ValidationError as exc:
+            results.append(BatchItemResult(index, error=InvalidInput(str(exc))))
+            continue
+        try:
+            item = prepare(payload, secret=secret)
+            authorize(caller, item)
+            product = await product_info(session, item.product_id)
+        except DomainError as exc:
+            results.append(BatchItemResult(index, error=exc))
+            continue
+        accepted.append((index, item, product))
+    guarded = [
+        (product.id, item.wallet)
+        for _, item, product in accepted
+        if caller.rate_limited or item.dedup_key is not None
+    ]
+    stored: list[BatchItemResult] = []
+    for attempt in range(RETRIES):
+        try:
+            await store.lock_buckets(session, guarded)
+            stored = await _store_batch(session, caller, accepted)
+            await session.commit()
+            break
+        except DBAPIError as exc:
+            await session.rollback()
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+        except BaseException:
+            await session.rollback()
+            raise
+    results.extend(stored)
+    duplicates = [r.result for r in stored if r.result is not None and r.result.duplicate]
+    if duplicates:
+        await describe(session, duplicates)
+    store.queued({product.id for _, _, product in accepted})
+    results.sort(key=lambda r: r.index)
+    return results
+
+
+async def _store_batch(
+    session: AsyncSession, caller: Caller, items: Sequence[tuple[int, Prepared, ProductInfo]]
+) -> list[BatchItemResult]:
+    """Dedup, limit and store a batch's valid items inside the caller's transaction."""
+    keyed = [
+        (product.id, item.wallet, item.type, item.dedup_key, product.dedup_window_s)
+        for _, item, product in items
+        if item.dedup_key is not None
+    ]
+    seen = await store.originals(session, keyed)  # type: ignore[arg-type]
+    pairs = sorted({(product.id, item.wallet) for _, item, product in items})
+    usage = await store.usage(session, pairs) if caller.rate_limited else {}
+    results: list[BatchItemResult] = []
+    counted: dict[tuple[str, str], list[Any]] = {p: list(u) for p, u in usage.items()}
+    chunk: list[tuple[int, Prepared, ProductInfo]] = []
+    pending_keys: dict[tuple[str, str, str, str], int] = {}  # dedup key -> index of its item
+    stored_ids: dict[int, int] = {}  # index -> interaction id
+    now: datetime | None = None
+
+    async def flush() -> None:
+        ids = await store.store_many(
+            session,
+            [(product.id, item) for _, item, product in chunk],
+            source=caller.source,
+            source_ref=caller.source_ref,
+            client_ip=caller.client_ip,
+        )
+        for (index, item, _), interaction_id in zip(chunk, ids, strict=True):
+            stored_ids[index] = interaction_id
+            ingest_metrics.interaction_stored_on_commit(session, item.type)
+            results.append(
+                BatchItemResult(index, IngestResult(interaction_id, flag=item.flag, type=item.type))
+            )
+        chunk.clear()
+
+    later: list[tuple[int, int, str]] = []  # (index, index of its original here, type)
+    for index, item, product in items:
+        dedup = (
+            (product.id, item.wallet, item.type, item.dedup_key)
+            if item.dedup_key is not None
+            else None
+        )
+        if dedup is not None and dedup in seen:
+            results.append(
+                BatchItemResult(index, IngestResult(seen[dedup], duplicate=True, type=item.type))
+            )
+            continue
+        if dedup is not None and dedup in pending_keys:
+            later.append((index, pending_keys[dedup], item.type))
+            continue
+        limit = caller.limit(product)
+        if limit is not None:
+            if now is None:
+                now = await session.scalar(text("SELECT now()"))
+            assert now is not None
+            used = counted.setdefault((product.id, item.wallet), [0, now])
+            if used[0] >= limit:
+                results.append(BatchItemResult(index, error=rate_limited(limit, used[1], now)))
+                continue
+            used[0] += 1
+        if dedup is not None:
+            pending_keys[dedup] = index
+        if item.type in ORDER_TYPES:
+            await flush()  # keep arrival order: everything before it gets smaller ids
+            # its store statement checks the limit again and finds the same count: this
+            # transaction's own rows included, the bucket lock held since the batch began
+            purchase = await store_purchase(session, caller, product, item)
+            stored_ids[index] = purchase.interaction_id
+            results.append(BatchItemResult(index, purchase))
+        else:
+            chunk.append((index, item, product))
+    if chunk:
+        await flush()
+    for index, original_index, kind in later:
+        original = stored_ids[original_index]
+        results.append(BatchItemResult(index, IngestResult(original, duplicate=True, type=kind)))
+    return results
