@@ -36,7 +36,7 @@ async def _check_evaluation(ctx: AppContext) -> dict[str, Any]:
     """The evaluator's lag: how many interactions wait and how old the oldest is."""
     from backend.evaluation.worker import queue_state
 
-    depth, oldest = await queue_state(ctx)
+    depth, oldest = await queue_state(ctx.sessions)
     return {"ok": True, "queued": depth, "lag_s": round(oldest if depth else 0.0, 3)}
 
 

@@ -105,11 +105,19 @@ class Listener:
     """One LISTEN connection, kept open and reconnected with a back-off until `stop()`."""
 
     def __init__(
-        self, database_url: str, *, retry_s: float = 1.0, name: str = "cascade-listener"
+        self,
+        database_url: str,
+        *,
+        retry_s: float = 1.0,
+        name: str = "cascade-listener",
+        deliver_on: asyncio.AbstractEventLoop | None = None,
     ) -> None:
+        """`deliver_on`: the loop that runs the module handlers (the caches' owner) when
+        this listener runs on another thread; own handlers always run where it listens."""
         self.database_url = database_url
         self.retry_s = retry_s
         self.name = name
+        self.deliver_on = deliver_on
         self._own: dict[str, list[Handler]] = {}
         self._task: asyncio.Task[None] | None = None
         self._connection: Any = None
@@ -148,7 +156,14 @@ class Listener:
                 connection.terminate()
 
     def _deliver(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
-        dispatch(channel, payload)
+        target = self.deliver_on
+        if target is None:
+            dispatch(channel, payload)
+        elif not target.is_closed():
+            try:
+                target.call_soon_threadsafe(dispatch, channel, payload)
+            except RuntimeError:  # that loop is shutting down
+                pass
         for handler in list(self._own.get(channel, ())):
             try:
                 handler(payload)
@@ -172,7 +187,10 @@ class Listener:
                 for channel in sorted(channels | set(self._own)):
                     await self._connection.add_listener(channel, self._deliver)
                 for gap in list(_gap_handlers):
-                    gap()
+                    if self.deliver_on is None:
+                        gap()
+                    elif not self.deliver_on.is_closed():
+                        self.deliver_on.call_soon_threadsafe(gap)
                 self.connected.set()
                 _count_live(+1)
                 await lost.wait()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,6 +119,8 @@ class Report:
     rewards: int = 0
     products: set[str] = field(default_factory=set)
     lags_s: list[float] = field(default_factory=list)
+    closed_products: set[str] = field(default_factory=set)  # a campaign stopped paying
+    new_edges: dict[str, list[str]] = field(default_factory=dict)  # product -> wallets
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,14 @@ async def evaluate_once(
     secret: str,
     products: Collection[str] | None = None,
     limit: int = BATCH_SIZE,
+    local: Callable[[Report], None] | None = None,
 ) -> Report:
-    """Evaluate one batch (of `products` only, when given); retried on a deadlock."""
+    """Evaluate one batch (of `products` only, when given); retried on a deadlock.
+
+    Once it is durable, this process's caches and waiters learn of it through `local`
+    (default: at once, here); an evaluator on its own thread passes one that hands the
+    report to the app's event loop, where those caches live.
+    """
     for attempt in range(RETRIES):
         try:
             async with sessions() as session:
@@ -151,7 +159,9 @@ async def evaluate_once(
             if not is_transient(exc) or attempt == RETRIES - 1:
                 raise
             continue
-        _after_commit(report)
+        if report.evaluated:
+            _count(report)
+            (local or apply_locally)(report)
         return report
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -269,24 +279,18 @@ async def _evaluate(
     await session.commit()
     crash_point("evaluation.committed")
     done = datetime.now(UTC)
-    report = Report(
+    new_edges: dict[str, list[str]] = {}
+    for product, claim in claims:
+        if decisions.get(claim.interaction_id) is None:
+            new_edges.setdefault(product, []).append(claim.wallet)
+    return Report(
         evaluated=int(row.evaluated),
         rewards=len(outcome.payouts),
         products=set(products),
         lags_s=[(done - r.received_at).total_seconds() for r in claimed],
+        closed_products=outcome.closed_products(),
+        new_edges=new_edges,
     )
-    for product in outcome.closed_products():
-        engine.invalidate_product_campaigns(product)
-    for product in edges:
-        referrals.edges_committed(
-            product,
-            [
-                c.wallet
-                for p, c in claims
-                if p == product and decisions.get(c.interaction_id) is None
-            ],
-        )
-    return report
 
 
 async def _claim(session: AsyncSession, only: Collection[str] | None, limit: int) -> list[_Row]:
@@ -357,12 +361,18 @@ def _matching(
     return {r.interaction_id: by_trigger.get((r.product_id, r.type), []) for r in rows}
 
 
-def _after_commit(report: Report) -> None:
-    """Metrics and this process's waiters, once the batch is durable."""
-    if not report.evaluated:
-        return
+def _count(report: Report) -> None:
     metrics.EVALUATED.inc(report.evaluated)
     metrics.BATCH_SIZE.observe(report.evaluated)
     for lag in report.lags_s:
         metrics.LAG.observe(max(lag, 0.0))
+
+
+def apply_locally(report: Report) -> None:
+    """What a durable batch changes in this process: caches that could now be stale, and
+    the requests waiting for these interactions (on the thread that owns them)."""
+    for product in report.closed_products:
+        engine.invalidate_product_campaigns(product)
+    for product, wallets in report.new_edges.items():
+        referrals.edges_committed(product, wallets)
     pg_events.dispatch(pg_events.EVALUATED, ",".join(sorted(report.products)))

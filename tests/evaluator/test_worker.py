@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import text
 
+from backend.core import pg_events
 from backend.evaluation import metrics
 from backend.evaluation.batch import PRODUCT_LOCK_SPACE
 from backend.evaluation.worker import Evaluator
@@ -63,8 +64,10 @@ async def test_worker__notify_from_another_process__wakes_the_loop(db_session, c
     evaluator = Evaluator(clean_db, poll_s=30)
     await evaluator.start()
     try:
-        assert evaluator.listener is not None
-        await asyncio.wait_for(evaluator.listener.connected.wait(), 10)
+        started = time.monotonic()
+        while not pg_events.live():  # the loop's listening connection is up
+            assert time.monotonic() - started < 10
+            await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
         await _raw_store(db_session, product.id)
         await db_session.execute(text("SELECT pg_notify('cascade_interactions', '')"))
