@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.models import AuditEntry
 from backend.campaigns.models import Campaign
+from backend.fraud.models import FraudRule, FraudSettings
 from backend.notifications.models import WebhookDelivery, WebhookEndpoint
 from backend.products.models import ApiKey, Product, ProductMember, ProductToken, Role
-from tests.factories import make_campaign, make_product, wallet
+from backend.rewards.models import Reward
+from tests.factories import TEST_TOKEN, make_campaign, make_product, wallet
 
 ADDRESS = "0x" + "ab" * 20
 CAMPAIGN_BODY = {
@@ -73,6 +75,26 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/business/products/{product_id}/webhook-deliveries", None),
     ("POST", "/api/business/webhook-deliveries/{delivery_id}/resend", None),
     ("GET", "/api/business/products/{product_id}/alerts", None),
+    ("GET", "/api/business/products/{product_id}/fraud", None),
+    (
+        "POST",
+        "/api/business/products/{product_id}/fraud/rules",
+        {"kind": "shared_ip", "action": "reject", "reason_code": "taken"},
+    ),
+    ("PATCH", "/api/business/products/{product_id}/fraud/rules/{rule_id}", {"enabled": False}),
+    ("DELETE", "/api/business/products/{product_id}/fraud/rules/{rule_id}", None),
+    (
+        "PUT",
+        "/api/business/products/{product_id}/fraud/settings",
+        {"default_decision": "approve"},
+    ),
+    ("GET", "/api/business/products/{product_id}/fraud/held", None),
+    (
+        "POST",
+        "/api/business/products/{product_id}/fraud/review",
+        {"reward_ids": ["{reward_id}"], "decision": "approve"},
+    ),
+    ("POST", "/api/business/products/{product_id}/fraud/held/{reward_id}/approve", None),
 ]
 # Not about one product: listing the caller's own products, creating a new one.
 NOT_PRODUCT_SCOPED = {("GET", "/api/business/products"), ("POST", "/api/business/products")}
@@ -88,6 +110,8 @@ class Victim:
     key_id: str
     endpoint_id: str
     delivery_id: str
+    rule_id: str
+    reward_id: str
 
 
 async def _victim(session: AsyncSession) -> Victim:
@@ -116,10 +140,27 @@ async def _victim(session: AsyncSession) -> Victim:
     )
     session.add(delivery)
     await session.flush()
+    rule = FraudRule(
+        product_id=product.id, kind="shared_device", action="hold", reason_code="shared_device"
+    )
+    session.add(rule)
+    held = Reward(
+        product_id=product.id,
+        campaign_id=campaign.id,
+        interaction_id=1,
+        wallet=member,
+        level=0,
+        token=TEST_TOKEN,
+        amount=5,
+        status="held",
+    )
+    session.add(held)
+    await session.flush()
     ids = (product.id, str(campaign.id), member, str(endpoint.id), str(delivery.id))
+    rule_id, reward_id = str(rule.id), str(held.id)
     await session.commit()
     key_id = await session.scalar(select(ApiKey.id).where(ApiKey.product_id == ids[0]))
-    return Victim(ids[0], ids[1], ids[2], str(key_id), ids[3], ids[4])
+    return Victim(ids[0], ids[1], ids[2], str(key_id), ids[3], ids[4], rule_id, reward_id)
 
 
 async def _fingerprint(session: AsyncSession, product_id: str) -> tuple[Any, ...]:
@@ -156,7 +197,25 @@ async def _fingerprint(session: AsyncSession, product_id: str) -> tuple[Any, ...
             select(WebhookDelivery.status).where(WebhookDelivery.product_id == product_id)
         )
     ).all()
+    fraud = (
+        await session.execute(
+            select(FraudRule.kind, FraudRule.action, FraudRule.enabled).where(
+                FraudRule.product_id == product_id
+            )
+        )
+    ).all()
+    review = (
+        await session.execute(
+            select(FraudSettings.default_decision).where(FraudSettings.product_id == product_id)
+        )
+    ).all()
+    rewards = (
+        await session.execute(select(Reward.status).where(Reward.product_id == product_id))
+    ).all()
     return (
+        sorted(map(tuple, fraud)),
+        review,
+        rewards,
         product.name,
         product.deleted_at,
         product.webhook_secrets,
@@ -181,7 +240,10 @@ def test_route_list__covers_every_product_scoped_business_operation(settings) ->
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }
-    listed = {(method, path.replace("/custom/", "/{scheme}/")) for method, path, _ in ROUTES}
+    listed = {
+        (method, path.replace("/custom/", "/{scheme}/").replace("/approve", "/{decision}"))
+        for method, path, _ in ROUTES
+    }
     assert documented - NOT_PRODUCT_SCOPED == listed
 
 
@@ -193,6 +255,8 @@ async def test_api_key_of_product_a__on_product_b__404_and_nothing_written(
     victim = await _victim(db_session)
     before = await _fingerprint(db_session, victim.product_id)
 
+    if body and body.get("reward_ids") == ["{reward_id}"]:
+        body = {**body, "reward_ids": [int(victim.reward_id)]}  # product B's held reward
     response = await client.request(
         method,
         path.format(**asdict(victim)),
