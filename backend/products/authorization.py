@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.principal import SESSION_COOKIE, Principal, bearer_token, session_principal
 from backend.auth.tokens import hash_token
 from backend.core.errors import Forbidden, NotFound, Unauthorized
-from backend.products.ids import API_KEY_PREFIX
+from backend.products.ids import API_KEY_PREFIX, is_product_id
 from backend.products.models import ApiKey, Product, ProductMember, Role
 
 CLI_PRINCIPAL = Principal(kind="cli", actor="cli", roles=int(Role.ALL))
@@ -81,6 +81,8 @@ async def authorize(
     404 when the product does not exist, is deleted, or the caller has no role on
     it; 403 when the caller sees it but lacks `role`.
     """
+    if not is_product_id(product_id):  # not an id (a NUL byte would fail the query): no query
+        raise NotFound("product not found", code="product_not_found")
     product = await session.get(Product, product_id.lower())
     if product is None or product.deleted_at is not None:
         raise NotFound("product not found", code="product_not_found")

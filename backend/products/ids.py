@@ -13,6 +13,12 @@ DOMAIN_PATTERN = re.compile(
     r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*(:[0-9]{1,5})?$"
 )
 API_KEY_PREFIX = "csk_"
+PRODUCT_ID_PATTERN = re.compile(r"0x[0-9a-f]{64}")
+
+
+def is_product_id(value: str) -> bool:
+    """Whether `value` (lowercased) could be a product id: worth a query at all."""
+    return PRODUCT_ID_PATTERN.fullmatch(value.lower()) is not None
 
 
 def normalize_domain(domain: str) -> str:

@@ -7,7 +7,6 @@ process, and at once by products' own writes in the process that made them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -16,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core import pg_events
 from backend.core.errors import NotFound
 from backend.core.lru import LruCache
+from backend.products.ids import is_product_id
 
 PRODUCT_CACHE_TTL_S = 10.0
-_PRODUCT_ID = re.compile(r"0x[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def invalidate_product(product_id: str | None = None) -> None:
 async def product_info(session: AsyncSession, product_id: str) -> ProductInfo:
     """A live product's ingestion settings (cached); 404 when unknown or deleted."""
     product_id = product_id.lower()
-    if _PRODUCT_ID.fullmatch(product_id) is None:  # not an id: no query
+    if not is_product_id(product_id):  # not an id: no query
         raise NotFound("product not found", code="product_not_found")
     cached = _products.get(product_id)
     if cached is None:

@@ -245,3 +245,18 @@ async def test_rotate_webhook_secret__without_admin_role__is_403(api, db_session
     product, key = await make_product(db_session, roles=Role.CAMPAIGN_MANAGER)
     url = f"{BASE}/{product.id}/webhook-secrets/shopify/rotate"
     assert (await api.post(url, headers=bearer(key))).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "product_id",
+    ["0x%00" + "ab" * 31, "%00", "0x" + "ab" * 33, "not-an-id", "0x" + "zz" * 32],
+)
+async def test_business_route__product_id_that_is_no_id__404_without_a_query(
+    api, db_session, product_id
+):
+    _, key = await make_product(db_session)
+
+    for path in (f"{BASE}/{product_id}", f"{BASE}/{product_id}/campaigns"):
+        response = await api.get(path, headers=bearer(key))
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"]["code"] == "product_not_found"
