@@ -126,6 +126,33 @@ TARGETS: dict[str, list[FileSpec]] = {
                 "tests/settlement/test_shared_signer.py",
             ),
         ),
+        FileSpec(
+            "backend/campaigns/snapshots.py",
+            (
+                "tests/campaigns",
+                "tests/evaluator/test_engine_pure.py",
+                "tests/evaluator/test_batch.py",
+                "tests/interactions/test_budget.py",
+            ),
+        ),
+        FileSpec(
+            "backend/campaigns/charges.py",
+            (
+                "tests/evaluator/test_batch.py",
+                "tests/interactions/test_budget.py",
+                "tests/campaigns/test_engine.py",
+            ),
+        ),
+        FileSpec(
+            "backend/campaigns/refunds.py",
+            (
+                "tests/campaigns/test_never_pay.py",
+                "tests/interactions/test_webhooks.py",
+                "tests/settlement/test_retire.py",
+                "tests/fraud/test_api.py",
+                "tests/fraud/test_expiry.py",
+            ),
+        ),
         FileSpec("backend/campaigns/transitions.py", ("tests/campaigns",)),
         FileSpec("backend/campaigns/rules.py", ("tests/campaigns",)),
         FileSpec("backend/campaigns/service.py", ("tests/campaigns",)),
