@@ -26,16 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from backend.campaigns.models import CampaignStatus
-
-# `x as x`: re-exported for what still reaches them through `engine` (backend.evaluation.batch,
-# backend.fraud, a ledger test); their homes are refunds and snapshots.
-from backend.campaigns.refunds import cancel_interaction_rewards as cancel_interaction_rewards
-from backend.campaigns.refunds import give_back as give_back
-from backend.campaigns.refunds import lock_campaigns as lock_campaigns
 from backend.campaigns.snapshots import CampaignRule, period_start
-from backend.campaigns.snapshots import (
-    invalidate_product_campaigns as invalidate_product_campaigns,
-)
 from backend.rewards.calculator import base_amount, range_seed, split_reward
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.campaigns import charges, engine
+from backend.campaigns.snapshots import CampaignRule, invalidate_product_campaigns
 from backend.core import pg_events
 from backend.core.transient import RETRIES, is_transient
 from backend.evaluation import metrics
@@ -353,7 +354,7 @@ def _referral_claims(
 
 
 def _matching(
-    rows: Sequence[_Row], snapshots: dict[uuid.UUID, engine.CampaignRule]
+    rows: Sequence[_Row], snapshots: dict[uuid.UUID, CampaignRule]
 ) -> dict[int, list[uuid.UUID]]:
     by_trigger: dict[tuple[str, str], list[uuid.UUID]] = {}
     for cid, rule in snapshots.items():
@@ -372,7 +373,7 @@ def apply_locally(report: Report) -> None:
     """What a durable batch changes in this process: caches that could now be stale, and
     the requests waiting for these interactions (on the thread that owns them)."""
     for product in report.closed_products:
-        engine.invalidate_product_campaigns(product)
+        invalidate_product_campaigns(product)
     for product, wallets in report.new_edges.items():
         referrals.edges_committed(product, wallets)
     pg_events.dispatch(pg_events.EVALUATED, ",".join(sorted(report.products)))

@@ -3,7 +3,7 @@
 Refusing a reward (a `reject` rule in the evaluator, a reviewer, or an expired hold whose
 product defaults to reject) has one path, `refuse`: lock the rows' campaigns in id order,
 cancel the rows, give their budget, per-user counts and period usage back
-(backend.campaigns.engine.give_back). Approving moves `held` rows to `pending`, where the
+(backend.campaigns.refunds.give_back). Approving moves `held` rows to `pending`, where the
 push job finds them. Every review is recorded in the audit log and told to the owner's
 webhooks, in the transaction of the change.
 """
@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.service import record
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.fraud import rules as r
 from backend.fraud.models import FraudRule, FraudSettings
 from backend.notifications import events
@@ -93,11 +93,11 @@ async def refuse(
     campaign_ids = [row.campaign_id for row in await session.execute(CAMPAIGNS_OF_SQL, params)]
     if not campaign_ids:
         return []
-    locked = await engine.lock_campaigns(session, campaign_ids)
+    locked = await refunds.lock_campaigns(session, campaign_ids)
     cancelled = await rewards.cancel_unsettled(
         session, ids=ids, interaction_ids=interaction_ids, reason=reason, held_only=held_only
     )
-    await engine.give_back(session, locked, cancelled)
+    await refunds.give_back(session, locked, cancelled)
     return cancelled
 
 

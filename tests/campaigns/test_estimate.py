@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.campaigns import engine
+from backend.campaigns import snapshots
 from tests.factories import make_campaign, make_product, wallet
 from tests.interactions.helpers import E18, count, reset_caches
 
@@ -26,7 +26,7 @@ async def test_estimate__range_reward__expected_value_inside_its_bounds(client, 
         reward_type="range",
         reward_config={"start": str(2 * E18), "end": str(10 * E18), "beta_bps": 20_000},
     )
-    engine.invalidate_product_campaigns(product.id)
+    snapshots.invalidate_product_campaigns(product.id)
 
     response = await client.get(
         f"/api/external/products/{product.id}/estimate",

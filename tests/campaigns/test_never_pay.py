@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.campaigns.models import Campaign
 from backend.interactions.models import Interaction
 from backend.rewards.models import Reward
@@ -108,7 +108,7 @@ async def test_refund__campaign_the_chain_refused__stays_closed_with_its_reason(
     ids = await _earn(db_session, campaign, [2 * TOKENS, 3 * TOKENS])
     interaction = await db_session.scalar(select(Reward.interaction_id).where(Reward.id == ids[0]))
 
-    await engine.cancel_interaction_rewards(db_session, [interaction], "order refunded")
+    await refunds.cancel_interaction_rewards(db_session, [interaction], "order refunded")
     await db_session.commit()
 
     # budget given back, but the bank still cannot pay: reopening would loop on refusals
@@ -128,7 +128,7 @@ async def test_refund__campaign_closed_by_its_cap__reopens(db_session, live):
     ids = await _earn(db_session, campaign, [2 * TOKENS, 3 * TOKENS])
     interaction = await db_session.scalar(select(Reward.interaction_id).where(Reward.id == ids[0]))
 
-    await engine.cancel_interaction_rewards(db_session, [interaction], "order refunded")
+    await refunds.cancel_interaction_rewards(db_session, [interaction], "order refunded")
     await db_session.commit()
 
     status, used, _ = await _state(db_session, campaign)

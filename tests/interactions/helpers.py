@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import AuthSession
 from backend.auth.tokens import hash_token
-from backend.campaigns import engine
+from backend.campaigns import snapshots
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.routes import forget_api_keys
 from backend.products import settings_cache
@@ -24,7 +24,7 @@ E18 = 10**18
 
 def reset_caches() -> None:
     """Process caches outlive the per-test TRUNCATE: start every test without them."""
-    engine.invalidate_product_campaigns()
+    snapshots.invalidate_product_campaigns()
     settings_cache.invalidate_product()
     chain_cache.clear()
     ip_limiter.reset()

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from backend.api.app import create_app
-from backend.campaigns import engine
+from backend.campaigns import snapshots
 from backend.core.context import AppContext
 from backend.core.db import _unusable_connection, connection_gone, create_engine, session_factory
 from backend.rewards.calculator import parse_reward_config, range_amount, range_seed
@@ -46,7 +46,7 @@ async def test_single__parallel_uncapped__used_budget_is_the_sum_of_reward_rows(
     for user in users[:10]:  # half of them pay a referrer too
         await send(client, key, product.id, user, "referral.referred", {"referrer": referrer})
     campaign = await make_campaign(db_session, product, trigger="webshop.open")
-    engine.invalidate_product_campaigns(product.id)  # what the business API does
+    snapshots.invalidate_product_campaigns(product.id)  # what the business API does
 
     answers = await asyncio.gather(
         *(send(client, key, product.id, user, "webshop.open") for user in users * 2)

@@ -44,7 +44,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 from web3 import Web3
 
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.chain import connect, contract, deploy_bank, deploy_core, deploy_test_token, send
 from backend.core.config import Settings
 from backend.core.context import AppContext
@@ -305,7 +305,7 @@ class Ledger(RuleBasedStateMachine):
 
     async def _refund(self, interaction: int) -> None:
         async with self.world.ctx.sessions() as session:
-            await engine.cancel_interaction_rewards(session, [interaction], "order refunded")
+            await refunds.cancel_interaction_rewards(session, [interaction], "order refunded")
             await session.commit()
 
     @precondition(lambda self: self.ready and self.world.run(self.outstanding()) != (0, 0))

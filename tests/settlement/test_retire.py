@@ -13,7 +13,7 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import select, update
 
-from backend.campaigns import engine
+from backend.campaigns import refunds
 from backend.campaigns.models import Campaign
 from backend.chain import contract, deploy_contract, send
 from backend.core.models import Alert
@@ -53,7 +53,7 @@ async def _refund(env: Env, reward_id: int) -> None:
             select(Reward.interaction_id).where(Reward.id == reward_id)
         )
         assert interaction_id is not None
-        await engine.cancel_interaction_rewards(session, [interaction_id], "order refunded")
+        await refunds.cancel_interaction_rewards(session, [interaction_id], "order refunded")
         await session.commit()
 
 
