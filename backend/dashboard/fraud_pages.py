@@ -27,6 +27,7 @@ KINDS = (
     ("referral_velocity", "Referrer gains too many referrals"),
     ("wallet_earnings", "A wallet earns more than a limit"),
     ("min_purchase", "Purchase below a minimum"),
+    ("refund_history", "Buyer has refunded orders before"),
     ("deny_list", "Deny list (wallets, IPs, devices)"),
 )
 
@@ -68,7 +69,7 @@ async def _page(
 
 def _rule_values(reader: FormReader) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for name in ("max_per_hour", "max_per_day"):
+    for name in ("max_per_hour", "max_per_day", "min_refunded_orders"):
         value = reader.integer(name, f"params.{name}")
         if value is not None:
             params[name] = value

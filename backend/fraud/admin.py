@@ -59,6 +59,7 @@ def _params(kind: str, params: s.RuleParams, secret: str, product_id: str) -> di
         "referral_velocity": {"max_per_hour", "max_per_day"},
         "wallet_earnings": {"max_amount", "period"},
         "min_purchase": {"min_amount"},
+        "refund_history": {"min_refunded_orders"},
         "deny_list": {"wallets", "ips", "devices"},
     }.get(kind, set())
     extra = sorted(set(values) - allowed)
@@ -70,6 +71,8 @@ def _params(kind: str, params: s.RuleParams, secret: str, product_id: str) -> di
         raise invalid("params.max_amount", "required for a wallet_earnings rule")
     if kind == "min_purchase" and "min_amount" not in values:
         raise invalid("params.min_amount", "required for a min_purchase rule")
+    if kind == "refund_history" and "min_refunded_orders" not in values:
+        raise invalid("params.min_refunded_orders", "required for a refund_history rule")
     if kind == "deny_list":
         values["wallets"] = [address("params.wallets", w) for w in values.get("wallets", [])]
         values["ips"] = [

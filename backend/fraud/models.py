@@ -27,6 +27,7 @@ RULE_KINDS = (
     "referral_velocity",
     "wallet_earnings",
     "min_purchase",
+    "refund_history",
     "deny_list",
 )
 ACTIONS = ("hold", "reject")
@@ -48,7 +49,7 @@ class FraudRule(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('shared_device','shared_ip','shared_passkey','referral_velocity',"
-            "'wallet_earnings','min_purchase','deny_list')",
+            "'wallet_earnings','min_purchase','refund_history','deny_list')",
             name="kind_known",
         ),
         CheckConstraint("action IN ('hold','reject')", name="action_known"),

@@ -2,7 +2,8 @@
 
 Evidence is what a reviewer may see: which rules held a reward, which kinds of signal the
 referee shares with its referrer (never the signals themselves), how many wallets share
-a device with the group, and the referral edges around the group's wallets.
+a device with the group, how many of the referee's orders were refunded, and the referral
+edges around the group's wallets.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ SHARED_SQL = text(
     FROM unnest(CAST(:a AS varchar[]), CAST(:b AS varchar[])) AS k(a, b)
     """
 )
+REFUNDED_SQL = text(
+    """
+    SELECT wallet, count(*) AS n FROM orders
+    WHERE product_id = :product AND status = 'refunded'
+      AND wallet = ANY(CAST(:wallets AS varchar[]))
+    GROUP BY wallet
+    """
+)
 EDGES_SQL = text(
     """
     SELECT wallet, referrer_wallet FROM interactions
@@ -82,6 +91,7 @@ class HeldReward:
     referee: str
     shares: list[str] = field(default_factory=list)  # device | ip | passkey (with referrer)
     wallets_on_device: int = 0
+    refunded_orders: int = 0  # the referee's refunded orders on the product
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +107,7 @@ class HeldReward:
             "referee": self.referee,
             "shared_with_referrer": self.shares,
             "wallets_on_referee_device": self.wallets_on_device,
+            "referee_refunded_orders": self.refunded_orders,
         }
 
 
@@ -139,6 +150,11 @@ async def held_groups(
             {"product": product_id, "a": [a for a, _ in pairs], "b": [b for _, b in pairs]},
         )
         shared = {(row.a, row.b): row for row in found}
+    referees = sorted({row.referee or row.wallet for row in rows})
+    refunded = {
+        row.wallet: int(row.n)
+        for row in await session.execute(REFUNDED_SQL, {"product": product_id, "wallets": referees})
+    }
     groups: dict[str, list[HeldReward]] = {}
     for row in rows:
         referee = row.referee or row.wallet
@@ -156,6 +172,7 @@ async def held_groups(
             referee=referee,
             shares=[k for k in ("device", "ip", "passkey") if evidence and getattr(evidence, k)],
             wallets_on_device=int(evidence.device_wallets) if evidence else 0,
+            refunded_orders=refunded.get(referee, 0),
         )
         groups.setdefault(row.referrer or referee, []).append(reward)
     wallets = sorted({w for held in groups.values() for r in held for w in (r.wallet, r.referee)})

@@ -71,6 +71,9 @@ class Evidence:
     earned: Mapping[tuple[str, str, int], int] = field(
         default_factory=dict
     )  # (product, wallet, period seconds) -> earned before this batch
+    refunded: Mapping[tuple[str, str], int] = field(
+        default_factory=dict
+    )  # (product, buyer) -> the buyer's refunded orders on the product
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ def compile_rules(rules: Iterable[Rule]) -> list[Check]:
             minimum = _int(params.get("min_amount"))
             if minimum is not None:
                 checks.append(Check(rule, (minimum, None)))
+        elif rule.kind == "refund_history":
+            least = _int(params.get("min_refunded_orders"))
+            if least is not None and least >= 1:
+                checks.append(Check(rule, (least, None)))
         elif rule.kind == "deny_list":
             check = Check(
                 rule,
@@ -198,6 +205,13 @@ def _matches(
             and subject.order_amount is not None
             and subject.order_amount < minimum
         )
+    if kind == "refund_history":
+        least = check.limits[0]
+        return (
+            least is not None
+            and subject.type == PURCHASE
+            and evidence.refunded.get((subject.product_id, subject.wallet), 0) >= least
+        )
     if kind == "deny_list":
         if check.wallets and (
             subject.wallet.lower() in check.wallets
@@ -210,6 +224,7 @@ def _matches(
     return False
 
 
+PURCHASE = "purchase.completed"
 SHARED = {"shared_device": "devices", "shared_ip": "ips", "shared_passkey": "passkeys"}
 
 
@@ -225,7 +240,8 @@ def _int(value: Any) -> int | None:
 
 def needs(checks: Iterable[Check]) -> set[str]:
     """What evidence the compiled rules read: referrer_signals (shared_*), own_signals (a deny
-    list of IPs or devices), referred (velocity), earned (earnings windows)."""
+    list of IPs or devices), referred (velocity), earned (earnings windows), refunded (a
+    buyer's refunded orders)."""
     wanted: set[str] = set()
     for check in checks:
         kind = check.rule.kind
@@ -237,4 +253,6 @@ def needs(checks: Iterable[Check]) -> set[str]:
             wanted.add("referred")
         elif kind == "wallet_earnings":
             wanted.add("earned")
+        elif kind == "refund_history":
+            wanted.add("refunded")
     return wanted

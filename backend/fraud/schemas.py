@@ -18,6 +18,7 @@ Kind = Literal[
     "referral_velocity",
     "wallet_earnings",
     "min_purchase",
+    "refund_history",
     "deny_list",
 ]
 Action = Literal["hold", "reject"]
@@ -39,6 +40,7 @@ class RuleParams(Input):
     max_amount: AmountStr | None = None  # wallet_earnings, base units
     period: Literal["hour", "day", "week"] | None = None  # wallet_earnings
     min_amount: AmountStr | None = None  # min_purchase, order amount (18 decimals)
+    min_refunded_orders: Count | None = None  # refund_history: the buyer's refunded orders
     wallets: Annotated[list[AddressStr], msgspec.Meta(max_length=MAX_LIST)] | None = None
     ips: Annotated[list[Plain], msgspec.Meta(max_length=MAX_LIST)] | None = None
     devices: Annotated[list[Plain], msgspec.Meta(max_length=MAX_LIST)] | None = None

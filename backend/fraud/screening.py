@@ -60,6 +60,19 @@ EARNED_SQL = text(
     ) AS e
     """
 )
+# a buyer's refunded orders on the product: one range of the partial index
+# ix_orders_refunded_wallet per buyer (the order being paid is completed, so never counted)
+REFUNDED_SQL = text(
+    """
+    SELECT k.p AS product_id, k.w AS wallet, c.n
+    FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS k(p, w)
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM orders AS o
+        WHERE o.product_id = k.p AND o.wallet = k.w AND o.status = 'refunded'
+    ) AS c
+    WHERE c.n > 0
+    """
+)
 HOLD_SQL = text(
     """
     UPDATE rewards AS x SET status = 'held', hold_reasons = string_to_array(v.reasons, ','),
@@ -195,7 +208,18 @@ async def _evidence(
             params = {**_unzip(recipients), "window": window, "batch": batch}
             for row in await session.execute(EARNED_SQL, params):
                 earned[(row.product_id, row.wallet, window)] = int(row.amount)
-    return r.Evidence(signals, referred, earned)
+    buyers = sorted(
+        {
+            (s.product_id, s.wallet)
+            for s in subjects
+            if s.type == r.PURCHASE and "refunded" in wanted.get(s.product_id, set())
+        }
+    )
+    refunded: dict[tuple[str, str], int] = {}
+    if buyers:
+        for row in await session.execute(REFUNDED_SQL, _unzip(buyers)):
+            refunded[(row.product_id, row.wallet)] = int(row.n)
+    return r.Evidence(signals, referred, earned, refunded)
 
 
 def _unzip(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

@@ -131,6 +131,13 @@ class Order(Base):
             "order_id",
             postgresql_where=text("wallet IS NULL"),
         ),
+        # the refund_history fraud rule: a buyer's refunded orders on a product
+        Index(
+            "ix_orders_refunded_wallet",
+            "product_id",
+            "wallet",
+            postgresql_where=text("status = 'refunded'"),
+        ),
     )
 
 

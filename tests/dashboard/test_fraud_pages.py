@@ -102,3 +102,23 @@ async def test_fraud_page__member_without_campaign_manager__read_only_post_refus
     assert page.status_code == 200 and 'id="add-rule"' not in page.text
     assert refused.status_code == 403
     assert await count(db_session, "SELECT count(*) FROM fraud_rules") == 0
+
+
+async def test_fraud_page__refund_history_rule_added_bad_count_refused(web, db_session, owner):
+    product, _ = await make_product(db_session, owner=owner.address)
+    await sign_in(web, db_session, owner.address)
+    page_url = f"/dashboard/products/{product.id}/fraud"
+    base = {"kind": "refund_history", "action": "hold", "reason_code": "refunder"}
+
+    refused = [
+        await post_form(web, f"{page_url}/rules", {**base, "min_refunded_orders": v}, page=page_url)
+        for v in ("0", "-1", "1" + "0" * 30, "x")
+    ]
+    added = await post_form(
+        web, f"{page_url}/rules", {**base, "min_refunded_orders": "2"}, page=page_url
+    )
+
+    assert [r.status_code for r in refused] == [422, 422, 422, 422]
+    assert added.status_code == 303
+    stored = await rows(db_session, "SELECT params FROM fraud_rules WHERE kind = 'refund_history'")
+    assert [x.params for x in stored] == [{"min_refunded_orders": 2}]
