@@ -100,6 +100,7 @@ TARGETS: dict[str, list[FileSpec]] = {
                 "tests/interactions/test_ingest.py",
                 "tests/interactions/test_webhooks.py",
                 "tests/settlement/test_retire.py",
+                "tests/fraud/test_evaluator.py",
             ),
         ),
     ],
