@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,18 @@ INSERT_SQL = text(
     INSERT INTO interaction_signals (interaction_id, product_id, wallet, ip_hash,
                                      user_agent_hash, device_hash, passkey_hash, link_age_s)
     VALUES (:id, :product_id, :wallet, :ip, :ua, :device, :passkey, :link_age)
+    ON CONFLICT (interaction_id) DO NOTHING
+    """
+)
+# a batch's signals in one statement (backend.interactions.batch)
+INSERT_MANY_SQL = text(
+    """
+    INSERT INTO interaction_signals (interaction_id, product_id, wallet, ip_hash,
+                                     user_agent_hash, device_hash, passkey_hash, link_age_s)
+    SELECT * FROM unnest(CAST(:id AS bigint[]), CAST(:product_id AS varchar[]),
+                         CAST(:wallet AS varchar[]), CAST(:ip AS varchar[]),
+                         CAST(:ua AS varchar[]), CAST(:device AS varchar[]),
+                         CAST(:passkey AS varchar[]), CAST(:link_age AS integer[]))
     ON CONFLICT (interaction_id) DO NOTHING
     """
 )
@@ -89,6 +102,13 @@ def from_request(
     return None if signals.empty else signals
 
 
+def for_item(request: RequestSignals | None, device_id: str | None) -> RequestSignals:
+    """The signals of one item of a request: the item's own device id (a server forwarding
+    several visitors' interactions names each one's) wins over the request's header."""
+    signals = request or RequestSignals()
+    return signals if device_id is None else replace(signals, device_id=device_id)
+
+
 def _seconds(value: str | None) -> float | None:
     if not value:
         return None
@@ -115,31 +135,73 @@ async def record(
     `session_id`: the listener session that sent it; its passkey credential (if it signed
     in with one) becomes the passkey signal.
     """
-    credential = signals.credential
-    if credential is None and session_id is not None:
-        found = await session.scalar(CREDENTIAL_SQL, {"id": session_id})
-        credential = None if found is None else str(found)
+    credential = signals.credential or await _credential(session, session_id)
+    moment = (now or datetime.now(UTC)).timestamp()
+    await session.execute(
+        INSERT_SQL, _row(secret, interaction_id, product_id, wallet, signals, credential, moment)
+    )
+
+
+async def record_many(
+    session: AsyncSession,
+    secret: str,
+    rows: Sequence[tuple[int, str, str, RequestSignals]],
+    *,
+    session_id: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """`record` for a batch: (interaction id, product, wallet, signals) per stored item, one
+    statement for all of them (plus one for the session's passkey credential), in the
+    caller's transaction."""
+    if not rows:
+        return
+    credential = await _credential(session, session_id)
+    rows = [row for row in rows if not row[3].empty or row[3].credential or credential]
+    if not rows:
+        return
+    moment = (now or datetime.now(UTC)).timestamp()
+    values = [
+        _row(secret, iid, product, wallet, signals, signals.credential or credential, moment)
+        for iid, product, wallet, signals in rows
+    ]
+    await session.execute(INSERT_MANY_SQL, {name: [v[name] for v in values] for name in values[0]})
+
+
+async def _credential(session: AsyncSession, session_id: str | None) -> str | None:
+    """The passkey credential the listener session signed in with, if any."""
+    if session_id is None:
+        return None
+    found = await session.scalar(CREDENTIAL_SQL, {"id": session_id})
+    return None if found is None else str(found)
+
+
+def _row(
+    secret: str,
+    interaction_id: int,
+    product_id: str,
+    wallet: str,
+    signals: RequestSignals,
+    credential: str | None,
+    moment: float,
+) -> dict[str, Any]:
+    """One interaction_signals row: keyed hashes, and the link's age in seconds."""
 
     def digest(kind: str, value: str | None) -> str | None:
         return None if not value else keyed_hash(secret, kind, product_id, value)
 
     age: int | None = None
     if signals.link_opened_at is not None:
-        moment = (now or datetime.now(UTC)).timestamp()
         age = int(min(max(moment - signals.link_opened_at, 0), MAX_LINK_AGE_S))
-    await session.execute(
-        INSERT_SQL,
-        {
-            "id": interaction_id,
-            "product_id": product_id,
-            "wallet": wallet,
-            "ip": digest("ip", signals.ip),
-            "ua": digest("ua", signals.user_agent),
-            "device": digest("device", signals.device_id),
-            "passkey": digest("passkey", credential),
-            "link_age": age,
-        },
-    )
+    return {
+        "id": interaction_id,
+        "product_id": product_id,
+        "wallet": wallet,
+        "ip": digest("ip", signals.ip),
+        "ua": digest("ua", signals.user_agent),
+        "device": digest("device", signals.device_id),
+        "passkey": digest("passkey", credential),
+        "link_age": age,
+    }
 
 
 async def purge_expired(session: AsyncSession) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import DomainError, InvalidInput
 from backend.core.transient import RETRIES, is_transient
+from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import store
 from backend.interactions.answers import BatchItemResult, IngestResult, describe
@@ -37,7 +38,9 @@ async def ingest_batch(
 
     Every (product, wallet) bucket lock the batch needs is taken first, in order;
     then plain interactions are checked and stored with set-based statements and
-    purchases one by one, in the batch's order (their ids follow it).
+    purchases one by one, in the batch's order (their ids follow it). The stored items'
+    signals (the request's, each item's own device id) are written in the same
+    transaction, one statement for the batch, like the single endpoint's.
     """
     limit_browser(caller)
     results: list[BatchItemResult] = []
@@ -66,6 +69,7 @@ async def ingest_batch(
         try:
             await store.lock_buckets(session, guarded)
             stored = await _store_batch(session, caller, accepted)
+            await _record_signals(session, caller, accepted, stored, secret)
             await session.commit()
             break
         except DBAPIError as exc:
@@ -82,6 +86,35 @@ async def ingest_batch(
     store.queued({product.id for _, _, product in accepted})
     results.sort(key=lambda r: r.index)
     return results
+
+
+async def _record_signals(
+    session: AsyncSession,
+    caller: Caller,
+    accepted: Sequence[tuple[int, Prepared, ProductInfo]],
+    stored: Sequence[BatchItemResult],
+    secret: str,
+) -> None:
+    """The signals of the items this batch stored (duplicates add none): the evaluator
+    never sees one of them without its signals."""
+    items = {index: item for index, item, _ in accepted}
+    rows = [
+        (
+            r.result.interaction_id,
+            item.product_id,
+            item.wallet,
+            fraud_signals.for_item(caller.signals, item.device_id),
+        )
+        for r in stored
+        if r.result is not None and not r.result.duplicate
+        for item in (items[r.index],)
+    ]
+    await fraud_signals.record_many(
+        session,
+        secret,
+        rows,
+        session_id=caller.source_ref if caller.source == "session" else None,
+    )
 
 
 async def _store_batch(

@@ -95,6 +95,7 @@ class Prepared:
     order_token: str | None = None  # purchase.started: what binds the claim to the order
     amount_e18: int | None = None
     currency: str | None = None
+    device_id: str | None = None  # the item's own device id (a fraud signal, hashed)
 
 
 _invalid = values.invalid
@@ -145,6 +146,7 @@ def prepare(payload: InteractionIn, *, secret: str) -> Prepared:
         analytics_client_id=values.optional_text(
             payload.analytics_client_id, "analytics_client_id"
         ),
+        device_id=values.optional_text(payload.device_id, "device_id"),
     )
     if item.occurred_at is not None and item.occurred_at.tzinfo is None:
         raise _invalid("occurred_at", "must carry a timezone")

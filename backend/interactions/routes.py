@@ -107,6 +107,8 @@ async def post_interaction(data: InteractionIn, request: Request) -> Response[di
         signals = fraud_signals.from_request(
             request.headers, ip=ip, session_caller=principal.kind == "session"
         )
+        if data.device_id is not None:  # the item names its visitor's device itself
+            signals = fraud_signals.for_item(signals, data.device_id)
         caller = preparation.Caller.from_principal(principal, ip, signals)
         result = await service.ingest(session, caller, data, secret=_secret(request))
         headers = await _when_evaluated(request, session, {data.product_id.lower()}, [result])
@@ -132,7 +134,11 @@ async def post_interaction_batch(
     principal: Principal,
     db_session: AsyncSession,
 ) -> Response[dict[str, Any]]:
-    caller = preparation.Caller.from_principal(principal, client_ip(request))
+    ip = client_ip(request)
+    signals = fraud_signals.from_request(
+        request.headers, ip=ip, session_caller=principal.kind == "session"
+    )
+    caller = preparation.Caller.from_principal(principal, ip, signals)
     results = await batch.ingest_batch(
         db_session, caller, data.interactions, secret=_secret(request)
     )

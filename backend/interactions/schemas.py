@@ -30,6 +30,7 @@ ProductId = Annotated[str, msgspec.Meta(pattern=r"^0x[0-9a-fA-F]{64}$")]
 InteractionType = Annotated[str, msgspec.Meta(min_length=3, max_length=64)]
 DedupKey = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 AnalyticsId = Annotated[str, msgspec.Meta(max_length=100)]
+DeviceId = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
 def is_known_type(value: str) -> bool:
@@ -45,6 +46,9 @@ class InteractionIn(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: datetime | None = None
     analytics_session_id: AnalyticsId | None = None
     analytics_client_id: AnalyticsId | None = None
+    # the visitor's device id (what the SDK sends as Cascade-Device-Id), when a server
+    # forwards interactions of several visitors; kept only as a keyed hash (docs/fraud.md)
+    device_id: DeviceId | None = None
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
