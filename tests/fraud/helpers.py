@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from backend.core.context import AppContext
 from backend.fraud import signals
@@ -37,3 +40,21 @@ async def act(
             )
             await session.commit()
     return interaction_id
+
+
+@contextmanager
+def statements(ctx: AppContext, needle: str) -> Iterator[list[str]]:
+    """The statements sent through the context's engine that contain `needle` (what a
+    set-wise step promises: one per batch, whatever the batch's size)."""
+    seen: list[str] = []
+
+    def spy(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if needle in sql:
+            seen.append(sql)
+
+    engine = ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)

@@ -10,6 +10,7 @@ from backend.fraud import signals
 from tests.conftest import TEST_SECRET
 from tests.evaluator.helpers import drain
 from tests.factories import make_campaign, make_product, wallet
+from tests.fraud.helpers import statements
 from tests.interactions.helpers import bearer, count, rows
 
 
@@ -48,7 +49,8 @@ async def test_batch__sybil_ring_with_one_item_device_id__held_by_shared_device(
     await make_campaign(db_session, product, trigger="referral.referred")
     ring = [wallet() for _ in range(20)]
 
-    results = await _batch(client, key, _ring(product.id, ring, device_id="phone-1"))
+    with statements(clean_db, "INSERT INTO interaction_signals") as inserts:
+        results = await _batch(client, key, _ring(product.id, ring, device_id="phone-1"))
     await drain(clean_db)
 
     assert [r["status"] for r in results] == [202] * 40
@@ -62,6 +64,7 @@ async def test_batch__sybil_ring_with_one_item_device_id__held_by_shared_device(
         signals.keyed_hash(TEST_SECRET, "device", product.id, "phone-1")
     ]
     assert await count(db_session, "SELECT count(*) FROM interaction_signals") == 40
+    assert len(inserts) == 1  # one statement for the 40 items
 
 
 async def test_batch__ring_sent_with_the_device_header__held_by_shared_device(

@@ -11,6 +11,7 @@ from backend.fraud.models import FraudRule, FraudSettings
 from backend.interactions import orders
 from tests.evaluator.helpers import drain, store
 from tests.factories import make_campaign, make_product, wallet
+from tests.fraud.helpers import statements
 from tests.interactions.helpers import bearer, count, rows
 
 
@@ -62,7 +63,8 @@ async def test_evaluate__buyer_with_two_refunded_orders__held_from_n_2_not_at_n_
 
     await store(client, key, product.id, refunder, "purchase.completed", order_id="r-3")
     await store(client, key, product.id, clean, "purchase.completed", order_id="c-1")
-    await drain(clean_db)
+    with statements(clean_db, "o.status = 'refunded'") as reads:
+        await drain(clean_db)
 
     found = await rows(
         db_session,
@@ -74,6 +76,7 @@ async def test_evaluate__buyer_with_two_refunded_orders__held_from_n_2_not_at_n_
         ("c-1", "pending", None),
         ("r-3", "held", ["refunder"]) if held else ("r-3", "pending", None),
     ]
+    assert len(reads) == 1  # both buyers' refund history in one statement
     refunds = await rows(db_session, "SELECT status FROM rewards WHERE status = 'cancelled'")
     assert len(refunds) == 2  # the refunded orders' own rewards, cancelled by the refund
 
