@@ -4,6 +4,7 @@ reject one, the selected ones or a group, through the same operations as the API
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import text
 
 from backend.products.models import ProductMember, Role
 from tests.dashboard.conftest import post_form, sign_in
@@ -141,3 +142,26 @@ async def test_campaign_page__under_review_amount_and_fraud_by_rule(
     assert "4 rewards · 100.0% ever held" in html
     table = html.split('data-testid="fraud-by-rule"', 1)[1]
     assert '<code>shared_device</code></td><td>held</td><td class="num">4</td>' in table
+
+
+async def test_review_page__referee_with_refunded_orders__shown_as_evidence(
+    web, db_session, clean_db, owner
+):
+    product, _, _, socks = await held_shop(web, db_session, clean_db, owner.address)
+    for order in ("r-1", "r-2"):  # the first sock's earlier orders, refunded by the shop
+        await db_session.execute(
+            text(
+                "INSERT INTO orders (product_id, order_id, wallet, status) "
+                "VALUES (:p, :o, :w, 'refunded')"
+            ),
+            {"p": product.id, "o": order, "w": socks[0]},
+        )
+    await db_session.commit()
+    await sign_in(web, db_session, owner.address)
+
+    page = await web.get(f"/dashboard/products/{product.id}/review")
+
+    assert page.status_code == 200, page.text
+    # both of the first sock's held rewards (its own and its referrer's share) say so
+    assert page.text.count("2 refunded orders by the referee") == 2
+    assert page.text.count("refunded order") == 2  # the other sock's rewards: no such line
