@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from eth_account import Account
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from backend.campaigns import budgets
 from backend.chain.client import connect, contract, send
@@ -221,3 +221,45 @@ async def test_allocate__budget_changed_meanwhile__retried_from_a_fresh_read(
 
     assert tx_hash is not None
     assert budget(rpc_url, bank, campaign) == (True, 5000)
+
+
+async def test_edit_cap__down_to_what_was_paid__bank_allows_nothing_more(
+    api, db_session, rpc_url, live, chain_settings
+):
+    _, key, _, bank, _ = live
+    campaign = await _active(api, db_session, live, 1000)
+    await _batch_in_flight(db_session, chain_settings, rpc_url, live, campaign, 900, paid=True)
+    await db_session.execute(  # the push job confirmed it
+        update(Reward).where(Reward.campaign_id == campaign.id).values(status="pushed")
+    )
+    await db_session.execute(
+        update(SettlementBatch)
+        .where(SettlementBatch.campaign_id == campaign.id)
+        .values(status="pushed")
+    )
+    await db_session.commit()
+    assert budget(rpc_url, bank, campaign) == (True, 100)
+
+    response = await api.patch(
+        f"{API}/{campaign.id}", json={"budget_cap": "900"}, headers=bearer(key)
+    )
+
+    assert response.status_code == 200, response.text
+    assert budget(rpc_url, bank, campaign) == (True, 0)  # the cap is spent: not one unit more
+
+
+async def test_edit_cap__uncapped_with_a_batch_in_flight__the_cap_counts_it_as_paid(
+    api, db_session, rpc_url, live, chain_settings
+):
+    _, key, _, bank, _ = live
+    campaign = await _active(api, db_session, live, 0)
+    assert budget(rpc_url, bank, campaign) == (True, UNLIMITED)
+    await _batch_in_flight(db_session, chain_settings, rpc_url, live, campaign, 200, paid=False)
+
+    response = await api.patch(
+        f"{API}/{campaign.id}", json={"budget_cap": "1000"}, headers=bearer(key)
+    )
+
+    assert response.status_code == 200, response.text
+    # the unsent batch may still land: the bank allows the cap less it, never the whole cap
+    assert budget(rpc_url, bank, campaign) == (True, 800)
