@@ -280,6 +280,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "whatever `and` lets through (a bool, a float, a list) the next check refuses with the "
         "same error: str(value).isdigit() is false for each",
     ),
+    "backend/campaigns/charges.py:lock_snapshots:bool:or->and#0": (
+        "if not products or not triggers:",
+        "with either list empty the query's `= ANY(...)` matches no row and returns {} as the "
+        "early return does: only a round trip is saved",
+    ),
     "backend/settlement/reconcile.py:_log_totals:const:0->1#0": (
         "start = min((block or 0) for block in banks.values())",
         "block 0 is the genesis block, which holds no transaction and so no log: a scan from "
