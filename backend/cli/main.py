@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import backend.models  # noqa: F401 - every table in the metadata: cross-domain foreign keys resolve
 from backend.cli.chain import chain
 from backend.cli.config_cmd import config
 from backend.cli.db import db
