@@ -8,6 +8,7 @@ watchWalletStatus. Every request and message that matters is asserted exactly.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +33,7 @@ def token_status(queued: int) -> dict[str, Any]:
         "decimals": 18,
         "claimable": "0",
         "queued": str(queued),
+        "under_review": "0",  # nothing held by a fraud rule
         "claimed_total": "0",
         "total": str(queued),
     }
@@ -89,6 +91,8 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
         for message in await bob.traffic.received(listener)
         if message["data"].get("type") == "interaction"
     ]
+    opened_at = requests[0]["data"]["payload"]["opened_at"]
+    assert 0 <= time.time() - opened_at < 300  # unix seconds, the landing of this test
     assert requests == [
         {
             "origin": shop.origin,
@@ -100,6 +104,7 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
                     "type": "referral.referred",
                     "data": {"referrer_token": token},
                     "dedup_key": landing["key"],
+                    "opened_at": opened_at,  # when the link landed: a fraud signal
                 },
             },
         }
@@ -118,6 +123,7 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
     }
     assert referred.status == 202
     assert referred.headers["authorization"].startswith("Bearer ")  # the listener's session
+    assert referred.headers["cascade-link-opened-at"] == str(opened_at)
 
     # 4. Bob buys: trackPurchase(orderId, checkoutToken) -> purchase.started for his wallet,
     #    bound to the order by the checkout token the shop's webhook will sign again
