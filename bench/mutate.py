@@ -165,11 +165,15 @@ TARGETS: dict[str, list[FileSpec]] = {
         ),
         FileSpec(
             "backend/settlement/recovery.py",
-            ("tests/settlement/test_deadline_edge.py", *SETTLE_CORE),
+            (
+                "tests/settlement/test_deadline_edge.py",
+                *SETTLE_CORE,
+                "tests/observability/test_settlement_metrics.py",
+            ),
         ),
         FileSpec(
             "backend/settlement/transactions.py",
-            ("tests/settlement/test_void_slot.py", *SETTLE_CORE),
+            ("tests/settlement/test_void_slot.py", *SETTLE_CORE, "tests/relayer/test_claim.py"),
         ),
         FileSpec(
             "backend/settlement/reconcile.py",

@@ -263,3 +263,19 @@ async def test_edit_cap__uncapped_with_a_batch_in_flight__the_cap_counts_it_as_p
     assert response.status_code == 200, response.text
     # the unsent batch may still land: the bank allows the cap less it, never the whole cap
     assert budget(rpc_url, bank, campaign) == (True, 800)
+
+
+async def test_deactivate__draft_never_allocated__no_transaction_sent(
+    api, db_session, rpc_url, live, chain_settings
+):
+    product, key, _, bank, token = live
+    campaign = await make_campaign(db_session, product, token=token, status="draft", budget_cap=9)
+    w3 = connect(rpc_url)
+    sender = w3.eth.account.from_key(chain_settings.effective_signer_key()).address
+    nonce = w3.eth.get_transaction_count(sender)
+
+    response = await api.post(f"{API}/{campaign.id}/deactivate", headers=bearer(key))
+
+    assert response.status_code == 200 and response.json()["status"] == "deactivated"
+    assert w3.eth.get_transaction_count(sender) == nonce  # nothing to revoke on the bank
+    assert budget(rpc_url, bank, campaign) == (False, 0)

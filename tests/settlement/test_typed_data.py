@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from eth_account import Account
 
-from backend.settlement.eip712 import push_rewards_typed_data
+from backend.settlement.eip712 import push_digest, push_rewards_typed_data, sign_push
 
 BANK = "0x" + "11" * 20
 TOKEN = "0x" + "22" * 20
@@ -32,3 +33,14 @@ def test_typed_data__amount_on_its_limit__signed_as_given(amount):
 def test_typed_data__amount_outside_uint256_or_zero__refused(amount):
     with pytest.raises(ValueError, match="reward amount"):
         _typed(amount)
+
+
+def test_push_digest__is_the_hash_the_signature_covers():
+    account = Account.create()
+    typed = _typed(5)
+
+    signature = sign_push(account.key, typed)
+
+    recovered = Account._recover_hash(push_digest(typed), signature=signature)
+    assert recovered == account.address
+    assert push_digest(_typed(6)) != push_digest(typed)
