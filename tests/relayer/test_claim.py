@@ -249,6 +249,8 @@ async def test_claim__crash_after_the_transaction_is_stored__tracker_sends_the_s
     again = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
     assert again.json()["relay_id"] == str(relay.id)  # the stored claim, not a second one
     await track_relays(ctx, relayer_env)  # re-broadcasts the stored bytes
+    (relay,) = await rows(ctx, RelayRequest)
+    assert relay.status == "sent"  # the node took them: the wallet page says so
     await track_relays(ctx, relayer_env)  # sees them mined
 
     relay_txs = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
