@@ -208,3 +208,13 @@ def test_evaluate__any_batch__charge_equals_rows_and_never_exceeds_the_cap(cap, 
                     per_interaction.get(p.interaction_id, 0) + p.amount
                 )
         assert set(per_interaction.values()) <= {int(campaign.config.amount)}  # whole or nothing
+
+
+def test_evaluate__first_reward_of_the_batch_does_not_fit__campaign_closed_nothing_charged():
+    campaign = rule(budget_cap=15 * E18, used_budget=6 * E18)  # 9 left, a reward costs 10
+
+    outcome = run([item(1)], [campaign], chains={1: (wallet(),)})
+
+    assert outcome.payouts == []
+    [change] = outcome.campaigns  # the closing is written even though nothing was charged
+    assert (change.charged, change.status) == (0, "budget_exhausted")
