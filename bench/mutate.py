@@ -289,6 +289,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "with either list empty the query's `= ANY(...)` matches no row and returns {} as the "
         "early return does: only a round trip is saved",
     ),
+    "backend/settlement/recovery.py:_confirm:bool:and->or#0": (
+        "if batch.gas_used and receipt is not None:",
+        "gas_used is set from the receipt just above (None exactly when the receipt is None), "
+        "so `or` takes the same branch; with gas_used 0 it adds 0 to the counter",
+    ),
     "backend/settlement/reconcile.py:_log_totals:const:0->1#0": (
         "start = min((block or 0) for block in banks.values())",
         "block 0 is the genesis block, which holds no transaction and so no log: a scan from "
