@@ -294,6 +294,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "gas_used is set from the receipt just above (None exactly when the receipt is None), "
         "so `or` takes the same branch; with gas_used 0 it adds 0 to the counter",
     ),
+    "backend/campaigns/budgets.py:_settled_and_in_flight:const:0->1#0": (
+        "select(Reward.status, func.coalesce(func.sum(Reward.amount), 0))",
+        "grouped by status, a group exists only with rows, and their amounts are NOT NULL: the "
+        "sum is never NULL, so COALESCE's fallback is never used",
+    ),
+    "backend/campaigns/refunds.py:give_back:bool:and->or#0": (
+        'if rule is not None and rule.budget_period != "total":',
+        "rules hold every cancelled row's campaign (locked by the caller), and a total-budget "
+        "campaign never has campaign_period_usage rows: the extra UPDATE matches none",
+    ),
     "backend/settlement/reconcile.py:_log_totals:const:0->1#0": (
         "start = min((block or 0) for block in banks.values())",
         "block 0 is the genesis block, which holds no transaction and so no log: a scan from "

@@ -163,3 +163,10 @@ def test_parse_config__bad_values__name_the_key(reward_type, config, key):
 @given(seed=st.binary(min_size=32, max_size=32), beta=st.integers(min_value=1, max_value=10**6))
 def test_beta_fraction__any_seed__is_inside_the_unit_scale(seed, beta):
     assert 0 <= beta_fraction(seed, beta) <= RANGE_SCALE
+
+
+def test_base__tier_from_zero__an_order_of_zero_earns_nothing():
+    config = parse_reward_config("tiered", {"tiers": [{"min_amount": "0", "amount": "5"}]})
+
+    assert base_amount(config, order_amount=0, seed=b"") == 0
+    assert base_amount(config, order_amount=1, seed=b"") == 5
