@@ -76,3 +76,14 @@ async def test_chain__depth_0_1_2__none_nearest_then_both(client, db_session):
     depths = [await referrals.chain(db_session, product.id, user, depth) for depth in (0, 1, 2)]
 
     assert depths == [[], [middle], [middle, top]]
+
+
+def test_chain_cache__cleared_then_an_edge__read_before_both_not_stored():
+    cache = ChainCache()
+    read_at = cache.generation(P)
+    cache.clear()  # a listener reconnected: anything may have been missed
+    cache.edge_added(P, "r2")
+
+    cache.put(P, "a", ("r1",), read_at)
+
+    assert cache.get(P, "a") is None

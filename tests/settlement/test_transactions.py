@@ -9,6 +9,7 @@ from backend.rewards.models import Reward
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.options import load_options
+from backend.settlement.transactions import _bump
 from tests.factories import wallet
 from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
@@ -157,3 +158,8 @@ async def test_push__deadline_passed_with_stuck_tx__void_cancelled_and_rebatched
     }
     assert ("cancel", "mined") in statuses_by_kind
     await assert_consistent(env, wallets)
+
+
+@pytest.mark.parametrize(("fee", "bumped"), [(0, 1), (1, 2), (7, 8), (10**9, 1_125_000_000)])
+def test_fee_bump__always_strictly_higher_by_at_least_the_bump(fee, bumped):
+    assert _bump(fee, 1_250) == bumped
