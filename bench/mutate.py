@@ -229,7 +229,11 @@ TARGETS: dict[str, list[FileSpec]] = {
     "contracts": [
         FileSpec(
             "contracts/ProductBank.vy",
-            ("tests/contracts/bank", "tests/contracts/test_invariants.py"),
+            (
+                "tests/contracts/bank",
+                "tests/contracts/test_invariants.py",
+                "tests/contracts/test_eip712.py",
+            ),
             (),
         ),
         FileSpec(
