@@ -71,6 +71,18 @@ uvicorn.run("backend.cli.serve:worker_app", factory=True, host="127.0.0.1",
 """
 
 
+def server_env(database_url: str, data_dir: str) -> dict[str, str]:
+    """The environment of a benchmark's server (and evaluator) process."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RPC_URL": "http://127.0.0.1:9",  # ingestion never touches the chain
+        "SECRET_KEY": SECRET,
+        "LOG_LEVEL": "WARNING",
+        "DATA_DIR": data_dir,
+    }
+
+
 def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -702,14 +714,7 @@ async def run(
             product_id, key = await _seed(database_url, durable)
             wallets = _wallets(5_000)
             port = free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "RPC_URL": "http://127.0.0.1:9",  # ingestion never touches the chain
-                "SECRET_KEY": SECRET,
-                "LOG_LEVEL": "WARNING",
-                "DATA_DIR": tmp,
-            }
+            env = server_env(database_url, tmp)
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
                 [sys.executable, "-c", SERVER, str(port)]
                 if workers == 1

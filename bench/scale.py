@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402 - after the path set-up that makes `bench` importable
     BATCH_SIZE,
-    SECRET,
     SERVER,
     CpuMeter,
     RawHttp,
@@ -58,6 +57,7 @@ from bench.ingest import (  # noqa: E402 - after the path set-up that makes `ben
     _queue_empty,
     _wait_ready,
     _wallets,
+    server_env,
 )
 
 SEED_CHUNK = 500  # products per commit while seeding
@@ -359,14 +359,7 @@ async def run(
             lone, spread = await _seed(database_url, products)
             wallets = _wallets(20_000)
             port = free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "RPC_URL": "http://127.0.0.1:9",  # ingestion never touches the chain
-                "SECRET_KEY": SECRET,
-                "LOG_LEVEL": "WARNING",
-                "DATA_DIR": tmp,
-            }
+            env = server_env(database_url, tmp)
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
                 [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env
             )
