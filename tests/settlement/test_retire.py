@@ -291,8 +291,9 @@ async def test_push__killed_after_broadcast__mined__deadline_passed__ends_pushed
         await push_once(env.ctx, options=FAST)
     monkeypatch.undo()
     (sent,) = await _txs(env)
-    receipt = env.rpc("eth_getTransactionReceipt", [sent.tx_hash])
-    assert receipt is not None and int(receipt["status"], 16) == 1  # the push did pay
+    # anvil's automine mines on its own task after eth_sendRawTransaction returns: wait for it
+    receipt = env.w3.eth.wait_for_transaction_receipt(sent.tx_hash, timeout=30, poll_latency=0.05)
+    assert receipt["status"] == 1  # the push did pay
     env.rpc("evm_increaseTime", [FAST.deadline_s + 60])
     env.rpc("evm_mine")
 
