@@ -76,6 +76,12 @@ class Campaign(Timestamps, Base):
     # campaign stays closed when a refund gives budget back, and its rows wait.
     # Cleared by any other status change.
     chain_refused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # When its ready rewards settle (docs/settlement.md "Cadence"): 0 = every push cycle;
+    # otherwise once the oldest has waited this long, or earlier when the queue reaches
+    # `settle_min_rewards` rewards or `settle_min_amount` base units (null = no such trigger).
+    settle_max_wait_s: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    settle_min_rewards: Mapped[int | None] = mapped_column(Integer)
+    settle_min_amount: Mapped[int | None] = mapped_column(Amount)
     # on-chain budget allocated by activation (tx hash), so activation is idempotent
     budget_allocated_tx: Mapped[str | None] = Bytes32()
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -91,6 +97,14 @@ class Campaign(Timestamps, Base):
             "max_rewards_per_user IS NULL OR max_rewards_per_user > 0", name="per_user_positive"
         ),
         CheckConstraint("budget_cap = 0 OR used_budget <= budget_cap", name="budget_not_exceeded"),
+        CheckConstraint("settle_max_wait_s BETWEEN 0 AND 604800", name="settle_max_wait_range"),
+        CheckConstraint(
+            "settle_min_rewards IS NULL OR settle_min_rewards > 0",
+            name="settle_min_rewards_positive",
+        ),
+        CheckConstraint(
+            "settle_min_amount IS NULL OR settle_min_amount > 0", name="settle_min_amount_positive"
+        ),
         CheckConstraint(
             "status IN ('draft','active','paused','budget_exhausted','expired','deactivated')",
             name="status_known",
