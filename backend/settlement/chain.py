@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
 
 from backend.chain.artifacts import load_artifact
 
 DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
+ROLE_GRANTED = "0x" + keccak(text="RoleGranted(bytes32,address,address)").hex()
+ROLE_REVOKED = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
+# blocks per eth_getLogs request: within what public RPC providers accept
+LOG_SPAN = 5_000
 # ProductBank.nonceState
 NONCE_UNUSED, NONCE_PAID, NONCE_CANCELLED = 0, 1, 2
 
@@ -27,10 +31,23 @@ class PushEvent:
     block_hash: str
 
 
+@dataclass(frozen=True)
+class RoleEvent:
+    """A RoleGranted/RoleRevoked log of DISTRIBUTOR_ROLE, from any contract (filter by bank)."""
+
+    bank: str
+    account: str
+    granted: bool
+    block_number: int
+    log_index: int
+
+
 class ChainReader:
     def __init__(self, w3: Any):
         self.w3 = w3
         self._bank_abi = load_artifact("ProductBank").abi
+        # this cycle's distributorEpoch per bank, from the role view (backend.settlement.roles)
+        self.epochs: dict[str, int] = {}
 
     def bank(self, address: str) -> Any:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=self._bank_abi)
@@ -47,9 +64,54 @@ class ChainReader:
     async def account_nonce(self, address: str, block: str = "latest") -> int:
         return int(await self.w3.eth.get_transaction_count(address, block))
 
-    async def is_distributor(self, bank: str, account: str) -> bool:
+    async def block_hash(self, number: int) -> str | None:
+        """The hash of block `number` on the node's chain now; None when it has no such block."""
+        try:
+            block = await self.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return _hex(block["hash"])
+
+    async def is_distributor(self, bank: str, account: str, block: int | str = "latest") -> bool:
         call = self.bank(bank).functions.hasRole(DISTRIBUTOR_ROLE, account)
-        return bool(await call.call())
+        return bool(await call.call(block_identifier=block))
+
+    async def role_events(self, from_block: int, to_block: int) -> list[RoleEvent]:
+        """Every distributor grant and revocation in [from_block, to_block], in chain order.
+
+        Filtered by topics only, not by address: one request per LOG_SPAN blocks however
+        many banks there are (the caller keeps the logs of the banks it knows).
+        """
+        role = "0x" + DISTRIBUTOR_ROLE.hex()
+        found: list[RoleEvent] = []
+        for start in range(from_block, to_block + 1, LOG_SPAN):
+            logs = await self.w3.eth.get_logs(
+                {
+                    "fromBlock": start,
+                    "toBlock": min(start + LOG_SPAN - 1, to_block),
+                    "topics": [[ROLE_GRANTED, ROLE_REVOKED], role],
+                }
+            )
+            for entry in logs:
+                topics = [_hex(topic) for topic in entry["topics"]]
+                if len(topics) != 4 or entry.get("removed"):
+                    continue
+                found.append(
+                    RoleEvent(
+                        bank=to_checksum_address(entry["address"]),
+                        account=to_checksum_address("0x" + topics[2][-40:]),
+                        granted=topics[0] == ROLE_GRANTED,
+                        block_number=int(entry["blockNumber"]),
+                        log_index=int(entry["logIndex"]),
+                    )
+                )
+        found.sort(key=lambda event: (event.block_number, event.log_index))
+        return found
+
+    async def signing_epoch(self, bank: str) -> int:
+        """The epoch to sign `bank`'s batches for: this cycle's role view, else the chain's."""
+        known = self.epochs.get(bank)
+        return known if known is not None else await self.distributor_epoch(bank)
 
     async def is_nonce_used(self, bank: str, nonce: str, block: int | str) -> bool:
         call = self.bank(bank).functions.isNonceUsed(bytes.fromhex(nonce[2:]))

@@ -19,7 +19,7 @@ from backend.core.scheduler import Scheduler
 from backend.observability.metrics import JOB_DURATION
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
-from backend.settlement import alerts
+from backend.settlement import alerts, roles
 from backend.settlement.builder import build_batches
 from backend.settlement.chain import ChainReader
 from backend.settlement.models import SettlementBatch
@@ -61,14 +61,20 @@ class PushReport:
 async def check_distributors(ctx: AppContext, sender: Sender) -> set[str]:
     """Banks whose distributor role the signer lacks: alert once, skip them; resolve on return.
 
-    Only banks with work are asked (pending rows, unsettled batches, or an open alert to
-    resolve): a cycle with nothing to do makes no call per bank, whatever their number.
+    Only banks with work are looked at (pending rows, unsettled batches, or an open alert
+    to resolve), and their roles and epochs come from the role view (roles.py): a constant
+    number of calls per cycle, none at all when there is nothing to do. The epochs are left
+    on the reader for the builder (ChainReader.signing_epoch).
     """
-    halted: set[str] = set()
+    open_alert = exists().where(
+        Alert.code == alerts.SIGNER_NOT_DISTRIBUTOR,
+        Alert.subject == ProductBank.address,
+        Alert.resolved_at.is_(None),
+    )
     async with ctx.sessions() as session:
         banks = (
             await session.execute(
-                select(ProductBank.product_id, ProductBank.address).where(
+                select(ProductBank.product_id, ProductBank.address, open_alert).where(
                     ProductBank.chain_id == sender.chain_id,
                     or_(
                         exists().where(
@@ -79,21 +85,35 @@ async def check_distributors(ctx: AppContext, sender: Sender) -> set[str]:
                             SettlementBatch.bank_address == ProductBank.address,
                             SettlementBatch.status.in_(UNSETTLED),
                         ),
-                        exists().where(
-                            Alert.code == alerts.SIGNER_NOT_DISTRIBUTOR,
-                            Alert.subject == ProductBank.address,
-                            Alert.resolved_at.is_(None),
-                        ),
+                        open_alert,
                     ),
                 )
             )
         ).all()
-        for product_id, bank in banks:
-            if await sender.reader.is_distributor(bank, sender.signer.address):
+    if not banks:
+        return set()
+    alerted = {bank for _, bank, is_open in banks if is_open}
+    known = await roles.view(
+        ctx.sessions,
+        sender.reader,
+        chain_id=sender.chain_id,
+        signer=sender.signer.address,
+        banks=[bank for _, bank, _ in banks],
+        confirmations=ctx.settings.confirmations,
+        alerted=alerted,
+    )
+    sender.reader.epochs.update({bank: state.epoch for bank, state in known.items()})
+    halted = {bank for bank, state in known.items() if not state.is_distributor}
+    if not halted and not alerted:
+        return halted
+    async with ctx.sessions() as session:
+        for product_id, bank, _ in banks:
+            if bank in halted:
+                await alerts.signer_not_distributor(
+                    session, product_id, bank, sender.signer.address
+                )
+            elif bank in alerted:
                 await alerts.resolve(session, alerts.SIGNER_NOT_DISTRIBUTOR, bank)
-                continue
-            halted.add(bank)
-            await alerts.signer_not_distributor(session, product_id, bank, sender.signer.address)
         await session.commit()
     return halted
 
@@ -153,7 +173,7 @@ async def push_once(
         deadline=int(head["timestamp"]) + sender.options.deadline_s,
         signed_block=int(head["number"]),
         halted_banks=halted,
-        epochs=sender.reader.distributor_epoch,
+        epochs=sender.reader.signing_epoch,
         errors=outcome.errors,
     )
     report.batches_created = len(built)

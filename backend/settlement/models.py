@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -79,6 +81,13 @@ class SettlementBatch(Timestamps, Base):
             "status",
             postgresql_where=text("status IN ('signed','submitted','cancelling')"),
         ),
+        # pushes a bank refused for the signer's role or epoch: the role view's doubt (roles.py)
+        Index(
+            "ix_settlement_batches_refused",
+            "bank_address",
+            "updated_at",
+            postgresql_where=text("error_code IN ('not_distributor','signature_revoked')"),
+        ),
     )
 
 
@@ -123,3 +132,36 @@ class SettlementTransaction(Base):
         ),
         CheckConstraint("(batch_id IS NULL) <> (relay_id IS NULL)", name="one_owner"),
     )
+
+
+class SettlementRoleCursor(Base):
+    """How far the banks' role events were read for one signer on one chain (see roles.py).
+
+    Every SettlementBankRole row of (chain_id, signer) holds the bank's state at `block`;
+    `block_hash` tells a later cycle whether that block is still on the chain (reorg).
+    """
+
+    __tablename__ = "settlement_role_cursors"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    signer: Mapped[str] = Address(primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = Bytes32()
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"), onupdate=func.now())
+
+
+class SettlementBankRole(Base):
+    """Whether the signer is a distributor of a bank, and the bank's distributorEpoch.
+
+    Read from the chain once (`checked_at`), then kept current by RoleGranted/RoleRevoked
+    logs; only spares calls: the bank itself still refuses a signature it does not accept.
+    """
+
+    __tablename__ = "settlement_bank_roles"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    signer: Mapped[str] = Address(primary_key=True)
+    bank: Mapped[str] = Address(primary_key=True)
+    is_distributor: Mapped[bool] = mapped_column(Boolean)
+    epoch: Mapped[int] = mapped_column(Amount)
+    checked_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -152,9 +152,9 @@ async def test_push__idle_bank_without_role__not_asked_until_it_has_work(env: En
     calls: list[str] = []
     original = ChainReader.is_distributor
 
-    async def counted(self: ChainReader, bank: str, account: str) -> bool:
+    async def counted(self: ChainReader, bank: str, account: str, *at: int | str) -> bool:
         calls.append(bank)
-        return await original(self, bank, account)
+        return await original(self, bank, account, *at)
 
     ChainReader.is_distributor = counted  # type: ignore[method-assign]
     try:
