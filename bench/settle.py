@@ -116,6 +116,8 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
             counters = traffic.Counters(ctx)
             rng = random.Random(19)
             idle = await traffic.empty_cycle(ctx, counters)
+            roles = RoleCalls(ctx)
+            busy = await work_at_every_bank(ctx, counters, roles, campaigns, rng)
             hourly = await traffic.run_cadence(ctx, counters, campaigns, 3600, args.hours, rng)
             five = await traffic.run_cadence(ctx, counters, campaigns, 300, args.hours, rng)
             await ctx.close()
@@ -127,6 +129,7 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
         "campaigns_per_bank": args.campaigns_per_bank,
         "hours": args.hours,
         "empty_cycle": idle,
+        "work_at_every_bank": busy,
         "hourly": hourly.figures(args.banks),
         "five_minutes": five.figures(args.banks),
     }
@@ -135,6 +138,62 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
     result["transactions"] = hourly.transactions
     result["rewards"] = hourly.rewards
     return result
+
+
+HAS_ROLE = "0x" + keccak(text="hasRole(bytes32,address)")[:4].hex()
+DISTRIBUTOR_EPOCH = "0x" + keccak(text="distributorEpoch()")[:4].hex()
+ROLE_GRANTED = "0x" + keccak(text="RoleGranted(bytes32,address,address)").hex()
+
+
+class RoleCalls:
+    """RPC requests that ask about roles, by kind: hasRole, distributorEpoch, role logs."""
+
+    def __init__(self, ctx: AppContext):
+        self.kinds: dict[str, int] = {"hasRole": 0, "distributorEpoch": 0, "role_logs": 0}
+        provider = ctx.w3.provider
+        inner = provider.make_request
+        selectors = {HAS_ROLE: "hasRole", DISTRIBUTOR_EPOCH: "distributorEpoch"}
+
+        async def counted(method: Any, params: Any) -> Any:
+            if method == "eth_call":
+                kind = selectors.get(str(params[0].get("data", ""))[:10])
+                if kind:
+                    self.kinds[kind] += 1
+            elif method == "eth_getLogs" and ROLE_GRANTED in str(params[0].get("topics")):
+                self.kinds["role_logs"] += 1
+            return await inner(method, params)
+
+        provider.make_request = counted
+        provider._request_func_cache = (None, None)  # web3 keeps the chain it built
+
+
+async def work_at_every_bank(
+    ctx: AppContext,
+    counters: traffic.Counters,
+    roles: RoleCalls,
+    campaigns: list[Campaign],
+    rng: random.Random,
+) -> dict[str, Any]:
+    """Two cycles with one reward at every bank: what the role checks cost, first and after."""
+    first_of_bank = list({campaign.product_id: campaign for campaign in campaigns}.values())
+    pool = [Account.create().address for _ in range(len(first_of_bank))]
+    options = load_options(receipt_wait_s=60)
+    figures: dict[str, Any] = {"banks": len(first_of_bank)}
+    for name in ("first_cycle", "next_cycle"):
+        for campaign in first_of_bank:
+            await traffic.arrive(ctx, [campaign], 1, pool, rng)
+        rpc, sql, role = counters.rpc, counters.sql, dict(roles.kinds)
+        started = time.perf_counter()
+        report = await push_once(ctx, options=options)
+        if report.errors or report.rewards_pushed != len(first_of_bank):
+            raise RuntimeError(f"push cycle failed: {report.errors}")
+        figures[name] = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "rpc_calls": counters.rpc - rpc,
+            "role_rpc_calls": {kind: roles.kinds[kind] - role[kind] for kind in role},
+            "sql_statements": counters.sql - sql,
+        }
+    return figures
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -306,6 +365,14 @@ def main() -> None:
         result = asyncio.run(run_traffic(args))
         for line in traffic.report_lines(result):
             print(line)
+        busy = result["work_at_every_bank"]
+        for name in ("first_cycle", "next_cycle"):
+            c = busy[name]
+            print(
+                f"work at all {busy['banks']} banks, {name}: role RPC calls "
+                f"{c['role_rpc_calls']} of {c['rpc_calls']}, {c['sql_statements']} SQL, "
+                f"{c['seconds']} s"
+            )
         if args.json:
             print(json.dumps(result))
         return
