@@ -76,7 +76,7 @@ class Campaign(Timestamps, Base):
     # campaign stays closed when a refund gives budget back, and its rows wait.
     # Cleared by any other status change.
     chain_refused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    # When its ready rewards settle (docs/settlement.md "Cadence"): 0 = every push cycle;
+    # When its ready rewards settle (docs/shops.md "Settlement cadence"): 0 = every push cycle;
     # otherwise once the oldest has waited this long, or earlier when the queue reaches
     # `settle_min_rewards` rewards or `settle_min_amount` base units (null = no such trigger).
     settle_max_wait_s: Mapped[int] = mapped_column(Integer, server_default=text("0"))

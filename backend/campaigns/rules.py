@@ -38,6 +38,17 @@ def column_values(data: schemas.CampaignCreate) -> dict[str, Any]:
         raise invalid("period_cap", "must not exceed budget_cap")
     if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
         raise invalid("ends_at", "must be after starts_at")
+    min_amount = None
+    if data.settle_min_amount is not None:
+        min_amount = amount("settle_min_amount", data.settle_min_amount)
+        if min_amount == 0:
+            raise invalid("settle_min_amount", "must be positive (omit it for no such trigger)")
+    if data.settle_max_wait_s == 0 and (data.settle_min_rewards or min_amount):
+        raise invalid(
+            "settle_max_wait_s",
+            "must be positive when a queue size or value is set: with 0 rewards settle "
+            "every cycle and the thresholds would never matter",
+        )
     return {
         "name": data.name,
         "trigger": data.trigger,
@@ -53,6 +64,9 @@ def column_values(data: schemas.CampaignCreate) -> dict[str, Any]:
         "budget_period": data.budget_period,
         "period_cap": period_cap,
         "lockup_seconds": data.lockup_seconds,
+        "settle_max_wait_s": data.settle_max_wait_s,
+        "settle_min_rewards": data.settle_min_rewards,
+        "settle_min_amount": min_amount,
         "starts_at": data.starts_at,
         "ends_at": data.ends_at,
     }
@@ -112,6 +126,11 @@ def as_input(campaign: Campaign) -> schemas.CampaignCreate:
         budget_period=campaign.budget_period,  # type: ignore[arg-type]
         period_cap=str(campaign.period_cap),
         lockup_seconds=campaign.lockup_seconds,
+        settle_max_wait_s=campaign.settle_max_wait_s,
+        settle_min_rewards=campaign.settle_min_rewards,
+        settle_min_amount=(
+            None if campaign.settle_min_amount is None else str(campaign.settle_min_amount)
+        ),
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
     )

@@ -18,6 +18,8 @@ Trigger = Annotated[
 Depth = Annotated[int, msgspec.Meta(ge=0, le=5)]
 PerUser = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Lockup = Annotated[int, msgspec.Meta(ge=0, le=365 * 86_400)]
+MaxWait = Annotated[int, msgspec.Meta(ge=0, le=7 * 86_400)]  # settlement cadence, seconds
+MinRewards = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 BetaBps = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]  # beta = beta_bps / 10_000
 Period = Literal["total", "daily", "weekly", "monthly"]
 Moment = Annotated[datetime, msgspec.Meta(tz=True)]  # timezone required: no local-time guesses
@@ -64,6 +66,10 @@ class CampaignCreate(Input):
     budget_period: Period = "total"
     period_cap: AmountStr = "0"  # 0 = none; only with a daily/weekly/monthly period
     lockup_seconds: Lockup = 0
+    # when ready rewards settle (docs/shops.md "Settlement cadence"): 0 = every push cycle
+    settle_max_wait_s: MaxWait = 0
+    settle_min_rewards: MinRewards | None = None
+    settle_min_amount: AmountStr | None = None
     starts_at: Moment | None = None
     ends_at: Moment | None = None
 
@@ -85,6 +91,9 @@ class CampaignUpdate(Input):
     budget_period: Period | Unset = UNSET
     period_cap: AmountStr | Unset = UNSET
     lockup_seconds: Lockup | Unset = UNSET
+    settle_max_wait_s: MaxWait | Unset = UNSET
+    settle_min_rewards: MinRewards | None | Unset = UNSET
+    settle_min_amount: AmountStr | None | Unset = UNSET
     starts_at: Moment | None | Unset = UNSET
     ends_at: Moment | None | Unset = UNSET
 
@@ -117,6 +126,9 @@ class CampaignRead(msgspec.Struct):
     budget_period: str
     period_cap: str
     lockup_seconds: int
+    settle_max_wait_s: int
+    settle_min_rewards: int | None
+    settle_min_amount: str | None
     starts_at: datetime | None
     ends_at: datetime | None
     status: str
@@ -146,6 +158,11 @@ class CampaignRead(msgspec.Struct):
             budget_period=campaign.budget_period,
             period_cap=str(campaign.period_cap),
             lockup_seconds=campaign.lockup_seconds,
+            settle_max_wait_s=campaign.settle_max_wait_s,
+            settle_min_rewards=campaign.settle_min_rewards,
+            settle_min_amount=(
+                None if campaign.settle_min_amount is None else str(campaign.settle_min_amount)
+            ),
             starts_at=campaign.starts_at,
             ends_at=campaign.ends_at,
             status=campaign.status,

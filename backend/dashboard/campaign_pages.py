@@ -70,6 +70,9 @@ def form_of(campaign: Campaign) -> dict[str, Any]:
         "budget_period": campaign.budget_period,
         "period_cap": campaign.period_cap,
         "lockup_seconds": campaign.lockup_seconds,
+        "settle_max_wait_s": campaign.settle_max_wait_s,
+        "settle_min_rewards": campaign.settle_min_rewards or "",
+        "settle_min_amount": campaign.settle_min_amount or "",
         "starts_at": _local(campaign.starts_at),
         "ends_at": _local(campaign.ends_at),
         "version": campaign.version,
@@ -129,6 +132,7 @@ async def new_campaign(
         "budget_period": "total",
         "period_cap": 0,
         "lockup_seconds": 0,
+        "settle_max_wait_s": 0,
     }
     return await _form_page(request, viewer, db_session, product_id, campaign=None, form=defaults)
 
@@ -206,7 +210,9 @@ async def update_campaign(
     return see_other(f"/dashboard/campaigns/{campaign_id}")
 
 
-_NULLABLE = frozenset({"max_rewards_per_user", "starts_at", "ends_at"})
+_NULLABLE = frozenset(
+    {"max_rewards_per_user", "starts_at", "ends_at", "settle_min_rewards", "settle_min_amount"}
+)
 
 
 @post("/campaigns/{campaign_id:str}/{action:str}")

@@ -212,6 +212,9 @@ def campaign_values(reader: FormReader, *, editable_token: bool = True) -> dict[
         "budget_cap": reader.text("budget_cap") or "0",
         "period_cap": reader.text("period_cap") or "0",
         "lockup_seconds": reader.integer("lockup_seconds", default=0),
+        "settle_max_wait_s": reader.integer("settle_max_wait_s", default=0),
+        "settle_min_rewards": reader.integer("settle_min_rewards"),
+        "settle_min_amount": reader.text("settle_min_amount") or None,
         "starts_at": reader.moment("starts_at"),
         "ends_at": reader.moment("ends_at"),
     }

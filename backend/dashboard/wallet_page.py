@@ -23,6 +23,7 @@ from backend.auth.relying_party import relying_party
 from backend.core.context import AppContext
 from backend.core.errors import InvalidInput
 from backend.dashboard.web import render
+from backend.settlement import cadence
 from backend.wallets import service
 from backend.wallets.explorer import explorer_settings, tx_url
 from indexer.settings import finality_depth
@@ -55,9 +56,10 @@ async def wallet_page(
         else:
             chain_id = await service.chain_id_of(app_context)
             depth = finality_depth(app_context.settings)
+            timing = cadence.Timing.of(app_context.settings)
             context["address"] = wallet
             snapshot = await service.rewards_snapshot(
-                db_session, chain_id=chain_id, wallet=wallet, confirmed_depth=depth
+                db_session, chain_id=chain_id, wallet=wallet, confirmed_depth=depth, timing=timing
             )
             history = await service.history(
                 db_session,
@@ -66,6 +68,7 @@ async def wallet_page(
                 limit=HISTORY_PAGE,
                 offset=0,
                 confirmed_depth=depth,
+                timing=timing,
             )
             # builtins: the templates need the tagged union's `kind`, which is not an attribute
             context["snapshot"] = msgspec.to_builtins(snapshot)

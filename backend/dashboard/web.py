@@ -98,13 +98,25 @@ def when(value: datetime | str | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def expected(value: str | None) -> str:
+    """A queued reward's promised time as the wallet says it (a past one: the job is late)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment <= datetime.now(UTC):
+        return "on-chain any moment now"
+    return f"on-chain by {when(moment)}"
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(amount=amount, stat_amount=stat_amount, short=short, when=when)
+environment.filters.update(
+    amount=amount, stat_amount=stat_amount, short=short, when=when, expected=expected
+)
 
 
 def csrf_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -10,25 +10,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.campaigns.models import Campaign, CampaignStatus
+from backend.campaigns.models import Campaign
 from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
-from backend.settlement import alerts, faults
+from backend.settlement import alerts, cadence, faults
 from backend.settlement.alerts import BATCHES, log
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.signer import Signer
-
-# Campaigns whose rows wait: deactivated, or never ran.
-WAITING_CAMPAIGNS = (CampaignStatus.DEACTIVATED, CampaignStatus.DRAFT)
-# Only budget_exhausted campaigns the chain refused (`chain_refused`) wait: one the engine
-# closed because its rewards reserved the whole cap still owes every reward it granted,
-# and the chain budget covers them.
 
 
 @dataclass(frozen=True)
@@ -49,13 +42,12 @@ class BuiltBatch:
 
 
 async def pending_groups(session: AsyncSession, chain_id: int, cooldown_s: int) -> list[Group]:
-    """(bank, campaign, token) groups that have rows old enough to batch."""
-    cutoff = func.now() - timedelta(seconds=cooldown_s)
+    """(bank, campaign, token) groups whose ready rows are due under their campaign's cadence."""
     rows = await session.execute(
         select(
             Reward.product_id,
             ProductBank.address,
-            Reward.campaign_id,
+            Campaign.id,
             Campaign.chain_campaign_id,
             Reward.token,
         )
@@ -66,14 +58,11 @@ async def pending_groups(session: AsyncSession, chain_id: int, cooldown_s: int) 
         )
         .where(
             Reward.status == RewardStatus.PENDING,
-            Reward.available_at <= cutoff,
-            Campaign.status.not_in([str(s) for s in WAITING_CAMPAIGNS]),
-            or_(
-                Campaign.status != CampaignStatus.BUDGET_EXHAUSTED,
-                Campaign.chain_refused.is_(False),
-            ),
+            Reward.available_at <= cadence.ready_cutoff(cooldown_s),
+            cadence.campaign_settles(),
         )
-        .distinct()
+        .group_by(Reward.product_id, ProductBank.address, Campaign.id, Reward.token)
+        .having(cadence.queue_is_due(cooldown_s))
     )
     return [Group(*row) for row in rows]
 
@@ -91,13 +80,12 @@ async def claim_and_sign(
     epoch: int = 0,
 ) -> BuiltBatch | None:
     """Claim up to `batch_size` wallets of one group, sign their sums, commit. None: nothing."""
-    cutoff = func.now() - timedelta(seconds=cooldown_s)
     in_group = (
         Reward.campaign_id == group.campaign_id,
         Reward.token == group.token,
         Reward.product_id == group.product_id,
         Reward.status == RewardStatus.PENDING,
-        Reward.available_at <= cutoff,
+        Reward.available_at <= cadence.ready_cutoff(cooldown_s),
     )
     wallets = (
         await session.scalars(

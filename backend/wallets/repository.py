@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from backend.campaigns.models import Campaign
+from backend.rewards.models import Reward, RewardStatus
+from backend.settlement import cadence
 from indexer.settings import CHECKPOINT_NAME
 
 
@@ -184,3 +189,54 @@ async def known_tokens(session: AsyncSession, wallet: str, limit: int) -> list[s
         {"w": wallet, "limit": limit},
     )
     return [str(token) for (token,) in result]
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A pending reward with what its settlement time depends on."""
+
+    id: int
+    token: str
+    available_at: datetime
+    oldest_available_at: datetime  # the oldest pending reward of its queue
+    max_wait_s: int
+    thresholds: bool  # the campaign may also settle early on a queue size or value
+    settles: bool  # false while its campaign holds its rows (draft, deactivated, refused)
+    now: datetime  # the database's clock, the one `available_at` was written with
+
+
+async def pending_schedule(
+    session: AsyncSession, wallet: str, ids: Sequence[int] | None = None
+) -> list[Scheduled]:
+    """The wallet's pending rewards (or those of `ids`), each with its queue's oldest row."""
+    queue = aliased(Reward)
+    oldest = (
+        select(func.min(queue.available_at))
+        .where(
+            queue.campaign_id == Reward.campaign_id,
+            queue.token == Reward.token,
+            queue.status == RewardStatus.PENDING,
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Reward.id,
+            Reward.token,
+            Reward.available_at,
+            oldest,
+            Campaign.settle_max_wait_s,
+            or_(Campaign.settle_min_rewards.is_not(None), Campaign.settle_min_amount.is_not(None)),
+            cadence.campaign_settles(),
+            func.now(),
+        )
+        .join(Campaign, Campaign.id == Reward.campaign_id)
+        .where(Reward.wallet == wallet, Reward.status == RewardStatus.PENDING)
+    )
+    if ids is not None:
+        query = query.where(Reward.id.in_(list(ids)))
+    rows = await session.execute(query)
+    return [
+        Scheduled(int(row_id), str(token), at, first, int(wait), bool(early), bool(ok), now)
+        for row_id, token, at, first, wait, early, ok, now in rows
+    ]

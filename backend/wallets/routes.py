@@ -13,6 +13,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
+from backend.settlement import cadence
 from backend.wallets import service
 from backend.wallets.schemas import Balances, HistoryPage, RewardsSnapshot
 from indexer.settings import finality_depth
@@ -36,6 +37,7 @@ class WalletController(Controller):
             chain_id=await service.chain_id_of(app_context),
             wallet=wallet,
             confirmed_depth=finality_depth(app_context.settings),
+            timing=cadence.Timing.of(app_context.settings),
         )
 
     @get("/balances", summary="Token balances the wallet holds, and whether it has code")
@@ -62,6 +64,7 @@ class WalletController(Controller):
             limit=limit,
             offset=offset,
             confirmed_depth=finality_depth(app_context.settings),
+            timing=cadence.Timing.of(app_context.settings),
         )
 
     @get("/stream", summary="Server-Sent Events: a `snapshot` whenever the numbers change")

@@ -17,6 +17,9 @@ class TokenRewards(msgspec.Struct):
     # held for a fraud review (docs/fraud.md): counted in neither queued nor claimable; becomes
     # queued when approved, disappears when rejected
     under_review: str = "0"
+    # the latest time the queued rewards now waiting for settlement should be pushed (their
+    # campaigns' cadence, docs/shops.md); null when none waits or a campaign holds them
+    queued_expected_by: str | None = None
 
 
 class RewardsSnapshot(msgspec.Struct):
@@ -42,6 +45,9 @@ class RewardItem(msgspec.Struct, tag_field="kind", tag="reward"):
     pushed_at: str | None
     claim_tx_hash: str | None
     claimed_at: str | None
+    # queued and waiting for its campaign's settlement cadence: the latest it should be
+    # pushed (docs/shops.md); null once its push is under way, or while its campaign holds it
+    expected_by: str | None = None
 
 
 class ClaimItem(msgspec.Struct, tag_field="kind", tag="claim"):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.context import AppContext
 from backend.core.errors import InvalidInput, Unavailable
 from backend.rewards.models import RewardStatus
+from backend.settlement import cadence
 from backend.wallets import chain, repository
 from backend.wallets.schemas import (
     Balances,
@@ -73,7 +74,12 @@ async def chain_id_of(ctx: AppContext) -> int:
 
 
 async def rewards_snapshot(
-    session: AsyncSession, *, chain_id: int, wallet: str, confirmed_depth: int
+    session: AsyncSession,
+    *,
+    chain_id: int,
+    wallet: str,
+    confirmed_depth: int,
+    timing: cadence.Timing,
 ) -> RewardsSnapshot:
     """Per token: claimable (confirmed), unconfirmed part, queued and claimed totals.
 
@@ -87,6 +93,11 @@ async def rewards_snapshot(
     totals = await repository.token_totals(session, chain_id, wallet, confirmed_depth)
     tokens = sorted(totals)
     meta = await repository.token_meta(session, tokens)
+    latest: dict[str, datetime] = {}
+    for item in await repository.pending_schedule(session, wallet):
+        expected = _expected_by(item, timing)
+        if expected is not None and (item.token not in latest or expected > latest[item.token]):
+            latest[item.token] = expected
     rows = []
     for token in tokens:
         part = totals[token]
@@ -103,6 +114,7 @@ async def rewards_snapshot(
                 claimed_total=str(part.claimed),
                 unconfirmed_claimable=str(pending - claimable),
                 under_review=str(part.under_review),
+                queued_expected_by=_iso(latest[token]) if token in latest else None,
             )
         )
     return RewardsSnapshot(wallet=wallet, tokens=rows)
@@ -141,12 +153,16 @@ async def history(
     limit: int,
     offset: int,
     confirmed_depth: int,
+    timing: cadence.Timing,
 ) -> HistoryPage:
     """Earned rewards and claims, newest first, one page."""
     page, total = await repository.history_page(session, chain_id, wallet, limit, offset)
-    rewards = await repository.rewards_by_id(
-        session, chain_id, [row_id for kind, row_id in page if kind == "reward"]
-    )
+    reward_ids = [row_id for kind, row_id in page if kind == "reward"]
+    rewards = await repository.rewards_by_id(session, chain_id, reward_ids)
+    expected = {
+        item.id: _expected_by(item, timing)
+        for item in await repository.pending_schedule(session, wallet, reward_ids)
+    }
     claims = await repository.claims_by_id(
         session, chain_id, [row_id for kind, row_id in page if kind == "claim"]
     )
@@ -155,7 +171,11 @@ async def history(
     items: list[RewardItem | ClaimItem] = []
     for kind, row_id in page:
         if kind == "reward":
-            items.append(_reward_item(rewards[row_id]))
+            item = _reward_item(rewards[row_id])
+            when = expected.get(row_id)
+            if when is not None:
+                item.expected_by = _iso(when)
+            items.append(item)
         else:
             claim = claims[row_id]
             items.append(
@@ -190,12 +210,13 @@ async def snapshot_events(
     """
     chain_id = await chain_id_of(ctx)
     depth = finality_depth(ctx.settings)
+    timing = cadence.Timing.of(ctx.settings)
     deadline = time.monotonic() + lifetime_s
     last, last_sent = b"", time.monotonic()
     while True:
         async with ctx.sessions() as session:
             snapshot = await rewards_snapshot(
-                session, chain_id=chain_id, wallet=wallet, confirmed_depth=depth
+                session, chain_id=chain_id, wallet=wallet, confirmed_depth=depth, timing=timing
             )
         encoded = msgspec.json.encode(snapshot)
         now = time.monotonic()
@@ -231,6 +252,19 @@ def _reward_item(row: dict[str, Any]) -> RewardItem:
         pushed_at=_iso(row["pushed_at"]) if row["pushed_at"] else None,
         claim_tx_hash=row["claim_tx"],
         claimed_at=_iso_timestamp(row["claimed_at"]) if row["claimed_at"] else None,
+    )
+
+
+def _expected_by(item: repository.Scheduled, timing: cadence.Timing) -> datetime | None:
+    if not item.settles:
+        return None
+    return cadence.expected_by(
+        available_at=item.available_at,
+        oldest_available_at=item.oldest_available_at,
+        now=item.now,
+        max_wait_s=item.max_wait_s,
+        thresholds=item.thresholds,
+        timing=timing,
     )
 
 

@@ -33,6 +33,9 @@ import { notify, watchWalletStatus } from './actions/watchWalletStatus.js'
  * @property {string} under_review held for the product's fraud review: not in `total` until
  *   approved (then queued), gone if rejected
  * @property {string} total claimable + queued (summed with BigInt)
+ * @property {Date | null} queuedExpectedBy when the queued amount should be on-chain at the
+ *   latest (each campaign settles as often as its shop chose); null when nothing is queued
+ *   or no time can be promised (a campaign holds its rewards); a past time: settlement is late
  */
 
 /**
@@ -104,6 +107,8 @@ export function createClient(options, win) {
       tokens: status.tokens.map((token) => ({
         ...token,
         total: String(BigInt(token.claimable) + BigInt(token.queued)),
+        queuedExpectedBy:
+          token.queued !== '0' && token.queued_expected_by ? new Date(token.queued_expected_by) : null,
       })),
     }
     context.watchers.forEach((callback) => notify(context, callback))

@@ -19,6 +19,8 @@ export const REPLY_TYPES = ['ready', 'status', 'result', 'error']
 const ID = /^[\w-]{1,64}$/
 const WALLET = /^0x[0-9a-fA-F]{40}$/
 const AMOUNT = /^\d{1,78}$/
+// an ISO 8601 UTC or offset timestamp, as the backend writes `queued_expected_by`
+const MOMENT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
 const TYPE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/
 const CODE = /^[a-z_]{1,32}$/
 
@@ -44,6 +46,7 @@ export function toSmallJson(value) {
 }
 
 const isString = (value, max) => typeof value == 'string' && value.length <= max
+const isMoment = (value) => typeof value == 'string' && MOMENT.test(value) && !Number.isNaN(Date.parse(value))
 const isHttpUrl = (value) => isString(value, 2048) && /^https?:\/\/[^\s]+$/.test(value)
 
 /**
@@ -60,6 +63,8 @@ export const envelope = (type, id, payload) => ({ cascade: VERSION, id, type, pa
  * @property {string} claimable @property {string} queued @property {string} claimed_total
  * @property {string} [under_review] held for a fraud review: neither queued nor claimable
  *   (absent when the backend does not send it)
+ * @property {string | null} [queued_expected_by] ISO time by which the queued amount should
+ *   be on-chain (its campaigns' settlement cadence); null when nothing waits or no promise
  */
 /** @typedef {{ wallet: string | null, tokens: TokenStatus[] }} Status */
 
@@ -85,8 +90,10 @@ export function readStatus(payload) {
     ) {
       return null
     }
-    const review = typeof entry.under_review == 'string' && AMOUNT.test(entry.under_review)
-    tokens.push(pick(entry, review ? [...TOKEN_FIELDS, 'under_review'] : TOKEN_FIELDS))
+    const fields = [...TOKEN_FIELDS]
+    if (typeof entry.under_review == 'string' && AMOUNT.test(entry.under_review)) fields.push('under_review')
+    if (isMoment(entry.queued_expected_by) || entry.queued_expected_by === null) fields.push('queued_expected_by')
+    tokens.push(pick(entry, fields))
   }
   return { wallet, tokens }
 }

@@ -475,15 +475,22 @@ describe('watchWalletStatus', () => {
     assert.deepEqual(posted().map((p) => [p.message.type, p.message.payload]), [['walletStatus', {}]])
     answer('result', { wallet: WALLET, tokens })
     await settle() // as in a browser: each message is its own task, promise callbacks run between
-    fromListener(win, 'status', 's1', { wallet: WALLET, tokens: [{ ...tokens[0], claimable: '0' }] })
-    fromListener(win, 'status', 's2', { wallet: null, tokens: [] })
+    const by = '2026-12-07T09:00:00Z'
+    fromListener(win, 'status', 's1', { wallet: WALLET, tokens: [{ ...tokens[0], claimable: '0', queued_expected_by: by }] })
+    fromListener(win, 'status', 's2', { wallet: WALLET, tokens: [{ ...tokens[0], queued: '0', queued_expected_by: by }] })
+    fromListener(win, 'status', 's3', { wallet: null, tokens: [] })
     assert.deepEqual(seen, [
       { wallet: null, tokens: [] },
-      { wallet: WALLET, tokens: [{ ...tokens[0], total: '1000000000000000000001' }] },
-      { wallet: WALLET, tokens: [{ ...tokens[0], claimable: '0', total: '100000000000000000001' }] },
+      { wallet: WALLET, tokens: [{ ...tokens[0], total: '1000000000000000000001', queuedExpectedBy: null }] },
+      {
+        wallet: WALLET,
+        tokens: [{ ...tokens[0], claimable: '0', queued_expected_by: by, total: '100000000000000000001', queuedExpectedBy: new Date(by) }],
+      },
+      // nothing queued: no time to promise, whatever came with it
+      { wallet: WALLET, tokens: [{ ...tokens[0], queued: '0', queued_expected_by: by, total: '900000000000000000000', queuedExpectedBy: null }] },
       { wallet: null, tokens: [] },
     ])
-    assert.deepEqual(other, [null, WALLET, WALLET, null])
+    assert.deepEqual(other, [null, WALLET, WALLET, WALLET, null])
   })
 
   test('stops when unsubscribed; a throwing callback is reported, not thrown', async (t) => {

@@ -34,6 +34,17 @@ describe('listener messages, as the SDK reads them', () => {
     assert.deepEqual(fromFrame({ cascade: 1, id: 'r1', type: 'status', payload: bad }).payload, status)
   })
 
+  test('status: queued_expected_by is kept when an ISO time or null, dropped otherwise', () => {
+    for (const value of ['2026-12-06T12:00:00Z', '2026-12-06T12:00:00.5+01:00', null]) {
+      const timed = { wallet: WALLET, tokens: [{ ...token, queued_expected_by: value }] }
+      assert.deepEqual(fromFrame({ cascade: 1, id: 'r1', type: 'status', payload: timed }).payload, timed)
+    }
+    for (const value of ['tomorrow', '2026-13-45T99:00:00Z', 1765000000, '2026-12-06T12:00:00']) {
+      const bad = { wallet: WALLET, tokens: [{ ...token, queued_expected_by: value }] }
+      assert.deepEqual(fromFrame({ cascade: 1, id: 'r1', type: 'status', payload: bad }).payload, status, String(value))
+    }
+  })
+
   test('ignores another origin, another window, or no window', () => {
     const data = { cascade: 1, id: 'r1', type: 'ready', payload: status }
     assert.equal(fromFrame(data, { origin: 'https://evil.example' }), null)

@@ -129,6 +129,14 @@ INVALID = [
         "trigger",
     ),
     ({"surprise": True}, "surprise"),
+    ({"settle_max_wait_s": 7 * 86_400 + 1}, "settle_max_wait_s"),  # a week at most
+    ({"settle_max_wait_s": -1}, "settle_max_wait_s"),
+    ({"settle_min_rewards": 5}, "settle_max_wait_s"),  # a threshold needs a max wait
+    ({"settle_min_amount": "5"}, "settle_max_wait_s"),
+    ({"settle_max_wait_s": 3600, "settle_min_rewards": 0}, "settle_min_rewards"),
+    ({"settle_max_wait_s": 3600, "settle_min_amount": "0"}, "settle_min_amount"),
+    ({"settle_max_wait_s": 3600, "settle_min_amount": str(2**256)}, "settle_min_amount"),
+    ({"settle_max_wait_s": 3600, "settle_min_amount": 5}, "settle_min_amount"),  # a number
 ]
 
 
@@ -247,6 +255,27 @@ async def test_update__changes_rules_bumps_version_and_audits(api, db_session, s
         select(AuditEntry).where(AuditEntry.action == "campaign.update")
     )
     assert entry.before["user_bps"] == 5_000 and entry.after["user_bps"] == 7_000
+
+
+async def test_update__settlement_cadence__stored_read_back_and_cleared(api, db_session, shop):
+    product, key = shop
+    campaign = await make_campaign(db_session, product, status="active")
+    url = f"{API}/campaigns/{campaign.id}"
+    cadence = {"settle_max_wait_s": 86_400, "settle_min_rewards": 25, "settle_min_amount": "10"}
+
+    response = await api.patch(url, json=cadence, headers=bearer(key))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {k: body[k] for k in cadence} == cadence
+    await db_session.refresh(campaign)
+    assert (campaign.settle_max_wait_s, campaign.settle_min_rewards) == (86_400, 25)
+    assert campaign.settle_min_amount == 10
+    # back to every cycle: the thresholds go with the wait
+    patch = {"settle_max_wait_s": 0, "settle_min_rewards": None, "settle_min_amount": None}
+    response = await api.patch(url, json=patch, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in cadence} == patch
 
 
 async def test_update__stale_version__is_409(api, db_session, shop):

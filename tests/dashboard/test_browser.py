@@ -10,6 +10,7 @@ transactions this test signs and sends to anvil.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from eth_account import Account
@@ -168,8 +169,15 @@ async def test_wallet__claim_all_with_the_injected_wallet_updates_the_claimed_to
     claimable = await page.evaluate(
         f'document.querySelector("{row} [data-field=claimable]").textContent'
     )
-    queued = await page.evaluate(f'document.querySelector("{row} [data-field=queued]").textContent')
+    queued = await page.evaluate(
+        f'document.querySelector("{row} [data-field=queued]").firstChild.textContent'
+    )
     assert (claimable, queued) == ("10", "10")
+    # and when the queued one is due on-chain (its campaign settles every cycle)
+    expected = await page.evaluate(
+        f'document.querySelector("{row} [data-field=expected]").textContent'
+    )
+    assert re.fullmatch(r"on-chain (by \d{4}-\d\d-\d\d \d\d:\d\d UTC|any moment now)", expected)
     # the history arrives by its own request, after the token rows
     await page.wait_for("document.body.innerText.includes('Spring referrals')")
     await page.wait_for("!document.querySelector('#claim-all').disabled")

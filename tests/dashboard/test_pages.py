@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.campaigns.models import Campaign
 from backend.products.models import Product, ProductMember
@@ -205,6 +205,56 @@ async def test_edit_campaign__form_round_trips_every_field(web, db_session, owne
     assert campaign.reward_config["tiers"][1] == {"min_amount": "1000", "amount": "60"}
     assert campaign.max_rewards_per_user is None and campaign.period_cap == 500
     assert campaign.starts_at is not None and campaign.starts_at.isoformat().startswith("2030")
+
+
+async def test_edit_campaign__settlement_cadence__saved_shown_and_refused_inline(
+    web, db_session, owner
+):
+    product, token = await _product_with_token(db_session, owner)
+    campaign = await make_campaign(db_session, product, token=token.address, status="active")
+    await sign_in(web, db_session, owner.address)
+    page = f"/dashboard/campaigns/{campaign.id}/edit"
+    html = (await web.get(page)).text
+    assert '<option value="0" selected>As soon as possible</option>' in html
+    form = {
+        "version": str(campaign.version),
+        "name": campaign.name,
+        "trigger": campaign.trigger,
+        "reward_type": "fixed",
+        "reward_amount": "1000",
+        "user_bps": "5000",
+        "decay_bps": "8000",
+        "max_depth": "5",
+        "budget_cap": "0",
+        "period_cap": "0",
+        "lockup_seconds": "0",
+    }
+    path = f"/dashboard/campaigns/{campaign.id}"
+
+    refused = await post_form(
+        web, path, {**form, "settle_max_wait_s": "0", "settle_min_rewards": "20"}, page=page
+    )
+    saved = await post_form(
+        web,
+        path,
+        {**form, "settle_max_wait_s": "86400", "settle_min_rewards": "20"},
+        page=page,
+    )
+
+    assert refused.status_code == 422 and 'id="e-settle_max_wait_s"' in refused.text
+    assert saved.status_code == 303, saved.text[:300]
+    await db_session.refresh(campaign)
+    assert (campaign.settle_max_wait_s, campaign.settle_min_rewards) == (86_400, 20)
+    assert campaign.settle_min_amount is None
+    html = (await web.get(page)).text
+    assert '<option value="86400" selected>Daily' in html and 'value="20"' in html
+    # a wait set through the API that the list does not offer stays what it is
+    await db_session.execute(
+        update(Campaign).where(Campaign.id == campaign.id).values(settle_max_wait_s=7200)
+    )
+    await db_session.commit()
+    html = (await web.get(page)).text
+    assert '<option value="7200" selected>At the latest after 7200 seconds' in html
 
 
 async def test_campaign_page__charts_are_accessible_svg_without_javascript(web, db_session, owner):

@@ -57,7 +57,10 @@ class Shopper:
 
     async def status(self) -> dict[str, Any]:
         """The last status watchWalletStatus delivered to the page."""
-        return dict(await self.page.evaluate("window.shop.statuses.at(-1)"))
+        # as JSON, so a Date (queuedExpectedBy) arrives as its ISO string
+        return dict(
+            await self.page.evaluate("JSON.parse(JSON.stringify(window.shop.statuses.at(-1)))")
+        )
 
     async def errors(self) -> list[str]:
         return list(await self.page.evaluate("window.shop.errors.map((e) => e.reason)"))

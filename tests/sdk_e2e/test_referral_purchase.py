@@ -9,11 +9,13 @@ watchWalletStatus. Every request and message that matters is asserted exactly.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from backend.core.config import Settings
 from backend.interactions.models import Interaction
 from backend.rewards.models import Reward
 from tests.browser.harness import LiveServer
@@ -25,9 +27,12 @@ USER_SHARE = BASE * 5_000 // 10_000  # Bob, the buyer: 50 %
 REFERRER_SHARE = BASE - USER_SHARE  # Alice, the only referrer, takes the rest
 
 
-def token_status(queued: int) -> dict[str, Any]:
+def token_status(queued: int, expected_by: datetime) -> dict[str, Any]:
     """One token's entry in a watchWalletStatus status, as the host page receives it."""
     return {
+        # when the queued amount is due on-chain: the backend's ISO string, and the SDK's Date
+        "queued_expected_by": expected_by.isoformat().replace("+00:00", "Z"),
+        "queuedExpectedBy": expected_by.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "token": TEST_TOKEN,  # as the campaign names it
         "symbol": "TST",
         "decimals": 18,
@@ -43,7 +48,7 @@ QUEUED_OF_FIRST_TOKEN = "document.querySelector('#wallet-tokens li[data-queued]'
 
 
 async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
-    shop: Shop, shoppers, db_session, live_server: LiveServer
+    shop: Shop, shoppers, db_session, live_server: LiveServer, settings: Settings
 ):
     # 1. Alice connects through the listener (passkey bound to her wallet) and shares
     alice = await shoppers("alice")
@@ -155,13 +160,20 @@ async def test_referral_link__friend_buys__referrer_and_buyer_see_their_rewards(
         "rewarded",
     )
 
-    # 6. both see their queued reward through watchWalletStatus (the listener's stream)
+    # 6. both see their queued reward through watchWalletStatus (the listener's stream),
+    # with when it is due on-chain: one queue (campaign and token), settled every cycle, so
+    # the cycle after its oldest reward
     await bob.page.wait_for(f"{QUEUED_OF_FIRST_TOKEN} === '{USER_SHARE}'")
-    assert await bob.status() == {"wallet": bob.address, "tokens": [token_status(USER_SHARE)]}
+    oldest = await db_session.scalar(select(func.min(Reward.available_at)))
+    due = oldest.astimezone(UTC) + timedelta(seconds=settings.push_interval_s)
+    assert await bob.status() == {
+        "wallet": bob.address,
+        "tokens": [token_status(USER_SHARE, due)],
+    }
     await alice.page.wait_for(f"{QUEUED_OF_FIRST_TOKEN} === '{REFERRER_SHARE}'")
     assert await alice.status() == {
         "wallet": alice.address,
-        "tokens": [token_status(REFERRER_SHARE)],
+        "tokens": [token_status(REFERRER_SHARE, due)],
     }
     assert await alice.page.evaluate("document.querySelector('#wallet-tokens li').textContent") == (
         "0 TST claimable · 5 TST queued"

@@ -32,6 +32,8 @@
     const pad = (n) => String(n).padStart(2, '0')
     return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`
   }
+  /** A queued reward's promised time (the API's expected_by); a past one: the job is late. */
+  const expected = (iso) => (new Date(iso) <= new Date() ? 'on-chain any moment now' : `on-chain by ${when(iso)}`)
   const txLink = (hash, url) => {
     if (!hash) return '–'
     const code = el('code', { title: hash }, short(hash))
@@ -58,6 +60,9 @@
       const queued = el('td', { class: 'num', 'data-field': 'queued' }, formatUnits(t.queued, t.decimals))
       if (t.under_review && t.under_review !== '0') {
         queued.append(' ', el('span', { class: 'muted', 'data-field': 'under-review' }, `+ ${formatUnits(t.under_review, t.decimals)} under review`))
+      }
+      if (t.queued_expected_by && t.queued !== '0') {
+        queued.append(' ', el('span', { class: 'muted small', 'data-field': 'expected' }, expected(t.queued_expected_by)))
       }
       body.append(
         el('tr', { 'data-token': t.token },
@@ -86,7 +91,8 @@
           el('td', { class: 'nowrap' }, when(item.time)),
           el('td', {}, what),
           el('td', { class: 'num' }, formatUnits(item.amount, m.decimals, m.symbol)),
-          el('td', {}, el('span', { class: `badge badge-${item.status}` }, item.status)),
+          el('td', {}, el('span', { class: `badge badge-${item.status}` }, item.status),
+            ...(item.expected_by ? [' ', el('span', { class: 'muted small', 'data-field': 'expected' }, expected(item.expected_by))] : [])),
           el('td', {}, txLink(item.kind === 'reward' && item.claim_tx_hash ? item.claim_tx_hash : item.tx_hash)),
         ),
       )

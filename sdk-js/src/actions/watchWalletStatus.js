@@ -6,12 +6,15 @@
  *
  * @param {import('../client.js').Context} context
  * @param {(status: import('../client.js').WalletStatus) => void} callback
- *   receives `{ wallet, tokens: [{ token, symbol, decimals, claimable, queued, claimed_total, under_review, total }] }`;
- *   amounts are decimal strings in base units (use BigInt, never Number)
+ *   receives `{ wallet, tokens: [{ token, symbol, decimals, claimable, queued, claimed_total, under_review, total, queuedExpectedBy }] }`;
+ *   amounts are decimal strings in base units (use BigInt, never Number); `queuedExpectedBy`
+ *   is the Date by which the queued amount should be on-chain at the latest, or null
  * @returns {() => void} stops this callback
  * @example
  * const stop = client.watchWalletStatus(({ wallet, tokens }) => {
  *   badge.textContent = wallet ? tokens.map((t) => `${t.total} ${t.symbol}`).join(', ') : 'Connect'
+ *   const next = tokens.find((t) => t.queuedExpectedBy)
+ *   if (next) note.textContent = `on-chain by ${next.queuedExpectedBy.toLocaleString()}`
  * })
  */
 export function watchWalletStatus(context, callback) {
