@@ -18,7 +18,7 @@ from backend.campaigns.models import Campaign
 from backend.core.db import job_session
 from backend.products.models import ProductBank
 from backend.rewards.models import Reward, RewardStatus
-from backend.settlement import alerts, cadence, faults
+from backend.settlement import alerts, batch_nonces, cadence, faults
 from backend.settlement.alerts import BATCHES, log
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.signer import Signer
@@ -113,6 +113,8 @@ async def claim_and_sign(
     sums: dict[str, int] = {}
     for _, wallet, amount in claimed:
         sums[wallet] = sums.get(wallet, 0) + amount
+    # Numbered in this transaction: a rollback gives the number back, never stored nor sent.
+    nonce = await batch_nonces.next_batch_nonce(session, chain_id, group.bank)
     signed = signer.sign_batch(
         chain_id=chain_id,
         bank=group.bank,
@@ -121,6 +123,7 @@ async def claim_and_sign(
         rewards=list(sums.items()),
         deadline=deadline,
         epoch=epoch,
+        nonce=nonce,
     )
     batch = SettlementBatch(
         id=uuid.uuid4(),

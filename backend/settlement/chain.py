@@ -29,6 +29,8 @@ class PushEvent:
     tx_hash: str
     block_number: int
     block_hash: str
+    total: int  # what the paid batch summed to, and its number of (user, amount) pairs:
+    count: int  # a batch that shares a nonce with ours but not these is not ours
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ class ChainReader:
                     tx_hash=_hex(entry["transactionHash"]),
                     block_number=int(entry["blockNumber"]),
                     block_hash=_hex(entry["blockHash"]),
+                    total=int(entry["args"]["total"]),
+                    count=int(entry["args"]["count"]),
                 )
         return None
 

@@ -47,9 +47,33 @@ MAX_BATCH = 500  # ProductBank's DynArray bound
 UINT256_MAX = 2**256 - 1
 
 
+SALT_BITS = 128  # a nonce is salt << 128 | sequence: the bank's nonce word is nonce >> 7
+
+
 def new_nonce() -> bytes:
-    """A fresh random bytes32 batch nonce (unpredictable, so never reused by accident)."""
+    """A fresh random bytes32 batch nonce: never reused, but it costs the bank a fresh word.
+
+    The push job numbers a bank's batches with sequence_nonce instead (settlement.batch_nonces).
+    """
     return secrets.token_bytes(32)
+
+
+def new_salt() -> int:
+    """A random 128-bit salt: the top half of every nonce one nonce counter hands out."""
+    return secrets.randbits(SALT_BITS)
+
+
+def sequence_nonce(salt: int, sequence: int) -> bytes:
+    """The bytes32 nonce salt << 128 | sequence.
+
+    ProductBank keeps 128 nonce states per storage word (word = nonce >> 7), so
+    consecutive sequences of one salt share a word: 127 pushes in 128 rewrite it.
+    """
+    if not 0 <= salt < 2**SALT_BITS:
+        raise ValueError(f"salt must be a {SALT_BITS}-bit int, got {salt!r}")
+    if not 0 <= sequence < 2**SALT_BITS:
+        raise ValueError(f"sequence must be a {SALT_BITS}-bit int, got {sequence!r}")
+    return (salt << SALT_BITS | sequence).to_bytes(32, "big")
 
 
 def domain(chain_id: int, bank_address: str) -> dict[str, Any]:

@@ -165,3 +165,27 @@ class SettlementBankRole(Base):
     is_distributor: Mapped[bool] = mapped_column(Boolean)
     epoch: Mapped[int] = mapped_column(Amount)
     checked_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class SettlementNonceCounter(Base):
+    """Where a bank's batch nonces come from: salt << 128 | sequence (see batch_nonces.py).
+
+    Consecutive sequences share a nonce word on the bank (cheap pushes); the random salt,
+    drawn when the row is created, keeps them apart from every nonce signed before the
+    row existed. After restoring a database, delete these rows (docs/operations.md).
+    """
+
+    __tablename__ = "settlement_nonce_counters"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    bank: Mapped[str] = Address(primary_key=True)
+    salt: Mapped[int] = mapped_column(Amount)  # 128 bits, the nonce's top half
+    last_sequence: Mapped[int] = mapped_column(BigInteger)  # the latest nonce's bottom half
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "salt >= 0 AND salt < 340282366920938463463374607431768211456", name="salt_128_bits"
+        ),
+        CheckConstraint("last_sequence >= 0", name="sequence_not_negative"),
+    )

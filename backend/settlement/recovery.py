@@ -264,6 +264,12 @@ async def _confirm(
     )
     if event is None:
         raise RuntimeError(f"nonce {batch.nonce} is used but no RewardsPushed log was found")
+    if (event.total, event.count) != (batch.total, len(batch.payload)):
+        # Another batch paid under our nonce (a reused nonce: docs/operations.md, restoring
+        # a database). The bank pays a nonce once, so ours never paid and never will.
+        log.error("batch nonce paid by another batch", extra={"batch": str(batch.id)})
+        await retire(session, batch, BatchStatus.VOID, "nonce_paid_elsewhere", outcome)
+        return
     receipt = await sender.reader.receipt(event.tx_hash)
     faults.crash_point("receipt_seen")
     now = datetime.now(UTC)

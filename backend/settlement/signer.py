@@ -44,9 +44,15 @@ class Signer:
         rewards: list[tuple[str, int]],
         deadline: int,
         epoch: int = 0,
+        nonce: bytes | None = None,
     ) -> SignedBatch:
-        """Sign one batch under a fresh random nonce, for the bank's distributorEpoch `epoch`."""
-        nonce = eip712.new_nonce()
+        """Sign one batch for the bank's distributorEpoch `epoch`.
+
+        The push job passes the bank's next counted nonce (settlement.batch_nonces), so
+        its batches share nonce words; without one, a fresh random nonce (a fresh word).
+        """
+        if nonce is None:
+            nonce = eip712.new_nonce()
         typed = eip712.push_rewards_typed_data(
             chain_id=chain_id,
             bank_address=bank,
