@@ -6,8 +6,11 @@ Starts its own anvil, deploys the contracts with backend.chain, pushes batches
 through ProductBank.pushRewards (the production path: signature, nonce, capped
 budget, approve, MultiTokenPushPull credit) to fresh users and to the same users
 again (already credited), and measures pullReward (1 token) and pullRewards
-(5 tokens). The floor per reward is what the EVM charges at the very least for
-what a reward must do: one cold storage write of the user's pending amount, the
+(5 tokens). The fixed cost of a push is measured with the backend's counted
+nonces (salt << 128 | sequence: a push rewrites its bank's nonce word) against
+a nonce that starts a fresh word, with the same one-reward batch to a credited
+user. The floor per reward is what the EVM charges at the very least for what
+a reward must do: one cold storage write of the user's pending amount, the
 RewardAdded log as declared, and the reward's calldata bytes.
 
 Passkey accounts (PasskeyAccount, anvil --hardfork osaka: P-256 at 0x100) are
@@ -126,15 +129,21 @@ class Bench:
         # Realistic 18-decimal amounts between 0.1 and 10 tokens.
         return [self.rng.randrange(10**17, 10**19) for _ in range(count)]
 
-    def push(self, token: str, users: list[str]) -> tuple[int, list[tuple[str, int]]]:
-        rewards = list(zip(users, self.amounts(len(users)), strict=True))
+    def push(
+        self,
+        token: str,
+        users: list[str],
+        nonce: bytes | None = None,
+        amounts: list[int] | None = None,
+    ) -> tuple[int, list[tuple[str, int]]]:
+        rewards = list(zip(users, amounts or self.amounts(len(users)), strict=True))
         typed = eip712.push_rewards_typed_data(
             chain_id=self.w3.eth.chain_id,
             bank_address=self.bank.address,
             campaign_id=self.campaign,
             token=token,
             rewards=rewards,
-            nonce=self.rng.randbytes(32),
+            nonce=self.rng.randbytes(32) if nonce is None else nonce,
             deadline=int(time.time()) + 3600,
         )
         signature = eip712.sign_push(self.key, typed)
@@ -178,6 +187,7 @@ def run() -> dict[str, Any]:
                 )
         claims = bench_claims(bench)
         passkey = bench_passkey(bench)
+        nonce_words = bench_nonce_words(bench)
     finally:
         anvil.stop()
     checks = targets(rows)
@@ -186,6 +196,8 @@ def run() -> dict[str, Any]:
         "log_cost": log_cost,
         "pushes": rows,
         "claims": claims,
+        "nonce_words": nonce_words,
+        "push_fixed_saved_by_nonce_word": nonce_words["saved"],
         "passkey": passkey,
         "passkey_deploy": passkey["deploy"],
         "passkey_send_overhead": passkey["later_send_overhead"],
@@ -206,6 +218,37 @@ def bench_claims(bench: Bench) -> dict[str, int]:
     return {
         "claim_1_token": bench.claim(one, [bench.tokens[0]]),
         "claim_5_tokens": bench.claim(five, bench.tokens[1:6]),
+    }
+
+
+def bench_nonce_words(bench: Bench, pushes: int = 130) -> dict[str, Any]:
+    """One-reward pushes to a credited user under nonces salt << 128 | 0, 1, 2...
+
+    As the push job numbers a bank's batches (backend.settlement.batch_nonces): the
+    push at sequence 0 and at 128 start a nonce word (the cost with random nonces);
+    the others rewrite it. Same user, amount and token throughout, so only the
+    nonce's storage differs.
+    """
+    token, user = bench.tokens[0], bench.new_users(1)[0]
+    bench.push(token, [user])  # credit the user: every measured push rewrites its pending slot
+    salt = bench.rng.getrandbits(eip712.SALT_BITS)
+    gas = []
+    for sequence in range(pushes):
+        nonce = eip712.sequence_nonce(salt, sequence)
+        used, _ = bench.push(token, [user], nonce=nonce, amounts=[10**18])
+        gas.append(used)
+    fresh = [gas[0], gas[128]]
+    shared = [g for sequence, g in enumerate(gas) if sequence % 128]
+    fresh_avg = sum(fresh) / len(fresh)
+    shared_avg = sum(shared) / len(shared)
+    average = sum(gas) / len(gas)
+    return {
+        "pushes": pushes,
+        "fresh_word": round(fresh_avg),
+        "shared_word": round(shared_avg),
+        "saved": round(fresh_avg - shared_avg),
+        "average_per_push_counted": round(average),
+        "average_saved_per_push": round(fresh_avg - average),
     }
 
 
@@ -376,6 +419,15 @@ def print_table(result: dict[str, Any]) -> None:
     print()
     print(f"claim 1 token : {result['claims']['claim_1_token']:>8,} gas")
     print(f"claim 5 tokens: {result['claims']['claim_5_tokens']:>8,} gas")
+    print()
+    n = result["nonce_words"]
+    print(f"one-reward push to a credited user, {n['pushes']} nonces salt << 128 | 0, 1, 2...")
+    print(f"  nonce starts a word (random nonce) : {n['fresh_word']:>8,} gas")
+    print(f"  nonce shares a word                : {n['shared_word']:>8,} gas")
+    print(f"  saved per push in a shared word    : {n['saved']:>8,} gas")
+    print(
+        f"  average over the {n['pushes']} pushes         : {n['average_per_push_counted']:>8,} gas"
+    )
     print()
     p = result["passkey"]
     eoa = p["eoa_transfer"]
