@@ -120,6 +120,11 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
             busy = await work_at_every_bank(ctx, counters, roles, campaigns, rng)
             hourly = await traffic.run_cadence(ctx, counters, campaigns, 3600, args.hours, rng)
             five = await traffic.run_cadence(ctx, counters, campaigns, 300, args.hours, rng)
+            # settlement cadence (issue 19 item 4): the campaigns settle daily, the job
+            # runs hourly; long enough for every campaign's queue to go at least once
+            daily = await traffic.run_cadence(
+                ctx, counters, campaigns, 3600, args.cadence_hours, rng, max_wait_s=86_400
+            )
             await ctx.close()
         finally:
             anvil.stop()
@@ -132,6 +137,7 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
         "work_at_every_bank": busy,
         "hourly": hourly.figures(args.banks),
         "five_minutes": five.figures(args.banks),
+        "daily_cadence": daily.figures(args.banks),
     }
     # the issue's machine-readable keys: hourly settlement is the headline
     result["gas_per_reward"] = result["hourly"]["gas_per_reward"]
