@@ -1,17 +1,19 @@
 """The campaign analytics read model: a few SQL aggregates, as JSON or CSV.
 
-Interactions are the product's, inside the campaign's window (starts_at or
-creation, to ends_at or now), counted by UTC day and type; flagged ones (self
-referral, cycles...) are left out. Reward figures are this campaign's rows.
-Queries filter on product_id first so they ride the existing indexes
-(interactions by product/type/received_at, rewards by product/created_at).
+Interactions are the product's, per UTC day and type, from the daily counts the
+evaluator keeps (`interaction_days`: evaluated, unflagged), never a scan of the raw
+interactions. The window is whole UTC days: from the day of starts_at (or creation)
+to the day of ends_at (a campaign ending at midnight excludes that day) or today.
+Reward figures are this campaign's rows, read through the indexes on rewards by
+campaign (index-only for status, wallets and referrers), so their cost follows the
+campaign's rows, not the product's.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
@@ -101,19 +103,18 @@ class CampaignAnalytics(msgspec.Struct):
 
 _INTERACTIONS = text(
     """
-    SELECT to_char(date_trunc('day', received_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
-           type, count(*) AS n
-    FROM interactions
-    WHERE product_id = :product_id AND flag IS NULL
-      AND received_at >= :start AND (CAST(:end AS timestamptz) IS NULL OR received_at < :end)
-    GROUP BY 1, 2 ORDER BY 1, 2
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, type, count AS n
+    FROM interaction_days
+    WHERE product_id = :product_id AND day >= :first
+      AND (CAST(:after AS date) IS NULL OR day < :after) AND count > 0
+    ORDER BY 1, 2
     """
 )
 _REWARDS = text(
     """
     SELECT CASE WHEN status IN ('pending', 'batched') THEN 'pending' ELSE status END AS s,
            count(*) AS n, coalesce(sum(amount), 0) AS total
-    FROM rewards WHERE product_id = :product_id AND campaign_id = :campaign_id
+    FROM rewards WHERE campaign_id = :campaign_id
     GROUP BY 1
     """
 )
@@ -128,7 +129,7 @@ _FRAUD = text(
                     WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud review: rejected%'
                     THEN hold_reasons END AS rejected
         FROM rewards
-        WHERE product_id = :product_id AND campaign_id = :campaign_id
+        WHERE campaign_id = :campaign_id
           AND (hold_reasons IS NOT NULL OR cancelled_reason LIKE 'fraud%')
     ), tagged AS (
         SELECT day, amount, 'held' AS outcome, unnest(hold_reasons) AS reason
@@ -140,23 +141,25 @@ _FRAUD = text(
     FROM tagged GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     """
 )
-_HELD_SHARE = text(
+# rewards ever held (the total is the sum of _REWARDS' counts)
+_HELD = text(
     """
-    SELECT count(*) FILTER (WHERE hold_reasons IS NOT NULL) AS held, count(*) AS total
-    FROM rewards WHERE product_id = :product_id AND campaign_id = :campaign_id
+    SELECT count(*) FROM rewards WHERE campaign_id = :campaign_id AND hold_reasons IS NOT NULL
     """
 )
+# DISTINCT in a subquery: hashed, where count(DISTINCT) sorts every row by the collation
 _WALLETS = text(
     """
-    SELECT count(DISTINCT wallet) FROM rewards
-    WHERE product_id = :product_id AND campaign_id = :campaign_id AND status <> 'cancelled'
+    SELECT count(*) FROM (
+        SELECT DISTINCT wallet FROM rewards
+        WHERE campaign_id = :campaign_id AND status <> 'cancelled'
+    ) AS rewarded
     """
 )
 _REFERRERS = text(
     """
     SELECT wallet, count(*) AS n, sum(amount) AS total FROM rewards
-    WHERE product_id = :product_id AND campaign_id = :campaign_id
-      AND level >= 1 AND status <> 'cancelled'
+    WHERE campaign_id = :campaign_id AND level >= 1 AND status <> 'cancelled'
     GROUP BY wallet ORDER BY n DESC, total DESC, wallet LIMIT :limit
     """
 )
@@ -171,9 +174,13 @@ async def campaign_analytics(
 
 
 async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytics:
-    keys = {"product_id": campaign.product_id, "campaign_id": campaign.id}
+    keys = {"campaign_id": campaign.id}
     start = campaign.starts_at or campaign.created_at
-    window = {"product_id": campaign.product_id, "start": start, "end": campaign.ends_at}
+    window = {
+        "product_id": campaign.product_id,
+        "first": start.astimezone(UTC).date(),
+        "after": _day_after(campaign.ends_at),
+    }
     days = [
         DayCount(row.day, row.type, int(row.n))
         for row in await session.execute(_INTERACTIONS, window)
@@ -192,7 +199,8 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         FraudDay(row.day, row.reason, row.outcome, int(row.n), str(int(row.total)))
         for row in await session.execute(_FRAUD, keys)
     ]
-    share = (await session.execute(_HELD_SHARE, keys)).one()
+    held_ever = int(await session.scalar(_HELD, keys) or 0)
+    total = sum(n for n, _ in by_status.values())
     held = by_status.get("held", (0, 0))
     purchases = sum(d.count for d in days if d.type == COMPLETED_PURCHASE)
     committed = pending[1] + pushed[1]
@@ -224,9 +232,19 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         cost_per_acquisition=str(committed // purchases) if purchases else None,
         fraud=Fraud(
             fraud_days,
-            int(share.held) * 10_000 // int(share.total) if share.total else 0,
+            held_ever * 10_000 // total if total else 0,
         ),
     )
+
+
+def _day_after(end: datetime | None) -> date | None:
+    """The first UTC day the window leaves out: ends_at's day, or the next one when
+    ends_at falls inside it."""
+    if end is None:
+        return None
+    end = end.astimezone(UTC)
+    day = end.date()
+    return day if end == datetime.combine(day, time(), UTC) else day + timedelta(days=1)
 
 
 CSV_COLUMNS = ("metric", "day", "type", "wallet", "count", "amount")

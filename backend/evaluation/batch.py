@@ -15,8 +15,9 @@ before leaves it queued, untouched):
    (backend.referrals.graph), recorded; each interaction's chain as of its arrival;
 4. decide: per-user and period counters read once, then the pure engine
    (backend.campaigns.engine.evaluate) says what is paid;
-5. apply and mark: one statement writes charges, counters and reward rows, one
-   deletes the queue rows and notifies waiting processes; commit.
+5. apply and mark: one statement writes charges, counters and reward rows, one adds the
+   batch to the daily interaction counts (backend.interactions.days), one deletes the
+   queue rows and notifies waiting processes; commit.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from backend.core.transient import RETRIES, is_transient
 from backend.evaluation import metrics
 from backend.evaluation.faults import crash_point
 from backend.fraud import screening
+from backend.interactions import days
 from backend.referrals import graph
 from backend.referrals import service as referrals
 from backend.referrals.tokens import TokenError, read_token
@@ -262,6 +264,8 @@ async def _evaluate(
     )
     crash_point("evaluation.applied")
 
+    # the analytics' daily counts, in the transaction that takes the batch off the queue
+    await days.count_evaluated(session, [r.interaction_id for r in claimed])
     products = sorted({r.product_id for r in claimed})
     edges = sorted({p for p, c in claims if decisions.get(c.interaction_id) is None})
     row = (

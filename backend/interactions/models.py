@@ -1,9 +1,9 @@
-"""Tables owned by the interactions domain: interactions, their evaluation queue, shop orders,
-webhook replay ids."""
+"""Tables owned by the interactions domain: interactions, their evaluation queue, the daily
+counts the analytics read, shop orders, webhook replay ids."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
@@ -96,6 +96,25 @@ class EvaluationQueue(Base):
         # a waiting request (Prefer: wait) evaluates its own product's queue, in order
         Index("ix_evaluation_queue_product", "product_id", "interaction_id"),
     )
+
+
+class InteractionDay(Base):
+    """Unflagged evaluated interactions per (product, UTC day of received_at, type).
+
+    The campaign analytics read these instead of scanning a product's interactions. The
+    evaluator adds its batch's counts in the transaction that takes the batch off the queue
+    (backend.interactions.days), so a count is added exactly once; a claim flagged after
+    its evaluation is taken off again where the flag is set (backend.interactions.orders).
+    """
+
+    __tablename__ = "interaction_days"
+
+    product_id: Mapped[str] = Bytes32(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class Order(Base):

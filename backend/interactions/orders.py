@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.campaigns import refunds
-from backend.interactions import store, values
+from backend.interactions import days, store, values
 from backend.rewards.service import CancelOutcome
 
 ORDER_ALREADY_COMPLETED = "order_already_completed"
@@ -134,14 +134,16 @@ JUDGE_SQL = text(
         WHERE product_id = :product_id AND order_id = :order_id AND type = 'purchase.started'
           AND flag IS NULL
           AND (CAST(:wallet AS varchar) IS NULL OR wallet <> :wallet)
-        RETURNING 1
+        RETURNING id
+    ), marked AS (
+        UPDATE orders
+        SET attribution_flag = CASE WHEN CAST(:wallet AS varchar) IS NULL
+                                    THEN COALESCE(attribution_flag, :order_unbound)
+                                    ELSE :order_disputed END,
+            updated_at = now()
+        WHERE product_id = :product_id AND order_id = :order_id AND EXISTS (SELECT 1 FROM judged)
     )
-    UPDATE orders
-    SET attribution_flag = CASE WHEN CAST(:wallet AS varchar) IS NULL
-                                THEN COALESCE(attribution_flag, :order_unbound)
-                                ELSE :order_disputed END,
-        updated_at = now()
-    WHERE product_id = :product_id AND order_id = :order_id AND EXISTS (SELECT 1 FROM judged)
+    SELECT id FROM judged
     """
 )
 
@@ -149,7 +151,8 @@ JUDGE_SQL = text(
 async def _judge_claims(
     session: AsyncSession, product_id: str, order_id: str, wallet: str | None
 ) -> None:
-    await session.execute(
+    """Flag the losing claims; those already evaluated leave the daily counts."""
+    judged = await session.scalars(
         JUDGE_SQL,
         {
             "product_id": product_id,
@@ -161,6 +164,7 @@ async def _judge_claims(
             "order_disputed": DISPUTED,
         },
     )
+    await days.uncount(session, list(judged.all()))
 
 
 async def complete_for_wallet(

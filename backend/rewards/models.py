@@ -79,6 +79,18 @@ class Reward(Timestamps, Base):
         Index("ix_rewards_wallet_status", "wallet", "status", "token"),
         Index("ix_rewards_batch", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
         Index("ix_rewards_product_created", "product_id", "created_at"),
+        # a campaign's analytics (backend.campaigns.analytics): its rows only, index-only
+        Index(
+            "ix_rewards_campaign_status",
+            "campaign_id",
+            "status",
+            postgresql_include=["amount", "wallet", "level"],
+        ),
+        Index(
+            "ix_rewards_campaign_fraud",
+            "campaign_id",
+            postgresql_where=text("hold_reasons IS NOT NULL OR cancelled_reason LIKE 'fraud%'"),
+        ),
         # the review queue and the expiry of old holds
         Index(
             "ix_rewards_held",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from backend.interactions.models import Interaction
 from backend.products.models import Role
 from backend.rewards.models import Reward
+from tests.evaluator.helpers import drain
 from tests.factories import TEST_TOKEN, make_campaign, make_product, wallet
 from tests.products.fixtures import bearer
 
@@ -20,7 +22,7 @@ def at(day: int, hour: int = 12) -> datetime:
 
 
 @pytest.fixture
-async def scenario(db_session):
+async def scenario(clean_db, db_session):
     product, key = await make_product(db_session)
     campaign = await make_campaign(
         db_session, product, starts_at=at(1, 0), budget_cap=1000, used_budget=600
@@ -69,7 +71,15 @@ async def scenario(db_session):
     reward(p2, R1, 1, 40, "pending")
     reward(p3, C, 0, 70, "cancelled")
     reward(p3, R2, 1, 999, "pushed", cid=other.id)  # another campaign: not counted
+    await db_session.execute(
+        text(
+            "INSERT INTO evaluation_queue (interaction_id, product_id) "
+            "SELECT id, product_id FROM interactions WHERE product_id = :p"
+        ),
+        {"p": product.id},
+    )
     await db_session.commit()
+    await drain(clean_db, products=[product.id])  # the daily counts come from the evaluator
     return campaign, key
 
 

@@ -1,0 +1,72 @@
+"""Daily interaction counts (`interaction_days`): added once per evaluated interaction.
+
+The rule, in one place: an interaction counts on (product, UTC day of received_at, type)
+once it is evaluated (off the queue) and while it carries no flag. The evaluator adds a
+batch's counts in the transaction that deletes the batch's queue rows, so a crash before
+that commit adds nothing and a replay adds them once. Only a `purchase.started` claim can
+be flagged after its evaluation (an order decided for another wallet,
+backend.interactions.orders); `uncount` takes such claims off in that transaction.
+
+Why the claims are read FOR SHARE: a claim being flagged right now (row locked, not
+committed) makes the evaluator wait for that commit and then see the flag, so it is
+counted by neither side; a claim the evaluator has locked first makes the flagging
+UPDATE wait for the evaluator's commit, after which `uncount` sees it off the queue and
+takes it off. Other types are never flagged later and are read without a lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CLAIM = "purchase.started"
+
+# Groups are written in key order: two writers of one product's days never deadlock.
+COUNT_SQL = text(
+    """
+    WITH claims AS (
+        SELECT product_id, received_at, type FROM interactions
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND flag IS NULL AND type = 'purchase.started'
+        FOR SHARE
+    ), others AS (
+        SELECT product_id, received_at, type FROM interactions
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND flag IS NULL AND type <> 'purchase.started'
+    )
+    INSERT INTO interaction_days AS d (product_id, day, type, count)
+    SELECT product_id, (received_at AT TIME ZONE 'UTC')::date, type, count(*)
+    FROM (SELECT * FROM claims UNION ALL SELECT * FROM others) AS evaluated
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (product_id, day, type) DO UPDATE SET count = d.count + EXCLUDED.count
+    """
+)
+# A fresh statement (not a CTE of the flagging UPDATE): its snapshot must see the queue as
+# of after that UPDATE's waits, so an evaluation committed meanwhile is seen as done.
+UNCOUNT_SQL = text(
+    """
+    UPDATE interaction_days AS d SET count = d.count - x.n
+    FROM (
+        SELECT i.product_id, (i.received_at AT TIME ZONE 'UTC')::date AS day, i.type,
+               count(*) AS n
+        FROM interactions AS i
+        WHERE i.id = ANY(CAST(:ids AS bigint[]))
+          AND NOT EXISTS (SELECT 1 FROM evaluation_queue AS q WHERE q.interaction_id = i.id)
+        GROUP BY 1, 2, 3
+    ) AS x
+    WHERE d.product_id = x.product_id AND d.day = x.day AND d.type = x.type
+    """
+)
+
+
+async def count_evaluated(session: AsyncSession, interaction_ids: Sequence[int]) -> None:
+    """Add these interactions (being taken off the queue in this transaction) to their days."""
+    if interaction_ids:
+        await session.execute(COUNT_SQL, {"ids": list(interaction_ids)})
+
+
+async def uncount(session: AsyncSession, flagged_ids: Sequence[int]) -> None:
+    """Take interactions flagged in this transaction off their days, if already counted."""
+    if flagged_ids:
+        await session.execute(UNCOUNT_SQL, {"ids": list(flagged_ids)})
