@@ -20,11 +20,21 @@ off as in bench/ingest.py) and a real uvicorn server, then:
              campaigns), each drained by one evaluator process: the same code path
   analytics  the campaign analytics the dashboard shows (backend/campaigns/analytics.py),
              timed for the lone product's campaign and for a spread one
+  analytics at scale
+             --analytics-interactions (10 million: ten days at the design rate) generated
+             in PostgreSQL, a tenth of them the lone product's, with their daily counts and
+             the campaign's rewards; the analytics timed after (daily counts) and before
+             (the old raw scan, same data), and the arithmetic for a year
+             (bench/scale_analytics.py)
 
 Usage: .venv/bin/python bench/scale.py [--json] [--products 5000] [--interactions 1000000]
-           [--seconds 8] [--concurrency 16] [--probe 50000]
+           [--seconds 8] [--concurrency 16] [--probe 50000] [--only analytics]
+           [--analytics-interactions 10000000] [--analytics-days 10] [--analytics-runs 20]
+           [--analytics-rewards-for N]
+--only analytics seeds the products and runs the analytics-at-scale phase alone.
 With --json the last line printed is one JSON object (keys include spread_vs_one_product,
-campaigns_10k_vs_1, load.per_s, sizes, analytics). Only loopback traffic.
+campaigns_10k_vs_1, load.per_s, sizes, analytics, analytics_ms: the median of the
+analytics at scale; with --only analytics, that phase's keys only). Only loopback traffic.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import scale_analytics  # noqa: E402 - after the path set-up
 from bench.ingest import (  # noqa: E402 - after the path set-up that makes `bench` importable
     BATCH_SIZE,
     SERVER,
@@ -344,8 +355,37 @@ async def _analytics(database_url: str, product_ids: list[str], runs: int = 5) -
     return result
 
 
+async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[str, Any]:
+    """Seed the products, then the analytics-at-scale phase alone (no server, no load)."""
+    from backend.runtime.postgres import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="cascade-scale-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp), database="cascade_bench")
+        database_url = postgres.start()
+        try:
+            _say(f"seeding {products:,} products with 2 campaigns each, and one lone product")
+            lone, spread = await _seed(database_url, products)
+            result = await scale_analytics.run(
+                database_url, lone[0], [p for p, _ in spread], say=_say, **at_scale
+            )
+        finally:
+            postgres.stop()
+    return {
+        "products": products + 1,
+        "cpus": os.cpu_count(),
+        "analytics_at_scale": result,
+        "analytics_ms": result["campaigns"]["purchase_campaign"]["after"]["median_ms"],
+        "python": sys.version.split()[0],
+    }
+
+
 async def run(
-    products: int, interactions: int, seconds: float, concurrency: int, probe: int
+    products: int,
+    interactions: int,
+    seconds: float,
+    concurrency: int,
+    probe: int,
+    at_scale: dict[str, Any],
 ) -> dict[str, Any]:
     from backend.runtime.anvil import free_port
     from backend.runtime.postgres import EmbeddedPostgres
@@ -391,6 +431,10 @@ async def run(
             )
             _say("timing campaign analytics")
             analytics = await _analytics(database_url, [lone[0], shuffled[0][0]])
+            _say("analytics at scale")
+            scaled = await scale_analytics.run(
+                database_url, lone[0], [p for p, _ in spread], say=_say, **at_scale
+            )
             load_after = os.getloadavg()
         finally:
             if server is not None:
@@ -411,6 +455,8 @@ async def run(
         "evaluator": {"one_campaign": one, "campaigns_10k": many},
         "campaigns_10k_vs_1": many["per_s"] / one["per_s"],
         "analytics": analytics,
+        "analytics_at_scale": scaled,
+        "analytics_ms": scaled["campaigns"]["purchase_campaign"]["after"]["median_ms"],
         "python": sys.version.split()[0],
     }
 
@@ -456,6 +502,7 @@ def _table(result: dict[str, Any]) -> str:
             f"analytics, {name:<15} median {a['median_ms']:.1f} ms, max {a['max_ms']:.1f} ms"
             f" ({a['interactions_counted']:,} interactions in its window)"
         )
+    lines += scale_analytics.lines(result["analytics_at_scale"])
     return "\n".join(lines)
 
 
@@ -467,11 +514,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="each single-endpoint phase")
     parser.add_argument("--concurrency", type=int, default=16, help="single-endpoint clients")
     parser.add_argument("--probe", type=int, default=50_000, help="each evaluator phase")
-    args = parser.parse_args()
-    result = asyncio.run(
-        run(args.products, args.interactions, args.seconds, args.concurrency, args.probe)
+    parser.add_argument("--only", choices=["analytics"], help="run only this phase")
+    parser.add_argument(
+        "--analytics-interactions", type=int, default=10_000_000, help="stored, generated"
     )
-    print(_table(result))
+    parser.add_argument("--analytics-days", type=int, default=10, help="they span")
+    parser.add_argument("--analytics-runs", type=int, default=20, help="timed calls")
+    parser.add_argument(
+        "--analytics-rewards-for",
+        type=int,
+        help="size the measured product's rewards for this many interactions (default: stored)",
+    )
+    args = parser.parse_args()
+    at_scale = {
+        "total": args.analytics_interactions,
+        "days": args.analytics_days,
+        "runs": args.analytics_runs,
+        "rewards_for": args.analytics_rewards_for,
+    }
+    if args.only == "analytics":
+        result = asyncio.run(run_analytics_only(args.products, at_scale))
+        print("\n".join(scale_analytics.lines(result["analytics_at_scale"])))
+    else:
+        result = asyncio.run(
+            run(
+                args.products,
+                args.interactions,
+                args.seconds,
+                args.concurrency,
+                args.probe,
+                at_scale,
+            )
+        )
+        print(_table(result))
     if args.json:
         print(json.dumps(result))
 
