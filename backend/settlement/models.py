@@ -86,7 +86,9 @@ class SettlementBatch(Timestamps, Base):
             "ix_settlement_batches_refused",
             "bank_address",
             "updated_at",
-            postgresql_where=text("error_code IN ('not_distributor','signature_revoked')"),
+            postgresql_where=text(
+                "error_code IN ('not_distributor','signature_revoked','epoch_ahead')"
+            ),
         ),
     )
 

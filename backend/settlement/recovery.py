@@ -200,9 +200,17 @@ async def resolve_batch(
     if int(confirmed_block["timestamp"]) > batch.deadline:
         await retire(session, batch, BatchStatus.VOID, "deadline_passed", outcome)
         return
-    if await reader.distributor_epoch(batch.bank_address, confirmed) != batch.epoch:
+    epoch = await reader.distributor_epoch(batch.bank_address, confirmed)
+    if epoch > batch.epoch:
         # a distributor was revoked since signing: this signature can never verify again
         await retire(session, batch, BatchStatus.VOID, "signature_revoked", outcome)
+        return
+    if epoch < batch.epoch and await reader.distributor_epoch(batch.bank_address) < batch.epoch:
+        # Signed for an epoch the bank has not reached (a reorg took a revocation back).
+        # Epochs only grow, so the signature pays once the bank gets there: it is not
+        # dead, and its rows must not move before its nonce is burnt.
+        batch.error_code = "epoch_ahead"
+        await cancel_on_chain(session, sender, batch, outcome)
         return
     if batch.status == BatchStatus.CANCELLING or await rewards.has_refunded(session, batch.id):
         waiting = batch.next_attempt_at is not None and batch.next_attempt_at > datetime.now(UTC)

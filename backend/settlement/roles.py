@@ -45,7 +45,7 @@ log = logging.getLogger("backend.settlement")
 
 # batch error codes of a refusal for the role or the epoch (recovery.apply_revert, retire);
 # the same list as the partial index ix_settlement_batches_refused
-REFUSALS = ("not_distributor", "signature_revoked")
+REFUSALS = ("not_distributor", "signature_revoked", "epoch_ahead")
 
 
 @dataclass(frozen=True)
@@ -188,8 +188,9 @@ async def _doubted(
     """Stored banks to read again: the bank refused what the view said it would accept.
 
     An open signer_not_distributor alert while the view says distributor, or a push refused
-    as "not distributor" or voided as signed under a revoked epoch since the bank was last
-    read (the batch's error stays recorded even once it is void).
+    as "not distributor", voided as signed under a revoked epoch, or cancelled as signed for
+    an epoch the bank has not reached, since the bank was last read (the batch's error stays
+    recorded even once it is void).
     """
     doubted = {bank for bank in alerted if bank in rows and rows[bank].is_distributor}
     stored = [bank for bank in banks if bank in rows]
