@@ -43,4 +43,5 @@ async def test_push_cycle__chain_id_asked_once_per_process__not_before_every_cal
     assert report.batches_pushed == 1
     assert sent["eth_chainId"] == 0  # web3 asked 13 times per one-batch cycle before
     assert sent["eth_sendRawTransaction"] == 1
-    assert sum(sent.values()) < 30, sent  # 42 before the chain id was kept
+    # 42 before the chain id was kept (receipt polls left out: their number is timing)
+    assert sum(n for method, n in sent.items() if method != "eth_getTransactionReceipt") < 30
