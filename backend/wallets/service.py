@@ -37,7 +37,6 @@ from indexer.apply import load_cursor
 from indexer.settings import finality_depth
 
 _HEX_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
-_chain_ids: dict[str, int] = {}
 KEEP_ALIVE_S = 15.0
 MAX_BALANCE_TOKENS = 50  # one eth_call each, concurrently
 
@@ -65,12 +64,10 @@ def normalize_wallet(address: str) -> str:
 
 
 async def chain_id_of(ctx: AppContext) -> int:
-    """CHAIN_ID, else the node's chain id (asked once per RPC_URL)."""
+    """CHAIN_ID, else the node's chain id (AppContext's web3 asks the node once and keeps it)."""
     if ctx.settings.chain_id is not None:
         return ctx.settings.chain_id
-    if ctx.rpc_url not in _chain_ids:
-        _chain_ids[ctx.rpc_url] = int(await ctx.w3.eth.chain_id)
-    return _chain_ids[ctx.rpc_url]
+    return int(await ctx.w3.eth.chain_id)
 
 
 async def rewards_snapshot(
