@@ -9,6 +9,7 @@ from backend.fraud import models as fraud_models  # noqa: F401
 from backend.interactions import models as interaction_models  # noqa: F401
 from backend.notifications import models as notification_models  # noqa: F401
 from backend.products import models as product_models  # noqa: F401
+from backend.referrals import models as referral_models  # noqa: F401
 from backend.relayer import models as relayer_models  # noqa: F401
 from backend.rewards import models as reward_models  # noqa: F401
 from backend.settlement import models as settlement_models  # noqa: F401

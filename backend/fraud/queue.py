@@ -66,12 +66,11 @@ REFUNDED_SQL = text(
 )
 EDGES_SQL = text(
     """
-    SELECT wallet, referrer_wallet FROM interactions
-    WHERE product_id = :product AND type = 'referral.referred' AND flag IS NULL
-      AND referrer_wallet IS NOT NULL
+    SELECT wallet, referrer_wallet FROM referral_edges
+    WHERE product_id = :product
       AND (referrer_wallet = ANY(CAST(:wallets AS varchar[]))
            OR wallet = ANY(CAST(:wallets AS varchar[])))
-    ORDER BY id
+    ORDER BY interaction_id
     LIMIT 2000
     """
 )

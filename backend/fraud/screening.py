@@ -30,18 +30,17 @@ SIGNALS_SQL = text(
     """
 )
 # referred wallets per referrer: accepted edges (recorded earlier in this same transaction
-# for the batch's own referrals), one index range scan each (ix_interactions_referrer)
+# for the batch's own referrals), one index range scan each (ix_referral_edges_referrer)
 REFERRED_SQL = text(
     """
     SELECT k.p AS product_id, k.w AS referrer, c.hour, c.day
     FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS k(p, w)
     CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE i.received_at > now() - interval '1 hour') AS hour,
+        SELECT count(*) FILTER (WHERE e.referred_at > now() - interval '1 hour') AS hour,
                count(*) AS day
-        FROM interactions AS i
-        WHERE i.product_id = k.p AND i.referrer_wallet = k.w
-          AND i.type = 'referral.referred' AND i.flag IS NULL
-          AND i.received_at > now() - interval '1 day'
+        FROM referral_edges AS e
+        WHERE e.product_id = k.p AND e.referrer_wallet = k.w
+          AND e.referred_at > now() - interval '1 day'
     ) AS c
     """
 )

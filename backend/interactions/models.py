@@ -12,9 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Address, Amount, Base, Bytes32
 
-# The rows that form the referral graph: accepted `referral.referred` interactions.
-REFERRAL_EDGE = text("type = 'referral.referred' AND referrer_wallet IS NOT NULL AND flag IS NULL")
-
 
 class Interaction(Base):
     __tablename__ = "interactions"
@@ -25,7 +22,9 @@ class Interaction(Base):
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     dedup_key: Mapped[str | None] = mapped_column(String(255))
-    referrer_wallet: Mapped[str | None] = Address()  # referral.referred only
+    # referral.referred only: the referrer claimed; an accepted claim is also a row of
+    # referral_edges (backend.referrals.models), which outlives raw interactions
+    referrer_wallet: Mapped[str | None] = Address()
     order_id: Mapped[str | None] = mapped_column(String(255))  # purchase.* only
     # why the interaction earns nothing (self_referral, referral_cycle, ...); null = valid
     flag: Mapped[str | None] = mapped_column(String(64))
@@ -47,21 +46,6 @@ class Interaction(Base):
             "dedup_key",
             "received_at",
             postgresql_where=text("dedup_key IS NOT NULL"),
-        ),
-        # referral lookup; unique = the first valid referrer of a wallet wins
-        Index(
-            "uq_interactions_referral_edge",
-            "product_id",
-            "wallet",
-            unique=True,
-            postgresql_where=REFERRAL_EDGE,
-            postgresql_include=["referrer_wallet"],
-        ),
-        Index(
-            "ix_interactions_referrer",
-            "product_id",
-            "referrer_wallet",
-            postgresql_where=REFERRAL_EDGE,
         ),
         # rate limit and analytics: a wallet's recent interactions on a product
         Index("ix_interactions_product_wallet_received", "product_id", "wallet", "received_at"),

@@ -1,10 +1,11 @@
 """The referral graph in the database: loading ancestries, recording edges, walking chains.
 
-Edges are accepted `referral.referred` interactions (`referrer_wallet` set, no
-flag); the partial unique index `uq_interactions_referral_edge` makes a
-wallet's first accepted referrer final. The evaluator decides which stored claims
-become edges (backend.referrals.graph, in arrival order) and records them here.
-Chains for the estimate endpoint are read with one recursive CTE over that index
+Edges are rows of `referral_edges` (backend.referrals.models): the accepted
+`referral.referred` claims, whose primary key (product, wallet) makes a wallet's first
+accepted referrer final. The evaluator decides which stored claims become edges
+(backend.referrals.graph, in arrival order) and records them here: the claim's outcome
+on the interaction, the edge in its table. Chains for the estimate endpoint are read
+with one recursive CTE over that key
 and cached per process; an edge only ever gets *added*, so a cached chain goes
 stale exactly when the new edge's wallet is the chain's start or one of its
 members, and those entries are dropped after the commit.
@@ -37,51 +38,57 @@ from backend.rewards.calculator import MAX_LEVELS
 # CROSS_PRODUCT), and a plain referrer comes from the product's own server. Requiring
 # a prior interaction refused imported referrals and protected nothing a token does not.
 
-_EDGE = "i.type = 'referral.referred' AND i.referrer_wallet IS NOT NULL AND i.flag IS NULL"
-
 CHAINS_SQL = text(
-    f"""
+    """
     WITH RECURSIVE walk(start, wallet, depth, path) AS (
         SELECT w, w, 0, ARRAY[w]::varchar[] FROM unnest(CAST(:wallets AS varchar[])) AS w
         UNION ALL
         SELECT walk.start, i.referrer_wallet, walk.depth + 1, walk.path || i.referrer_wallet
         FROM walk
-        JOIN interactions AS i ON i.product_id = :product_id AND i.wallet = walk.wallet AND {_EDGE}
+        JOIN referral_edges AS i ON i.product_id = :product_id AND i.wallet = walk.wallet
         WHERE walk.depth < :depth AND NOT i.referrer_wallet = ANY(walk.path)
     )
     SELECT start, wallet FROM walk WHERE depth > 0 ORDER BY start, depth
-    """  # noqa: S608 - constant fragment, values are bound
+    """
 )
 
 # Every stored edge above the given (product, wallet) pairs, up to :depth levels: the
 # parents a batch needs to decide claims and read chains. UNION drops repeated rows, and
 # the depth bound ends a loop written behind the service.
 ANCESTRY_SQL = text(
-    f"""
+    """
     WITH RECURSIVE up(product_id, wallet, referrer, depth) AS (
         SELECT i.product_id, i.wallet, i.referrer_wallet, 1
         FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS s(p, w)
-        CROSS JOIN LATERAL (  -- one probe of the edge index per wallet, whatever the stats
-            SELECT * FROM interactions AS i
-            WHERE i.product_id = s.p AND i.wallet = s.w AND {_EDGE}
-            LIMIT 1
+        CROSS JOIN LATERAL (  -- one probe of the edge key per wallet, whatever the stats
+            SELECT * FROM referral_edges AS i WHERE i.product_id = s.p AND i.wallet = s.w
         ) AS i
         UNION
         SELECT i.product_id, i.wallet, i.referrer_wallet, up.depth + 1
         FROM up
-        JOIN interactions AS i
-          ON i.product_id = up.product_id AND i.wallet = up.referrer AND {_EDGE}
+        JOIN referral_edges AS i ON i.product_id = up.product_id AND i.wallet = up.referrer
         WHERE up.depth < :depth
     )
     SELECT DISTINCT product_id, wallet, referrer FROM up
-    """  # noqa: S608 - constant fragment, values are bound
+    """
 )
+# One statement: each claim's outcome on its interaction, and an edge for every claim
+# without a flag. The edge insert has no ON CONFLICT: the evaluator decided against the
+# stored graph under the product's lock, so a second referrer for a wallet is a bug that
+# must roll the batch back, never a silent no-op.
 RECORD_SQL = text(
     """
-    UPDATE interactions AS i SET referrer_wallet = v.referrer, flag = v.flag
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:referrers AS varchar[]),
-                CAST(:flags AS varchar[])) AS v(id, referrer, flag)
-    WHERE i.id = v.id
+    WITH decided AS (
+        UPDATE interactions AS i SET referrer_wallet = v.referrer, flag = v.flag
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:referrers AS varchar[]),
+                    CAST(:flags AS varchar[])) AS v(id, referrer, flag)
+        WHERE i.id = v.id
+        RETURNING i.id, i.product_id, i.wallet, i.referrer_wallet, i.flag, i.received_at
+    )
+    INSERT INTO referral_edges (product_id, wallet, referrer_wallet, interaction_id, referred_at)
+    SELECT product_id, wallet, referrer_wallet, id, received_at FROM decided
+    WHERE flag IS NULL AND referrer_wallet IS NOT NULL
+    ORDER BY id
     """
 )
 

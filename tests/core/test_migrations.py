@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -91,3 +92,65 @@ async def test_amount_type__stores_uint256_max_exactly(db_session):
         text("SELECT CAST(:v AS NUMERIC(78,0)) + 0"), {"v": UINT256_MAX}
     )
     assert int(value) == UINT256_MAX
+
+
+async def _product_at_old_revision(conn) -> str:
+    product = "0x" + "ab" * 32
+    await conn.execute(
+        text(
+            "INSERT INTO products (id, name, primary_domain, domains, owner_wallet) "
+            "VALUES (:id, 'shop', 'shop.example', ARRAY['shop.example'], :owner)"
+        ),
+        {"id": product, "owner": "0x" + "11" * 20},
+    )
+    return product
+
+
+async def test_referral_edges_migration__copies_accepted_claims_only(scratch_engine):
+    await migrate.upgrade(scratch_engine, "0016_refused_epoch_ahead")
+    a, b, c = ("0x" + d * 20 for d in ("aa", "bb", "cc"))
+    async with scratch_engine.begin() as conn:
+        product = await _product_at_old_revision(conn)
+        insert = text(
+            "INSERT INTO interactions (id, product_id, wallet, type, referrer_wallet, flag, "
+            "source, received_at) VALUES (:id, :p, :w, :t, :r, :f, 'cli', CAST(:at AS timestamptz))"
+        )
+        for row in (
+            (1, a, "referral.referred", b, None),  # accepted: an edge
+            (2, a, "referral.referred", c, "already_referred"),  # refused claim
+            (3, b, "referral.referred", a, "referral_cycle"),
+            (4, c, "webshop.open", None, None),
+            (5, c, "referral.referred", a, None),  # accepted
+        ):
+            iid, wallet, kind, referrer, flag = row
+            await conn.execute(
+                insert,
+                {
+                    "id": iid,
+                    "p": product,
+                    "w": wallet,
+                    "t": kind,
+                    "r": referrer,
+                    "f": flag,
+                    "at": datetime(2026, 12, iid, 10, tzinfo=UTC),
+                },
+            )
+
+    await migrate.upgrade(scratch_engine)
+
+    async with scratch_engine.connect() as conn:
+        edges = (
+            await conn.execute(
+                text(
+                    "SELECT product_id, wallet, referrer_wallet, interaction_id, "
+                    "to_char(referred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day "
+                    "FROM referral_edges ORDER BY interaction_id"
+                )
+            )
+        ).all()
+        claims = await conn.scalar(text("SELECT count(*) FROM interactions"))
+    assert [tuple(e) for e in edges] == [
+        (product, a, b, 1, "2026-12-01"),
+        (product, c, a, 5, "2026-12-05"),
+    ]
+    assert claims == 5  # the claims themselves stay interactions

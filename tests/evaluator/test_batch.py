@@ -104,6 +104,10 @@ async def test_batch__two_claims_for_one_wallet_in_one_batch__first_wins(
         (one, first, None),
         (two, second, "already_referred"),
     ]
+    edges = await rows(
+        db_session, "SELECT wallet, referrer_wallet, interaction_id FROM referral_edges"
+    )
+    assert [(e.wallet, e.referrer_wallet, e.interaction_id) for e in edges] == [(user, first, one)]
     assert answers.json()["referral"] == {"recorded": False, "reason": "already_referred"}
 
 

@@ -107,6 +107,7 @@ async def test_evaluator__killed_at_step__restart_evaluates_everything_once(
     ]
     used = "SELECT used_budget FROM campaigns WHERE id = :id"
     assert await count(db_session, used, id=campaign.id) == 30 * E18  # type: ignore[attr-defined]
-    edges = "SELECT count(*) FROM interactions WHERE referrer_wallet IS NOT NULL AND flag IS NULL"
-    assert await count(db_session, edges) == 3
+    claims = "SELECT count(*) FROM interactions WHERE referrer_wallet IS NOT NULL AND flag IS NULL"
+    assert await count(db_session, claims) == 3
+    assert await count(db_session, "SELECT count(*) FROM referral_edges") == 3
     assert await drain(clean_db) == []  # nothing left to evaluate twice

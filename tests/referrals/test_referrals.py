@@ -190,8 +190,8 @@ async def test_chain__loop_written_behind_the_service__still_terminates(db_sessi
     for member, referrer in ((a, b), (b, a)):  # a raw cycle the service would refuse
         await db_session.execute(
             text(
-                "INSERT INTO interactions (product_id, wallet, type, referrer_wallet, source) "
-                "VALUES (:p, :w, 'referral.referred', :r, 'cli')"
+                "INSERT INTO referral_edges (product_id, wallet, referrer_wallet, "
+                "interaction_id, referred_at) VALUES (:p, :w, :r, 0, now())"
             ),
             {"p": product.id, "w": member, "r": referrer},
         )
@@ -219,8 +219,8 @@ async def test_chain_cache__rolled_back_edge__is_not_cached(db_session, client):
     await _known(client, key, product.id, referrer)
     await db_session.execute(
         text(
-            "INSERT INTO interactions (product_id, wallet, type, referrer_wallet, source) "
-            "VALUES (:p, :w, 'referral.referred', :r, 'cli')"
+            "INSERT INTO referral_edges (product_id, wallet, referrer_wallet, "
+            "interaction_id, referred_at) VALUES (:p, :w, :r, 0, now())"
         ),
         {"p": product.id, "w": user, "r": referrer},
     )
