@@ -340,14 +340,15 @@ async def test_send__challenge_other_than_the_digest__refused_by_the_backend_and
     account = await page.evaluate(text_of("session-wallet"))
     await asyncio.to_thread(mint, chain_ctx, reward_token, account, 5 * TOKEN)
     await page.goto(f"{wallet_server.url}/wallet")  # the cookie session: still signed in
-    await page.wait_for("!document.getElementById('send-card').hidden")
-    await page.wait_for("!document.getElementById('send-submit').disabled")
+    # generous waits: the page reads balances through the node, slow on a loaded 2-core runner
+    await page.wait_for("!document.getElementById('send-card').hidden", timeout_s=40)
+    await page.wait_for("!document.getElementById('send-submit').disabled", timeout_s=40)
 
     # the page shows the API's refusal, message and code
     await page.type("#send-to", "0x" + "00" * 20)
     await page.type("#send-amount", "1")
     await page.click_text("", selector="#send-submit")
-    await page.wait_for(f"{text_of('send-progress')}.startsWith('Send refused')")
+    await page.wait_for(f"{text_of('send-progress')}.startsWith('Send refused')", timeout_s=40)
     assert await page.evaluate(text_of("send-progress")) == (
         "Send refused: cannot send to the zero address (invalid_recipient)"
     )
