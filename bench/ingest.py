@@ -602,10 +602,10 @@ async def _bench_evaluator(
                 SELECT p, w, 'webshop.open', 'bench'
                 FROM unnest($1::varchar[], $2::varchar[]) WITH ORDINALITY AS v(p, w, n)
                 ORDER BY n
-                RETURNING id, product_id
+                RETURNING id, product_id, received_at
             )
-            INSERT INTO evaluation_queue (interaction_id, product_id)
-            SELECT id, product_id FROM stored
+            INSERT INTO evaluation_queue (interaction_id, product_id, received_at)
+            SELECT id, product_id, received_at FROM stored
             """,
             [products[i % len(products)] for i in range(count)],
             [wallets[i % len(wallets)] for i in range(count)],

@@ -212,8 +212,13 @@ async def run(
         began = time.monotonic()
         async with sessions() as session:
             for lo in range(low, high + 1, COUNT_CHUNK):
-                ids = list(range(lo, min(high + 1, lo + COUNT_CHUNK)))
-                await interaction_days.count_evaluated(session, ids)
+                chunk = await conn.fetch(
+                    "SELECT id, received_at FROM interactions WHERE id >= $1 AND id < $2",
+                    lo,
+                    lo + COUNT_CHUNK,
+                )
+                pairs = [(row["id"], row["received_at"]) for row in chunk]
+                await interaction_days.count_evaluated(session, pairs)
                 await session.commit()
         counted_s = time.monotonic() - began
         say(f"analytics: daily counts written in {counted_s:.0f} s")

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.core.db import Amount
+from backend.interactions.partitions import is_partition
 from backend.models import metadata
 
 config = context.config
@@ -17,7 +18,8 @@ FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and name in FOREIGN_TABLES)
+    # interactions' monthly partitions are made by a job, not declared as models
+    return not (type_ == "table" and (name in FOREIGN_TABLES or is_partition(name)))
 
 
 def render_item(type_, obj, autogen_context):

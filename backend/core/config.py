@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="root log level")
     data_dir: Path = Field(Path(".data"), description="embedded Postgres, anvil state, secrets")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
+    interaction_retention_days: int = Field(
+        0,
+        ge=0,
+        le=36_500,
+        description="days raw interactions are kept, by whole months; 0 keeps them all "
+        "(rewards, orders, referral edges and analytics counts are kept regardless)",
+    )
     # The relayer pays gas for gasless claims and passkey sends. Budgets are gas units
     # (not wei), per UTC day, so a fee spike changes the bill but never the service.
     relayer_key: str | None = Field(
@@ -145,6 +152,14 @@ class Settings(BaseSettings):
         if not is_address(value):
             raise ValueError("must be a 20-byte hex address")
         return to_checksum_address(value)
+
+    @field_validator("interaction_retention_days")
+    @classmethod
+    def _retention_covers_the_lookbacks(cls, value: int) -> int:
+        # dedup windows and rate limits read up to a day back; evaluation may lag behind
+        if 0 < value < 7:
+            raise ValueError("must be 0 (keep everything) or at least 7 days")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -72,14 +72,14 @@ CLAIM_SQL = text(
         ) AS candidates
         WHERE pg_try_advisory_xact_lock(:space, hashtext(product_id))
     ), claimed AS (
-        SELECT interaction_id, product_id FROM evaluation_queue
+        SELECT interaction_id, product_id, received_at FROM evaluation_queue
         WHERE product_id IN (SELECT product_id FROM mine)
         ORDER BY interaction_id LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
     SELECT q.interaction_id, q.product_id, i.id IS NOT NULL AS stored, i.wallet, i.type,
            CASE WHEN i.type = 'referral.referred' THEN i.data END AS data, i.flag,
-           i.received_at, o.amount AS order_amount,
+           q.received_at, o.amount AS order_amount,
            COALESCE(o.status = 'completed' AND o.completed_interaction_id = i.id, false)
                AS order_paid,
            EXISTS (SELECT 1 FROM rewards AS r WHERE r.interaction_id = q.interaction_id)
@@ -87,9 +87,11 @@ CLAIM_SQL = text(
     FROM claimed AS q
     -- LATERAL ... LIMIT 1 (not pulled up into a join): a primary-key lookup per claimed row,
     -- whatever the statistics of a young or huge table would make the planner try (a hash
-    -- of the whole interactions table per batch)
+    -- of the whole interactions table per batch); received_at prunes it to one month
     LEFT JOIN LATERAL (
-        SELECT * FROM interactions AS x WHERE x.id = q.interaction_id LIMIT 1
+        SELECT * FROM interactions AS x
+        WHERE x.id = q.interaction_id AND x.received_at = q.received_at
+        LIMIT 1
     ) AS i ON true
     LEFT JOIN LATERAL (
         SELECT * FROM orders AS y
@@ -204,9 +206,13 @@ async def _evaluate(
     for product, product_graph in graphs.items():
         decisions.update(graph.decide(product_graph, [c for p, c in claims if p == product]))
     referrer_of = {c.interaction_id: c.referrer for _, c in claims}
+    received_at = {r.interaction_id: r.received_at for r in live}
     await referrals.record(
         session,
-        [(iid, referrer_of.get(iid), flag) for iid, flag in sorted(decisions.items())],
+        [
+            (iid, received_at[iid], referrer_of.get(iid), flag)
+            for iid, flag in sorted(decisions.items())
+        ],
     )
     crash_point("evaluation.edges_recorded")
 
@@ -265,7 +271,7 @@ async def _evaluate(
     crash_point("evaluation.applied")
 
     # the analytics' daily counts, in the transaction that takes the batch off the queue
-    await days.count_evaluated(session, [r.interaction_id for r in claimed])
+    await days.count_evaluated(session, [(r.interaction_id, r.received_at) for r in claimed])
     products = sorted({r.product_id for r in claimed})
     edges = sorted({p for p, c in claims if decisions.get(c.interaction_id) is None})
     row = (

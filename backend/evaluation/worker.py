@@ -54,8 +54,8 @@ QUEUED_SQL = text(
     "SELECT interaction_id FROM evaluation_queue WHERE interaction_id = ANY(CAST(:ids AS bigint[]))"
 )
 OLDEST_SQL = text(
-    "SELECT count(*) AS depth, EXTRACT(EPOCH FROM now() - min(i.received_at)) AS oldest_s "
-    "FROM evaluation_queue AS q JOIN interactions AS i ON i.id = q.interaction_id"
+    "SELECT count(*) AS depth, EXTRACT(EPOCH FROM now() - min(received_at)) AS oldest_s "
+    "FROM evaluation_queue"
 )
 
 

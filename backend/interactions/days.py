@@ -17,6 +17,7 @@ takes it off. Other types are never flagged later and are read without a lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,11 +29,13 @@ COUNT_SQL = text(
     """
     WITH claims AS (
         SELECT product_id, received_at, type FROM interactions
-        WHERE id = ANY(CAST(:ids AS bigint[])) AND flag IS NULL AND type = 'purchase.started'
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND received_at BETWEEN :first AND :last
+          AND flag IS NULL AND type = 'purchase.started'
         FOR SHARE
     ), others AS (
         SELECT product_id, received_at, type FROM interactions
-        WHERE id = ANY(CAST(:ids AS bigint[])) AND flag IS NULL AND type <> 'purchase.started'
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND received_at BETWEEN :first AND :last
+          AND flag IS NULL AND type <> 'purchase.started'
     )
     INSERT INTO interaction_days AS d (product_id, day, type, count)
     SELECT product_id, (received_at AT TIME ZONE 'UTC')::date, type, count(*)
@@ -60,10 +63,20 @@ UNCOUNT_SQL = text(
 )
 
 
-async def count_evaluated(session: AsyncSession, interaction_ids: Sequence[int]) -> None:
-    """Add these interactions (being taken off the queue in this transaction) to their days."""
-    if interaction_ids:
-        await session.execute(COUNT_SQL, {"ids": list(interaction_ids)})
+async def count_evaluated(
+    session: AsyncSession, interactions: Sequence[tuple[int, datetime]]
+) -> None:
+    """Add these interactions, (id, received_at), being taken off the queue in this
+    transaction, to their days. The ids decide; the times only name the partitions."""
+    if interactions:
+        await session.execute(
+            COUNT_SQL,
+            {
+                "ids": [i for i, _ in interactions],
+                "first": min(at for _, at in interactions),
+                "last": max(at for _, at in interactions),
+            },
+        )
 
 
 async def uncount(session: AsyncSession, flagged_ids: Sequence[int]) -> None:

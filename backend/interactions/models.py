@@ -14,6 +14,11 @@ from backend.core.db import Address, Amount, Base, Bytes32
 
 
 class Interaction(Base):
+    """A stored interaction. Partitioned by month of `received_at` (hence the two-column
+    primary key; ids alone are unique too, from one sequence); months past the retention
+    period are dropped (backend.interactions.partitions). Look a row up with its
+    `received_at` where it is known, so that one partition is read."""
+
     __tablename__ = "interactions"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -34,7 +39,7 @@ class Interaction(Base):
     analytics_session_id: Mapped[str | None] = mapped_column(String(100))
     analytics_client_id: Mapped[str | None] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    received_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=text("now()"))
 
     __table_args__ = (
         # dedup: same (product, wallet, type, key) inside the product's window
@@ -56,6 +61,7 @@ class Interaction(Base):
             "order_id",
             postgresql_where=text("order_id IS NOT NULL"),
         ),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
 
@@ -74,6 +80,9 @@ class EvaluationQueue(Base):
 
     interaction_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     product_id: Mapped[str] = Bytes32()
+    # the interaction's own received_at, copied from the row as stored (never "now" of the
+    # queueing): with the id it names the partition to read
+    received_at: Mapped[datetime]
     queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
     __table_args__ = (

@@ -97,14 +97,11 @@ BULK_INSERT_SQL = text(
                     CAST(:occurred AS timestamptz[]))
              AS v(id, product_id, wallet, type, data, dedup_key, referrer, flag, session_id,
                   client_id, occurred_at)
-        RETURNING id, product_id
+        RETURNING id, product_id, received_at
     )
-    INSERT INTO evaluation_queue (interaction_id, product_id)
-    SELECT id, product_id FROM stored
+    INSERT INTO evaluation_queue (interaction_id, product_id, received_at)
+    SELECT id, product_id, received_at FROM stored
     """
-)
-QUEUE_SQL = text(
-    "INSERT INTO evaluation_queue (interaction_id, product_id) VALUES (:id, :product_id)"
 )
 
 
@@ -300,11 +297,6 @@ async def store_many(
         },
     )
     return ids
-
-
-async def enqueue(session: AsyncSession, interaction_id: int, product_id: str) -> None:
-    """Queue an interaction stored by other means (a shop order's completion)."""
-    await session.execute(QUEUE_SQL, {"id": interaction_id, "product_id": product_id})
 
 
 async def dequeue(session: AsyncSession, interaction_ids: Sequence[int]) -> list[int]:

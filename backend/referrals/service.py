@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,7 +83,7 @@ RECORD_SQL = text(
         UPDATE interactions AS i SET referrer_wallet = v.referrer, flag = v.flag
         FROM unnest(CAST(:ids AS bigint[]), CAST(:referrers AS varchar[]),
                     CAST(:flags AS varchar[])) AS v(id, referrer, flag)
-        WHERE i.id = v.id
+        WHERE i.id = v.id AND i.received_at BETWEEN :first AND :last  -- names the months
         RETURNING i.id, i.product_id, i.wallet, i.referrer_wallet, i.flag, i.received_at
     )
     INSERT INTO referral_edges (product_id, wallet, referrer_wallet, interaction_id, referred_at)
@@ -273,16 +274,19 @@ async def ancestry(
 
 
 async def record(
-    session: AsyncSession, decided: Sequence[tuple[int, str | None, str | None]]
+    session: AsyncSession, decided: Sequence[tuple[int, datetime, str | None, str | None]]
 ) -> None:
-    """Store each claim's outcome: (interaction id, referrer, flag); no flag = an edge."""
+    """Store each claim's outcome: (interaction id, its received_at, referrer, flag); no
+    flag = an edge. The received_at only names the partitions to read."""
     if decided:
         await session.execute(
             RECORD_SQL,
             {
                 "ids": [d[0] for d in decided],
-                "referrers": [d[1] for d in decided],
-                "flags": [d[2] for d in decided],
+                "first": min(d[1] for d in decided),
+                "last": max(d[1] for d in decided),
+                "referrers": [d[2] for d in decided],
+                "flags": [d[3] for d in decided],
             },
         )
 

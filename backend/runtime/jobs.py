@@ -15,6 +15,7 @@ IDEMPOTENCY_PURGE_INTERVAL_S = 3600
 RECONCILE_INTERVAL_S = 3600
 EVENT_PRODUCER_INTERVAL_S = 5
 API_KEY_USAGE_INTERVAL_S = 30
+PARTITIONS_INTERVAL_S = 6 * 3600
 
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
@@ -47,6 +48,16 @@ async def api_key_usage_job(ctx: AppContext) -> None:
     await flush_usage(ctx.sessions)
 
 
+async def interaction_partitions_job(ctx: AppContext) -> None:
+    """Next months of interactions created ahead; months past the retention dropped."""
+    from datetime import UTC, datetime
+
+    from backend.interactions.partitions import maintain
+
+    async with job_session(ctx.sessions) as session:
+        await maintain(session, datetime.now(UTC), ctx.settings.interaction_retention_days)
+
+
 async def reconcile_job(ctx: AppContext) -> None:
     """Database vs chain every hour; a mismatch is a critical alert until it is gone."""
     from backend.settlement.reconcile import reconcile_and_alert
@@ -74,6 +85,7 @@ def register_all_jobs(scheduler: Scheduler) -> None:
     scheduler.add_job("campaigns.expire", CAMPAIGN_EXPIRY_INTERVAL_S, expire_campaigns_job)
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
     scheduler.add_job("notifications.produce", EVENT_PRODUCER_INTERVAL_S, produce_events_job)
+    scheduler.add_job("interactions.partitions", PARTITIONS_INTERVAL_S, interaction_partitions_job)
     # every process counts its own requests: not leader-only (the evaluator itself runs in
     # every process with the app, see backend.evaluation.worker)
     scheduler.add_job(

@@ -73,8 +73,8 @@ async def scenario(clean_db, db_session):
     reward(p3, R2, 1, 999, "pushed", cid=other.id)  # another campaign: not counted
     await db_session.execute(
         text(
-            "INSERT INTO evaluation_queue (interaction_id, product_id) "
-            "SELECT id, product_id FROM interactions WHERE product_id = :p"
+            "INSERT INTO evaluation_queue (interaction_id, product_id, received_at) "
+            "SELECT id, product_id, received_at FROM interactions WHERE product_id = :p"
         ),
         {"p": product.id},
     )

@@ -275,8 +275,11 @@ async def test_reevaluate__same_interaction__never_pays_twice(client, db_session
 
     # queued again (an operator re-evaluating after adding a campaign): the same path runs
     await db_session.execute(
-        text("INSERT INTO evaluation_queue (interaction_id, product_id) VALUES (:i, :p)"),
-        {"i": first.json()["interaction_id"], "p": product.id},
+        text(
+            "INSERT INTO evaluation_queue (interaction_id, product_id, received_at) "
+            "SELECT id, product_id, received_at FROM interactions WHERE id = :i"
+        ),
+        {"i": first.json()["interaction_id"]},
     )
     await db_session.commit()
     report = await evaluate_once(clean_db.sessions, secret=TEST_SECRET)

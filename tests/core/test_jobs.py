@@ -34,6 +34,7 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "idempotency.purge",
         "notifications.produce",
         "interactions.api_key_usage",
+        "interactions.partitions",
         "settlement.reconcile",
         "fraud.expire_holds",
         "fraud.purge_signals",

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.context import AppContext
 from backend.evaluation.batch import Report, evaluate_once
@@ -35,3 +37,17 @@ async def drain(ctx: AppContext, **kwargs: Any) -> list[Report]:
 def sample(name: str, **labels: str) -> float:
     """A sample of the default registry (the evaluator's series), 0 when absent."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def age_interactions(session: AsyncSession, seconds: int) -> None:
+    """Pretend every stored interaction arrived `seconds` ago: the row and its queue entry
+    move together (the queue keeps the row's received_at, the key of its partition)."""
+    await session.execute(
+        text(
+            "WITH moved AS (UPDATE interactions SET received_at = now() - make_interval("
+            "secs => :s) RETURNING id, received_at) UPDATE evaluation_queue AS q "
+            "SET received_at = m.received_at FROM moved AS m WHERE q.interaction_id = m.id"
+        ),
+        {"s": seconds},
+    )
+    await session.commit()

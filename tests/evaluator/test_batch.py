@@ -12,7 +12,7 @@ from backend.core import pg_events
 from backend.evaluation.batch import PRODUCT_LOCK_SPACE, evaluate_once
 from backend.referrals import service as referral_service
 from tests.conftest import TEST_SECRET
-from tests.evaluator.helpers import drain, sample, store
+from tests.evaluator.helpers import age_interactions, drain, sample, store
 from tests.factories import make_campaign, make_product, wallet
 from tests.interactions.helpers import E18, bearer, count, rows, send
 
@@ -198,10 +198,7 @@ async def test_metrics__one_batch_of_3__evaluated_batch_size_and_lag_move(
     await make_campaign(db_session, product, trigger="webshop.open")
     for _ in range(3):
         await store(client, key, product.id, wallet(), "webshop.open")
-    await db_session.execute(  # stored two seconds ago
-        text("UPDATE interactions SET received_at = now() - interval '2 seconds'")
-    )
-    await db_session.commit()
+    await age_interactions(db_session, 2)
     before = {
         name: sample(name)
         for name in (
@@ -231,10 +228,7 @@ async def test_health_ready__queued_interactions__lag_in_the_evaluation_details(
     product, key = await make_product(db_session)
     for _ in range(2):
         await store(client, key, product.id, wallet(), "webshop.open")
-    await db_session.execute(
-        text("UPDATE interactions SET received_at = now() - interval '3 seconds'")
-    )
-    await db_session.commit()
+    await age_interactions(db_session, 3)
 
     body = (await client.get("/health/ready")).json()
 

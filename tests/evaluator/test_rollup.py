@@ -42,9 +42,10 @@ INSERT = """
                     CAST(:types AS varchar[]), CAST(:datas AS text[]),
                     CAST(:flags AS varchar[]), CAST(:ats AS timestamptz[]))
              AS v(p, w, t, d, f, at)
-        RETURNING id, product_id
+        RETURNING id, product_id, received_at
     )
-    INSERT INTO evaluation_queue (interaction_id, product_id) SELECT id, product_id FROM stored
+    INSERT INTO evaluation_queue (interaction_id, product_id, received_at)
+    SELECT id, product_id, received_at FROM stored
 """
 TYPES = ("webshop.open", "purchase.completed", "purchase.started", "referral.referred")
 MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
@@ -180,7 +181,7 @@ async def test_rollup__claim_flagged_while_its_batch_counts__counted_by_neither_
             {"id": claim.id},
         )
         await days.uncount(flagging, [claim.id])  # still queued: nothing to take off
-        counting = asyncio.create_task(days.count_evaluated(evaluating, [claim.id]))
+        counting = asyncio.create_task(days.count_evaluated(evaluating, [(claim.id, MIDNIGHT)]))
         await asyncio.sleep(0.3)
         assert not counting.done()  # waits for the flag's transaction
         await flagging.commit()
@@ -226,7 +227,7 @@ async def test_rollup__claim_flagged_after_its_batch_counted__taken_off_once_com
         await session.commit()
 
     async with clean_db.sessions() as flagging, clean_db.sessions() as evaluating:
-        await days.count_evaluated(evaluating, [claim.id])
+        await days.count_evaluated(evaluating, [(claim.id, MIDNIGHT)])
         await evaluating.execute(
             text("DELETE FROM evaluation_queue WHERE interaction_id = :id"), {"id": claim.id}
         )

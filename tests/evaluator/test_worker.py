@@ -11,7 +11,7 @@ from backend.core import pg_events
 from backend.evaluation import metrics
 from backend.evaluation.batch import PRODUCT_LOCK_SPACE
 from backend.evaluation.worker import Evaluator
-from tests.evaluator.helpers import store
+from tests.evaluator.helpers import age_interactions, store
 from tests.factories import make_campaign, make_product, wallet
 from tests.interactions.helpers import count
 
@@ -35,8 +35,11 @@ async def _raw_store(db_session, product_id: str) -> None:
         {"p": product_id, "w": wallet()},
     )
     await db_session.execute(
-        text("INSERT INTO evaluation_queue (interaction_id, product_id) VALUES (:i, :p)"),
-        {"i": interaction_id, "p": product_id},
+        text(
+            "INSERT INTO evaluation_queue (interaction_id, product_id, received_at) "
+            "SELECT id, product_id, received_at FROM interactions WHERE id = :i"
+        ),
+        {"i": interaction_id},
     )
 
 
@@ -99,10 +102,7 @@ async def test_worker__no_notification__the_poll_finds_it(db_session, clean_db):
 async def test_worker__queue_held_elsewhere__oldest_age_gauge_shows_the_lag(db_session, clean_db):
     product, _ = await make_product(db_session)
     await _raw_store(db_session, product.id)
-    await db_session.execute(
-        text("UPDATE interactions SET received_at = now() - interval '4 seconds'")
-    )
-    await db_session.commit()
+    await age_interactions(db_session, 4)
     evaluator = Evaluator(clean_db, poll_s=0.1)
     async with clean_db.engine.connect() as other:  # another evaluator holds the product
         await other.execute(
