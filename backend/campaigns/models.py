@@ -45,6 +45,11 @@ class BudgetPeriod(enum.StrEnum):
     MONTHLY = "monthly"
 
 
+# The longest a campaign's queue may wait before it settles (a week): the API's bound and
+# the table's check say the same number.
+MAX_SETTLE_WAIT_S = 7 * 86_400
+
+
 class Campaign(Timestamps, Base):
     __tablename__ = "campaigns"
 
@@ -97,7 +102,9 @@ class Campaign(Timestamps, Base):
             "max_rewards_per_user IS NULL OR max_rewards_per_user > 0", name="per_user_positive"
         ),
         CheckConstraint("budget_cap = 0 OR used_budget <= budget_cap", name="budget_not_exceeded"),
-        CheckConstraint("settle_max_wait_s BETWEEN 0 AND 604800", name="settle_max_wait_range"),
+        CheckConstraint(
+            f"settle_max_wait_s BETWEEN 0 AND {MAX_SETTLE_WAIT_S}", name="settle_max_wait_range"
+        ),
         CheckConstraint(
             "settle_min_rewards IS NULL OR settle_min_rewards > 0",
             name="settle_min_rewards_positive",

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from backend.campaigns.models import Campaign
+from backend.campaigns.models import MAX_SETTLE_WAIT_S, Campaign
 from backend.products.validation import AddressStr, AmountStr, Bps, Input, Name
 
 UNSET = msgspec.UNSET
@@ -18,7 +18,7 @@ Trigger = Annotated[
 Depth = Annotated[int, msgspec.Meta(ge=0, le=5)]
 PerUser = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Lockup = Annotated[int, msgspec.Meta(ge=0, le=365 * 86_400)]
-MaxWait = Annotated[int, msgspec.Meta(ge=0, le=7 * 86_400)]  # settlement cadence, seconds
+MaxWait = Annotated[int, msgspec.Meta(ge=0, le=MAX_SETTLE_WAIT_S)]  # settlement cadence, seconds
 MinRewards = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 BetaBps = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]  # beta = beta_bps / 10_000
 Period = Literal["total", "daily", "weekly", "monthly"]

@@ -59,6 +59,11 @@ def ready_cutoff(cooldown_s: int) -> ColumnElement[datetime]:
     return func.now() - timedelta(seconds=cooldown_s)
 
 
+def may_settle_early() -> ColumnElement[bool]:
+    """On `campaigns`: a queue size or value may send its queue before the maximum wait."""
+    return or_(Campaign.settle_min_rewards.is_not(None), Campaign.settle_min_amount.is_not(None))
+
+
 def queue_is_due(cooldown_s: int) -> ColumnElement[bool]:
     """HAVING clause over one group of ready rows joined to their campaign (builder query)."""
     waited = func.min(Reward.available_at) <= ready_cutoff(cooldown_s) - func.make_interval(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -226,7 +226,7 @@ async def pending_schedule(
             Reward.available_at,
             oldest,
             Campaign.settle_max_wait_s,
-            or_(Campaign.settle_min_rewards.is_not(None), Campaign.settle_min_amount.is_not(None)),
+            cadence.may_settle_early(),
             cadence.campaign_settles(),
             func.now(),
         )
