@@ -167,9 +167,9 @@ async def maintain(session: AsyncSession, now: datetime, retention_days: int) ->
     if done.created or done.dropped or done.purged_default:
         log.info(
             "interaction partitions maintained",
-            extra={
-                "created": done.created,
-                "dropped": done.dropped,
+            extra={  # not "created": a LogRecord attribute of its own
+                "months_created": done.created,
+                "months_dropped": done.dropped,
                 "purged_from_default": done.purged_default,
             },
         )

@@ -4,6 +4,7 @@ and never anything outside raw interactions."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -107,7 +108,9 @@ async def test_store__through_the_api__row_in_this_month_and_evaluated(
 
 async def test_maintain__month_created_later__takes_its_rows_out_of_the_default(
     scratch_engine,  # noqa: F811
+    caplog,
 ):
+    caplog.set_level(logging.INFO, logger="backend.interactions")
     sessions = await _scratch_with_product(scratch_engine)
     far = partitions.month_start(datetime.now(UTC)) + timedelta(days=31 * 6)
     early = await _insert(scratch_engine, far + timedelta(days=3))
@@ -117,6 +120,8 @@ async def test_maintain__month_created_later__takes_its_rows_out_of_the_default(
         done = await partitions.maintain(session, far, retention_days=0)
 
     assert partitions.partition_name(far) in done.created
+    [said] = [r for r in caplog.records if r.getMessage() == "interaction partitions maintained"]
+    assert said.months_created == done.created  # type: ignore[attr-defined]
     assert (await _where(scratch_engine))[early] == partitions.partition_name(far)
     late = await _insert(scratch_engine, far + timedelta(days=4))
     assert (await _where(scratch_engine))[late] == partitions.partition_name(far)
