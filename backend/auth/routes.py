@@ -278,7 +278,11 @@ async def logout(
     )
 
 
-@get("/magic/{token:str}", summary="Consume a one-time login link (CLI/demo), then /dashboard")
+@get(
+    "/magic/{token:str}",
+    summary="Consume a one-time login link (CLI/demo), then /dashboard",
+    status_code=HTTP_303_SEE_OTHER,  # the OpenAPI document says 303, as the answer does
+)
 async def magic_login(
     token: str, request: Request[Any, Any, Any], db_session: AsyncSession, auth_env: AuthEnvDep
 ) -> Redirect:

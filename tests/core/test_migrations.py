@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -162,3 +162,76 @@ async def test_referral_edges_migration__copies_accepted_claims_only(scratch_eng
         (product, c, a, 5, "2026-12-05"),
     ]
     assert claims == 5  # the claims themselves stay interactions
+
+
+async def test_partition_migration__rows_ids_queue_and_sequence_survive_both_ways(
+    scratch_engine,
+):
+    await migrate.upgrade(scratch_engine, "0017_referral_edges")
+    now = datetime.now(UTC)
+    times = [now - timedelta(days=70), now - timedelta(days=3), now]  # three months at most
+    async with scratch_engine.begin() as conn:
+        product = await _product_at_old_revision(conn)
+        for iid, at in zip((7, 8, 9), times, strict=True):
+            await conn.execute(
+                text(
+                    "INSERT INTO interactions (id, product_id, wallet, type, source, data, "
+                    "received_at) VALUES (:id, :p, :w, 'webshop.open', 'cli', "
+                    "CAST(:d AS jsonb), :at)"
+                ),
+                {"id": iid, "p": product, "w": "0x" + "aa" * 20, "d": f'{{"n": {iid}}}', "at": at},
+            )
+        await conn.execute(text("SELECT setval('interactions_id_seq', 9)"))
+        await conn.execute(  # 9 waits for evaluation; 100 lost its interaction
+            text(
+                "INSERT INTO evaluation_queue (interaction_id, product_id) "
+                "VALUES (9, :p), (100, :p)"
+            ),
+            {"p": product},
+        )
+
+    await migrate.upgrade(scratch_engine)
+
+    async with scratch_engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, data ->> 'n' AS n, received_at, tableoid::regclass::text AS part "
+                    "FROM interactions ORDER BY id"
+                )
+            )
+        ).all()
+        queue = dict(
+            (await conn.execute(text("SELECT interaction_id, received_at FROM evaluation_queue")))
+            .tuples()
+            .all()
+        )
+        queued_at = dict(
+            (await conn.execute(text("SELECT interaction_id, queued_at FROM evaluation_queue")))
+            .tuples()
+            .all()
+        )
+        fresh = await conn.scalar(
+            text(
+                "INSERT INTO interactions (product_id, wallet, type, source) "
+                "VALUES (:p, :w, 'webshop.open', 'cli') RETURNING id"
+            ),
+            {"p": product, "w": "0x" + "bb" * 20},
+        )
+    assert [(r.id, r.n, r.received_at) for r in rows] == [
+        (iid, str(iid), at) for iid, at in zip((7, 8, 9), times, strict=True)
+    ]
+    assert [r.part for r in rows] == [
+        partitions.partition_name(partitions.month_start(at)) for at in times
+    ]
+    assert queue[9] == times[2]  # the row's own received_at, which names its month
+    assert queue[100] == queued_at[100]  # no interaction: any value (the evaluator drops it)
+    assert fresh == 10  # the sequence carried on
+
+    await migrate.downgrade(scratch_engine, "0017_referral_edges")
+
+    async with scratch_engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT id FROM interactions ORDER BY id"))).scalars()
+        assert list(kept) == [7, 8, 9, 10]
+        assert await conn.scalar(text("SELECT count(*) FROM pg_inherits")) == 0
+        assert await conn.scalar(text("SELECT nextval('interactions_id_seq')")) == 11
