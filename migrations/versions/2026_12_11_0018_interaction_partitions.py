@@ -89,58 +89,16 @@ END
 $$
 """
 
-STORE_FUNCTION_0006 = """
-CREATE OR REPLACE FUNCTION cascade_store_interaction(
-    p_product_id varchar, p_wallet varchar, p_type varchar, p_data jsonb,
-    p_dedup_key varchar, p_referrer varchar, p_order_id varchar, p_flag varchar,
-    p_source varchar, p_source_ref varchar, p_client_ip inet, p_session_id varchar,
-    p_client_id varchar, p_occurred_at timestamptz, p_window_s integer,
-    p_limit integer, p_lock_key bigint, p_queue boolean,
-    OUT interaction_id bigint, OUT duplicate_of bigint, OUT oldest timestamptz,
-    OUT now_at timestamptz
-) LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    used integer;
-BEGIN
-    now_at := now();
-    IF p_lock_key IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(p_lock_key);
-    END IF;
-    IF p_dedup_key IS NOT NULL THEN
-        SELECT i.id INTO duplicate_of FROM interactions AS i
-        WHERE i.product_id = p_product_id AND i.wallet = p_wallet AND i.type = p_type
-          AND i.dedup_key = p_dedup_key
-          AND i.received_at > now_at - make_interval(secs => p_window_s)
-        ORDER BY i.received_at LIMIT 1;
-        IF duplicate_of IS NOT NULL THEN
-            RETURN;
-        END IF;
-    END IF;
-    IF p_limit IS NOT NULL THEN
-        SELECT count(*), min(r.received_at) INTO used, oldest FROM (
-            SELECT i.received_at FROM interactions AS i
-            WHERE i.product_id = p_product_id AND i.wallet = p_wallet
-              AND i.received_at > now_at - interval '1 hour'
-            ORDER BY i.received_at LIMIT p_limit
-        ) AS r;
-        IF used >= p_limit THEN
-            RETURN;
-        END IF;
-    END IF;
-    INSERT INTO interactions (product_id, wallet, type, data, dedup_key, referrer_wallet,
-                              order_id, flag, source, source_ref, client_ip,
-                              analytics_session_id, analytics_client_id, occurred_at)
-    VALUES (p_product_id, p_wallet, p_type, p_data, p_dedup_key, p_referrer, p_order_id,
-            p_flag, p_source, p_source_ref, p_client_ip, p_session_id, p_client_id,
-            COALESCE(p_occurred_at, now_at))
-    RETURNING id INTO interaction_id;
-    IF p_queue THEN
-        INSERT INTO evaluation_queue (interaction_id, product_id)
-        VALUES (interaction_id, p_product_id);
-    END IF;
-END
-$$
-"""
+# Downgrade: 0006's statement, which queued without received_at.
+STORE_FUNCTION_0006 = (
+    STORE_FUNCTION.replace("    used integer;\n    stored_at timestamptz;", "    used integer;")
+    .replace(
+        "RETURNING id, received_at INTO interaction_id, stored_at;",
+        "RETURNING id INTO interaction_id;",
+    )
+    .replace("(interaction_id, product_id, received_at)", "(interaction_id, product_id)")
+    .replace("(interaction_id, p_product_id, stored_at)", "(interaction_id, p_product_id)")
+)
 
 COLUMNS = (
     "id, product_id, wallet, type, data, dedup_key, referrer_wallet, order_id, flag, source, "
