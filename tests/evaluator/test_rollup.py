@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -58,6 +59,27 @@ async def _counts(db_session, products) -> tuple[dict, dict]:
         {(r.product_id, r.day, r.type): int(r.n) for r in raw},
         {(r.product_id, r.day, r.type): int(r.n) for r in rollup},
     )
+
+
+async def _queued_claim(db_session, order_id: str) -> tuple[Any, Any]:
+    """A product and one queued, unflagged purchase.started claim of `order_id` on it."""
+    product, _ = await make_product(db_session)
+    await db_session.execute(
+        text(INSERT),
+        {
+            "products": [product.id],
+            "wallets": [wallet()],
+            "types": ["purchase.started"],
+            "datas": [f'{{"order_id": "{order_id}"}}'],
+            "flags": [None],
+            "ats": [MIDNIGHT],
+        },
+    )
+    await db_session.commit()
+    [claim] = await rows(
+        db_session, "SELECT id FROM interactions WHERE product_id = :p", p=product.id
+    )
+    return product, claim
 
 
 interaction = st.tuples(
@@ -159,22 +181,7 @@ async def test_rollup__claim_flagged_while_its_batch_counts__counted_by_neither_
     leaves it out; the flagging side saw it still queued and took nothing off."""
     from backend.interactions import days
 
-    product, _ = await make_product(db_session)
-    await db_session.execute(
-        text(INSERT),
-        {
-            "products": [product.id],
-            "wallets": [wallet()],
-            "types": ["purchase.started"],
-            "datas": ['{"order_id": "X-1"}'],
-            "flags": [None],
-            "ats": [MIDNIGHT],
-        },
-    )
-    await db_session.commit()
-    [claim] = await rows(
-        db_session, "SELECT id FROM interactions WHERE product_id = :p", p=product.id
-    )
+    product, claim = await _queued_claim(db_session, "X-1")
     async with clean_db.sessions() as flagging, clean_db.sessions() as evaluating:
         await flagging.execute(
             text("UPDATE interactions SET flag = 'attribution_disputed' WHERE id = :id"),
@@ -201,22 +208,7 @@ async def test_rollup__claim_flagged_after_its_batch_counted__taken_off_once_com
     claim off the queue (a fresh snapshot) and takes it off the day it was counted on."""
     from backend.interactions import days
 
-    product, _ = await make_product(db_session)
-    await db_session.execute(
-        text(INSERT),
-        {
-            "products": [product.id],
-            "wallets": [wallet()],
-            "types": ["purchase.started"],
-            "datas": ['{"order_id": "X-2"}'],
-            "flags": [None],
-            "ats": [MIDNIGHT],
-        },
-    )
-    await db_session.commit()
-    [claim] = await rows(
-        db_session, "SELECT id FROM interactions WHERE product_id = :p", p=product.id
-    )
+    product, claim = await _queued_claim(db_session, "X-2")
 
     async def flag(session) -> None:
         await session.execute(
