@@ -160,19 +160,35 @@ def test_ledger__random_ingest_push_crash_claim_reorg__model_holds(
             node.stop()
 
 
+# Exploration rounds at most: more only while a dangerous path has not been walked yet
+# (CI once saw 15 examples without a single crash that reached its step).
+EXPLORATION_ROUNDS = 3
+
+
+def _covered(stats: Counter[str]) -> bool:
+    """The runs exercised the dangerous paths, not only quiet ones."""
+    return (
+        stats["credited"] > 0
+        and stats["crashed"] > 0
+        and stats["refunded"] > 0
+        and stats["revoked"] > 0
+        and stats["expired"] + stats["fee_spiked"] > 0
+    )
+
+
 def _check_the_ledger(settings: Settings, database_url: str, rpc_url: str) -> None:
     world = World(settings, database_url, rpc_url)
     stats: Counter[str] = Counter()
     try:
         bound = type("BoundLedger", (Ledger,), {"world": world, "stats": stats})
-        run_state_machine_as_test(bound, settings=LEDGER_RUNS)
+        for _ in range(EXPLORATION_ROUNDS):  # a finding raises at once: never explored away
+            run_state_machine_as_test(bound, settings=LEDGER_RUNS)
+            if _covered(stats):
+                break
     finally:
         world.close()
-    # the runs must have exercised the dangerous paths, not only quiet ones
     print("ledger model check coverage:", dict(stats))
-    assert stats["credited"] > 0 and stats["crashed"] > 0, stats
-    assert stats["refunded"] > 0 and stats["revoked"] > 0, stats
-    assert stats["expired"] + stats["fee_spiked"] > 0, stats
+    assert _covered(stats), stats
 
 
 class Ledger(RuleBasedStateMachine):
