@@ -106,7 +106,7 @@ async def screen(session: AsyncSession, outcome: Outcome, paying: Mapping[int, P
         return Screened()
     products = sorted({s.product_id for s in subjects})
     rules = await effective_rules(session, products)
-    checks = {product: r.compile_rules(product_rules) for product, product_rules in rules.items()}
+    checks = r.compile_products(rules)
     if not any(checks.values()):
         return Screened()
     evidence = await _evidence(session, subjects, checks)

@@ -66,14 +66,16 @@ EXPIRED_SQL = text(
 
 async def effective_rules(
     session: AsyncSession, products: Sequence[str]
-) -> dict[str, list[r.Rule]]:
-    """The enabled rules of each product: its own once it has edited them, else the defaults."""
-    found: dict[str, list[r.Rule]] = {}
+) -> dict[str, Sequence[r.Rule]]:
+    """The enabled rules of each product: its own once it has edited them, else the defaults
+    (DEFAULT_RULES itself, shared: r.compile_products compiles it once)."""
+    found: dict[str, Sequence[r.Rule]] = {}
+    own: dict[str, list[r.Rule]] = {}
     for row in await session.execute(RULES_SQL, {"products": list(products)}):
         if not row.customised:
-            found[row.product_id] = list(r.DEFAULT_RULES)
+            found[row.product_id] = r.DEFAULT_RULES
             continue
-        rules = found.setdefault(row.product_id, [])
+        rules = found[row.product_id] = own.setdefault(row.product_id, [])
         if row.kind is not None:
             rules.append(r.Rule(row.kind, row.action, row.reason_code, row.params or {}))
     return found
