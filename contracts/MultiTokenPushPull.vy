@@ -3,16 +3,22 @@
 """
 @title MultiTokenPushPull
 @notice One global ledger of claimable rewards. Authorised pushers (product
-        banks) push batches of rewards in any ERC-20; users pull them from
-        their own wallet (to themselves or an address they choose), or anyone
-        pulls for them (then the tokens always go to the user).
+        banks) move funds into their own book here, then push batches of
+        rewards in any ERC-20 out of it (an internal move: no token transfer
+        per push); users pull them from their own wallet (to themselves or an
+        address they choose), or anyone pulls for them (then the tokens always
+        go to the user).
 @dev Invariants, for every token:
-       - token.balanceOf(self) >= totalPending[token] == sum(pending[token][u]):
-         a push credits exactly what arrived (the balance delta must equal the
-         batch total, so fee-on-transfer tokens revert) and a pull debits
-         pending by exactly what left (the transfer must not return false and
-         the balance must drop by exactly the amount, so a token that takes a
-         fee from the sender reverts);
+       - token.balanceOf(self) >= totalPending[token] + sum(books[p][token]),
+         totalPending[token] == sum(pending[token][u]): a book is credited
+         exactly what arrived (the balance delta must equal the amount, so
+         fee-on-transfer tokens revert); a push moves its total from the
+         pusher's book to pending; a pull or a book withdrawal debits by
+         exactly what left (the transfer must not return false and the
+         balance must drop by exactly the amount, so a token that takes a fee
+         from the sender reverts);
+       - a book is only ever spent by its pusher: pushed to users, or taken
+         back by it (withdrawBook, which a revoked pusher may still call);
        - pending is only ever paid out to its user, or to an address the user
          chose themselves (pullRewardsTo);
        - only authorised pushers can credit; the owner or the registered
@@ -48,6 +54,8 @@ isPusher: public(HashMap[address, bool])
 pending: HashMap[address, HashMap[address, uint256]]
 # token -> sum of pending over all users
 totalPending: HashMap[address, uint256]
+# pusher -> token -> funds it moved in and has neither pushed nor taken back
+_books: HashMap[address, HashMap[address, uint256]]
 
 
 # @dev `amount` of `token` credited to `user`'s pending balance by pusher `emitter`.
@@ -62,6 +70,21 @@ event RewardAdded:
 event RewardClaimed:
     token: indexed(address)
     user: indexed(address)
+    amount: uint256
+    to: address
+
+
+# @dev `pusher` moved `amount` of `token` into its book.
+event BookFunded:
+    pusher: indexed(address)
+    token: indexed(address)
+    amount: uint256
+
+
+# @dev `pusher` took `amount` of `token` out of its book, sent to `to`.
+event BookWithdrawn:
+    pusher: indexed(address)
+    token: indexed(address)
     amount: uint256
     to: address
 
@@ -128,12 +151,58 @@ def revokePusher(pusher: address):
 
 @external
 @nonreentrant
+def fundBook(token: address, amount: uint256):
+    """
+    @notice Move `amount` of `token` from the caller (a pusher) into its book.
+    @dev The caller must have approved this contract for `amount`. The balance
+         delta must equal the amount, so fee-on-transfer tokens revert.
+    @param token The ERC-20 moved in.
+    @param amount How much to pull from the caller.
+    """
+    assert self.isPusher[msg.sender], "pushpull: not pusher"
+    assert amount != 0, "pushpull: zero amount"
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "pushpull: transfer failed"
+    received: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert received >= before and received - before == amount, "pushpull: balance mismatch"
+    self._books[msg.sender][token] += amount
+    log BookFunded(pusher=msg.sender, token=token, amount=amount)
+
+
+@external
+@nonreentrant
+def withdrawBook(token: address, amount: uint256, to: address):
+    """
+    @notice Take `amount` of `token` out of the caller's book, sent to `to`.
+    @dev Any holder of a book, a revoked pusher too: what it never pushed stays its own.
+    @param token The ERC-20 taken out.
+    @param amount How much to send.
+    @param to The recipient (not the zero address).
+    """
+    assert to != empty(address), "pushpull: zero recipient"
+    assert amount != 0, "pushpull: zero amount"
+    book: uint256 = self._books[msg.sender][token]
+    assert book >= amount, "pushpull: book too low"
+    self._books[msg.sender][token] = unsafe_sub(book, amount)
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
+        "pushpull: transfer failed"
+    )
+    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert after <= before and before - after == amount, "pushpull: balance mismatch"
+    log BookWithdrawn(pusher=msg.sender, token=token, amount=amount, to=to)
+
+
+@external
+@nonreentrant
 def pushRewards(token: address, rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH]):
     """
-    @notice Credit a batch of rewards in `token`, pulling the batch total from the caller.
-    @dev The caller must have approved this contract for the total. The balance
-         delta must equal the total, so fee-on-transfer tokens revert. The same
-         user may appear several times; the amounts add up.
+    @notice Credit a batch of rewards in `token` out of the caller's book.
+    @dev No token moves: the batch total goes from the pusher's book to the
+         users' pending balances. The same user may appear several times; the
+         amounts add up.
     @param token The ERC-20 the rewards are paid in.
     @param rewards (user, amount) pairs; amounts and users must be non-zero.
     """
@@ -149,13 +218,9 @@ def pushRewards(token: address, rewards: DynArray[IMultiTokenPushPull.Reward, MA
         assert total >= reward.amount
         log RewardAdded(token=token, user=reward.user, emitter=msg.sender, amount=reward.amount)
     assert total != 0, "pushpull: empty batch"
-
-    before: uint256 = staticcall IERC20(token).balanceOf(self)
-    assert extcall IERC20(token).transferFrom(
-        msg.sender, self, total, default_return_value=True
-    ), "pushpull: transfer failed"
-    received: uint256 = staticcall IERC20(token).balanceOf(self)
-    assert received >= before and received - before == total, "pushpull: balance mismatch"
+    book: uint256 = self._books[msg.sender][token]
+    assert book >= total, "pushpull: book too low"
+    self._books[msg.sender][token] = unsafe_sub(book, total)
     self.totalPending[token] += total
 
 
@@ -238,6 +303,17 @@ def getPendingAmounts(tokens: DynArray[address, MAX_TOKENS], user: address) -> D
     for token: address in tokens:
         amounts.append(self.pending[token][user])
     return amounts
+
+
+@external
+@view
+def bookOf(pusher: address, token: address) -> uint256:
+    """
+    @notice What `pusher` holds in its book in `token`: moved in, neither pushed nor taken back.
+    @param pusher The pusher (a ProductBank) asked about.
+    @param token The ERC-20 asked about.
+    """
+    return self._books[pusher][token]
 
 
 @external

@@ -4,7 +4,11 @@
 @title ProductBank
 @notice One bank per product: holds the product's reward funds, caps each
         campaign's spending per token, and pays signed reward batches into
-        the global MultiTokenPushPull, where users claim them.
+        the global MultiTokenPushPull, where users claim them. Its funds are
+        what it holds plus its book in MultiTokenPushPull: a push is paid
+        from the book, and a push the book cannot cover first moves the
+        bank's whole balance of the token into it (one token transfer for
+        many pushes instead of one per push).
 @dev Invariants:
        - a batch is paid only with a valid EIP-712 signature of a current
          distributor made under the current distributorEpoch, before its
@@ -18,8 +22,10 @@
        - a capped campaign never pays more than its budget for that token:
          each push decrements the remaining budget by the batch total; a
          budget changes only by compare-and-set on the remaining amount;
-       - the bank pays exactly the batch total into MultiTokenPushPull
-         (approve + pull of the same amount, so the allowance ends at zero);
+       - a push takes exactly the batch total out of the bank's book; the
+         book is funded by approve + pull of the same amount (the allowance
+         ends at zero), and only the owner takes funds out (withdraw: the
+         bank's balance first, then its book);
        - a token call that returns false reverts (a token that returns
          nothing is taken as success);
        - pushPull holds code (checked in the constructor), so the raw_call
@@ -254,9 +260,10 @@ def deposit(token: address, amount: uint256):
 @nonreentrant
 def withdraw(token: address, amount: uint256, to: address):
     """
-    @notice Send `amount` of `token` held by the bank to `to`.
-    @dev Owner only; works while paused. Rewards already pushed sit in
-         MultiTokenPushPull and are out of reach.
+    @notice Send `amount` of `token` of the bank's funds to `to`.
+    @dev Owner only; works while paused. Taken from the bank's balance first,
+         the rest from its book in MultiTokenPushPull. Rewards already pushed
+         are the users' and out of reach.
     @param token The ERC-20 withdrawn.
     @param amount How much to send.
     @param to The recipient.
@@ -264,11 +271,43 @@ def withdraw(token: address, amount: uint256, to: address):
     ownable._check_owner()
     assert to != empty(address), "bank: zero recipient"
     assert amount != 0, "bank: zero amount"
-    assert staticcall IERC20(token).balanceOf(self) >= amount, "bank: insufficient balance"
-    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
-        "bank: transfer failed"
-    )
+    held: uint256 = staticcall IERC20(token).balanceOf(self)
+    if held < amount:
+        book: uint256 = staticcall IMultiTokenPushPull(pushPull).bookOf(self, token)
+        assert held + book >= amount, "bank: insufficient balance"
+        extcall IMultiTokenPushPull(pushPull).withdrawBook(token, amount - held, to)
+    if held != 0:
+        assert extcall IERC20(token).transfer(to, min(held, amount), default_return_value=True), (
+            "bank: transfer failed"
+        )
     log Withdrawn(token=token, to=to, amount=amount)
+
+
+@external
+@view
+def availableFunds(token: address) -> uint256:
+    """
+    @notice What the bank can still pay in `token`: its balance plus its book in MultiTokenPushPull.
+    @param token The ERC-20 asked about.
+    """
+    return staticcall IERC20(token).balanceOf(self) + staticcall IMultiTokenPushPull(
+        pushPull
+    ).bookOf(self, token)
+
+
+@external
+@nonreentrant
+def fundBook(token: address) -> uint256:
+    """
+    @notice Move the bank's whole balance of `token` into its book in
+            MultiTokenPushPull now, instead of at the next push the book
+            cannot cover.
+    @dev Manager or owner. The funds stay the bank's (withdraw takes them back).
+    @param token The ERC-20 moved.
+    @return The amount moved (0 when the bank held none).
+    """
+    self._check_manager()
+    return self._fund_book(token)
 
 
 @external
@@ -377,8 +416,9 @@ def pushRewards(
     @dev Anyone holding the signed batch may send it: the signature is the
          authority. It must be signed under the current distributorEpoch (not
          an argument: the bank adds it to the digest). The nonce becomes paid,
-         the budget (if capped) is decremented, and exactly the batch total is
-         approved and pulled by MultiTokenPushPull.
+         the budget (if capped) is decremented, and exactly the batch total
+         leaves the bank's book in MultiTokenPushPull; when the book holds
+         less, the bank's whole balance of the token moves into it first.
     @param campaign_id The campaign paying the batch.
     @param token The ERC-20 paid.
     @param rewards (user, amount) pairs; a user may appear more than once.
@@ -425,15 +465,16 @@ def pushRewards(
     if budget & BUDGET_UNLIMITED == 0:
         assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
         self._budgets[campaign_id][token] = budget - total
-    assert staticcall IERC20(token).balanceOf(self) >= total, "bank: insufficient balance"
-    # nonce_word is still current: only a staticcall and ecrecover ran since it was read
+    # nonce_word is still current: only ecrecover ran since it was read
     self._nonceWords[nonce_number >> NONCE_WORD_SHIFT] = nonce_word | (NONCE_PAID << nonce_shift)
 
-    assert extcall IERC20(token).approve(pushPull, total, default_return_value=True), (
-        "bank: approve failed"
-    )
-    # IMultiTokenPushPull(pushPull).pushRewards(token, rewards); raw_call
-    # bubbles up its revert reason like an extcall would.
+    book: uint256 = staticcall IMultiTokenPushPull(pushPull).bookOf(self, token)
+    if book < total:
+        book += self._fund_book(token)
+    assert book >= total, "bank: insufficient balance"
+    # IMultiTokenPushPull(pushPull).pushRewards(token, rewards): credits the
+    # users out of this bank's book; raw_call bubbles up its revert reason
+    # like an extcall would.
     raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_REWARDS_SELECTOR))
     log RewardsPushed(
         campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
@@ -548,6 +589,20 @@ def pushDigest(
     return self._push_digest(
         campaign_id, token, rewards_hash, nonce, deadline, self._status >> 1
     )
+
+
+@internal
+def _fund_book(token: address) -> uint256:
+    # Moves the bank's whole balance of `token` into its book: the approval is
+    # exactly what fundBook pulls, so the allowance ends at zero.
+    amount: uint256 = staticcall IERC20(token).balanceOf(self)
+    if amount == 0:
+        return 0
+    assert extcall IERC20(token).approve(pushPull, amount, default_return_value=True), (
+        "bank: approve failed"
+    )
+    extcall IMultiTokenPushPull(pushPull).fundBook(token, amount)
+    return amount
 
 
 @internal

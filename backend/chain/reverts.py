@@ -41,6 +41,7 @@ REVERTS: dict[str, str] = {
     "pushpull: zero amount": "zero_amount",
     "pushpull: empty batch": "empty_batch",
     "pushpull: balance mismatch": "fee_on_transfer",
+    "pushpull: book too low": "insufficient_balance",
     "pushpull: transfer failed": "transfer_failed",
     "pushpull: zero recipient": "zero_recipient",
     # ProductBankFactory

@@ -26,7 +26,6 @@ from backend.products.chain import (
     ZERO_ADDRESS,
     bound,
     bytes32,
-    erc20,
     read,
     signer_address,
     signer_key,
@@ -142,7 +141,8 @@ async def read_bank(
             bank.functions.paused().call(),
             bank.functions.hasRole(MANAGER_ROLE, signer).call(),
             bank.functions.hasRole(DISTRIBUTOR_ROLE, signer).call(),
-            *(erc20(ctx, t.address).functions.balanceOf(row.address).call() for t in tokens),
+            # the bank's balance plus its book in MultiTokenPushPull (what pushes pay from)
+            *(bank.functions.availableFunds(t.address).call() for t in tokens),
         )
     )
     return schemas.BankRead(

@@ -60,6 +60,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def fund_book(push_pull: Any, pusher: Any, token: Any, amount: int) -> Any:
+    """Mint `amount` to an EOA pusher and move it into its book (exact approval)."""
+    token.mint(pusher, amount, sender=pusher)
+    token.approve(push_pull, amount, sender=pusher)
+    return push_pull.fundBook(token, amount, sender=pusher)
+
+
 def hexb(value: bytes) -> str:
     return "0x" + value.hex()
 

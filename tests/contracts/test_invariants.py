@@ -1,6 +1,8 @@
 """Hypothesis stateful test: random deposit / allocate / sign / push / cancel / revoke / claim.
 
-After every step, per token: balanceOf(pushPull) >= totalPending == sum(pending),
+After every step, per token: balanceOf(pushPull) >= totalPending + the bank's book,
+totalPending == sum(pending), the bank's funds (balance + book) are what the model
+deposited less what it pushed and withdrew,
 a capped campaign has never paid more than its budget, and every nonce is in
 the state the model says (unused, paid or cancelled, never back).
 """
@@ -69,6 +71,9 @@ def test_accounting_invariants(
             self.epoch = 0
             self.kept: list[Signed] = []
             self.nonces: dict[bytes, int] = {}  # nonce -> expected nonceState
+            self.funds = {
+                index: 0 for index in range(len(tokens))
+            }  # deposited - pushed - withdrawn
 
         def teardown(self) -> None:
             successful_pushes.append(self.pushes)
@@ -94,6 +99,7 @@ def test_accounting_invariants(
             tokens[index].mint(funder, amount, sender=funder)
             tokens[index].approve(self.bank, amount, sender=funder)
             self.bank.deposit(tokens[index], amount, sender=funder)
+            self.funds[index] += amount
 
         @rule(index=st.integers(0, 1), budget=budgets, stale_expectation=st.booleans())
         def allocate(self, index: int, budget: int, stale_expectation: bool) -> None:
@@ -166,9 +172,12 @@ def test_accounting_invariants(
         @rule(index=st.integers(0, 1), share=st.integers(1, 100))
         def withdraw(self, index: int, share: int) -> None:
             each = tokens[index]
-            amount = each.balanceOf(self.bank) * share // 100
+            amount = self.bank.availableFunds(each) * share // 100  # from the book too
             if amount:
+                had = each.balanceOf(product_owner)
                 self.bank.withdraw(each, amount, product_owner, sender=product_owner)
+                assert each.balanceOf(product_owner) == had + amount
+                self.funds[index] -= amount
 
         def send(self, kept: Signed) -> None:
             """Push a signed batch and check the bank's answer against the model."""
@@ -186,7 +195,7 @@ def test_accounting_invariants(
             elif kept.total > remaining:
                 with ape.reverts("bank: budget exceeded"):
                     self.bank.pushRewards(*kept.args, sender=signer)
-            elif each.balanceOf(self.bank) < kept.total:
+            elif self.funds[kept.index] < kept.total:
                 with ape.reverts("bank: insufficient balance"):
                     self.bank.pushRewards(*kept.args, sender=signer)
             else:
@@ -197,6 +206,7 @@ def test_accounting_invariants(
                 if self.budget[kept.index] is not None:
                     self.paid_since_allocation[kept.index] += kept.total
                 self.pushes += 1
+                self.funds[kept.index] -= kept.total
                 for u, wallet in enumerate(wallets):
                     credited = sum(amount for user, amount in kept.rewards if user == u)
                     assert push_pull.getPendingAmount(each, wallet) == before[u] + credited
@@ -206,7 +216,12 @@ def test_accounting_invariants(
             for each in tokens:
                 total = push_pull.getTotalPending(each)
                 assert total == sum(push_pull.getPendingAmount(each, w) for w in wallets)
-                assert each.balanceOf(push_pull) >= total
+                assert each.balanceOf(push_pull) >= total + push_pull.bookOf(self.bank, each)
+
+        @invariant()
+        def bank_funds_are_the_models(self) -> None:
+            for index, each in enumerate(tokens):
+                assert self.bank.availableFunds(each) == self.funds[index]
 
         @invariant()
         def bank_never_pays_beyond_budget(self) -> None:

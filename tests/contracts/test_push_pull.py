@@ -6,16 +6,17 @@ import ape
 import pytest
 from ape import project
 
-from tests.contracts.conftest import ZERO_ADDRESS, events
+from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book
+
+BOOK = 1_000
 
 
 @pytest.fixture
 def pusher(push_pull, deployer, stranger, token, token_b):
-    """An EOA authorised as pusher, holding and approving both tokens."""
+    """An EOA authorised as pusher, with BOOK of both tokens in its book."""
     push_pull.authorisePusher(stranger, sender=deployer)
     for each in (token, token_b):
-        each.mint(stranger, 10**24, sender=stranger)
-        each.approve(push_pull, 2**256 - 1, sender=stranger)
+        fund_book(push_pull, stranger, each, BOOK)
     return stranger
 
 
@@ -58,23 +59,75 @@ def test_revoke_pusher__owner_only_and_revoked_cannot_push(
         push_pull.pushRewards(token, [(users[0], 1)], sender=pusher)
 
 
-def test_push__credits_users_and_pulls_exact_total(push_pull, pusher, token, users):
-    before = token.balanceOf(pusher)
+def test_push__credits_users_out_of_the_pushers_book(push_pull, pusher, token, users):
     receipt = push_pull.pushRewards(
         token, [(users[0], 5), (users[1], 7), (users[0], 3)], sender=pusher
     )
     assert push_pull.getPendingAmount(token, users[0]) == 8  # duplicates add up
     assert push_pull.getPendingAmount(token, users[1]) == 7
     assert push_pull.getTotalPending(token) == 15
-    assert token.balanceOf(push_pull) == 15
-    assert token.balanceOf(pusher) == before - 15
+    assert push_pull.bookOf(pusher, token) == BOOK - 15
+    assert token.balanceOf(push_pull) == BOOK  # no token moved
     added = {"token": token.address, "emitter": pusher.address}
     assert events(receipt) == [
         ("RewardAdded", {**added, "user": users[0].address, "amount": 5}),
         ("RewardAdded", {**added, "user": users[1].address, "amount": 7}),
         ("RewardAdded", {**added, "user": users[0].address, "amount": 3}),
-        ("Transfer", {"sender": pusher.address, "receiver": push_pull.address, "value": 15}),
     ]
+
+
+def test_push__more_than_the_book_reverts(push_pull, pusher, token, users, deployer):
+    with ape.reverts("pushpull: book too low"):
+        push_pull.pushRewards(token, [(users[0], BOOK), (users[1], 1)], sender=pusher)
+    # another pusher's book is not this one's
+    push_pull.authorisePusher(deployer, sender=deployer)
+    with ape.reverts("pushpull: book too low"):
+        push_pull.pushRewards(token, [(users[0], 1)], sender=deployer)
+    push_pull.pushRewards(token, [(users[0], BOOK)], sender=pusher)
+    assert push_pull.bookOf(pusher, token) == 0
+    assert push_pull.getTotalPending(token) == BOOK
+
+
+def test_fund_book__pusher_only_exact_amount(push_pull, pusher, token, users):
+    token.mint(users[0], 50, sender=users[0])
+    token.approve(push_pull, 50, sender=users[0])
+    with ape.reverts("pushpull: not pusher"):
+        push_pull.fundBook(token, 50, sender=users[0])
+    with ape.reverts("pushpull: zero amount"):
+        push_pull.fundBook(token, 0, sender=pusher)
+    receipt = fund_book(push_pull, pusher, token, 50)
+    assert push_pull.bookOf(pusher, token) == BOOK + 50
+    assert token.allowance(pusher, push_pull) == 0
+    assert events(receipt)[-1] == (
+        "BookFunded",
+        {"pusher": pusher.address, "token": token.address, "amount": 50},
+    )
+
+
+def test_withdraw_book__own_book_only_even_when_revoked(push_pull, pusher, deployer, token, users):
+    push_pull.pushRewards(token, [(users[0], 100)], sender=pusher)
+    with ape.reverts("pushpull: book too low"):
+        push_pull.withdrawBook(token, 1, users[1], sender=users[1])  # holds no book
+    with ape.reverts("pushpull: book too low"):
+        push_pull.withdrawBook(token, BOOK - 99, users[1], sender=pusher)  # 100 were pushed
+    with ape.reverts("pushpull: zero recipient"):
+        push_pull.withdrawBook(token, 1, ZERO_ADDRESS, sender=pusher)
+    with ape.reverts("pushpull: zero amount"):
+        push_pull.withdrawBook(token, 0, users[1], sender=pusher)
+    push_pull.revokePusher(pusher, sender=deployer)
+    receipt = push_pull.withdrawBook(token, BOOK - 100, users[1], sender=pusher)
+    assert token.balanceOf(users[1]) == BOOK - 100
+    assert push_pull.bookOf(pusher, token) == 0
+    assert token.balanceOf(push_pull) == push_pull.getTotalPending(token) == 100
+    assert events(receipt)[-1] == (
+        "BookWithdrawn",
+        {
+            "pusher": pusher.address,
+            "token": token.address,
+            "amount": BOOK - 100,
+            "to": users[1].address,
+        },
+    )
 
 
 def test_push__rejects_bad_batches(push_pull, pusher, token, users, stranger):
@@ -88,17 +141,14 @@ def test_push__rejects_bad_batches(push_pull, pusher, token, users, stranger):
         push_pull.pushRewards(token, [(users[0], 1)], sender=users[0])
 
 
-def test_push__fee_on_transfer_token_reverts(push_pull, pusher, fee_token, users):
-    fee_token.mint(pusher, 10**6, sender=pusher)
-    fee_token.approve(push_pull, 10**6, sender=pusher)
+def test_fund_book__fee_on_transfer_token_reverts(push_pull, pusher, fee_token):
     with ape.reverts("pushpull: balance mismatch"):
-        push_pull.pushRewards(fee_token, [(users[0], 10_000)], sender=pusher)
-    assert push_pull.getTotalPending(fee_token) == 0
+        fund_book(push_pull, pusher, fee_token, 10_000)
+    assert push_pull.bookOf(pusher, fee_token) == 0
 
 
 def test_push_and_pull__token_without_bool_return(push_pull, pusher, no_bool_token, users):
-    no_bool_token.mint(pusher, 100, sender=pusher)
-    no_bool_token.approve(push_pull, 100, sender=pusher)
+    fund_book(push_pull, pusher, no_bool_token, 100)
     push_pull.pushRewards(no_bool_token, [(users[0], 40)], sender=pusher)
     push_pull.pullReward(no_bool_token, sender=users[0])
     assert no_bool_token.balanceOf(users[0]) == 40
@@ -161,8 +211,7 @@ def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
 
 def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
     push_pull.authorisePusher(deployer, sender=deployer)
-    reentrant_token.mint(deployer, 100, sender=deployer)
-    reentrant_token.approve(push_pull, 100, sender=deployer)
+    fund_book(push_pull, deployer, reentrant_token, 100)
     push_pull.pushRewards(reentrant_token, [(users[0], 60)], sender=deployer)
     # On transfer the token calls pullReward(token) again, as the receiving user would.
     reentrant_token.setHook(
@@ -175,16 +224,17 @@ def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_tok
     assert push_pull.getTotalPending(reentrant_token) == 0
 
 
-def test_push__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
+def test_fund_book__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
     push_pull.authorisePusher(deployer, sender=deployer)
-    reentrant_token.mint(deployer, 100, sender=deployer)
-    reentrant_token.approve(push_pull, 100, sender=deployer)
+    fund_book(push_pull, deployer, reentrant_token, 10)
+    # while its transferFrom runs, the token tries to push out of the book being funded
     hook = push_pull.pushRewards.as_transaction(reentrant_token, [(users[1], 1)]).data
     reentrant_token.setHook(push_pull, hook, sender=deployer)
-    push_pull.pushRewards(reentrant_token, [(users[0], 60)], sender=deployer)
+    fund_book(push_pull, deployer, reentrant_token, 100)
+    assert reentrant_token.reentryAttempts() >= 1
     assert reentrant_token.lastReentrySucceeded() is False
     assert push_pull.getPendingAmount(reentrant_token, users[1]) == 0
-    assert push_pull.getTotalPending(reentrant_token) == 60
+    assert push_pull.bookOf(deployer, reentrant_token) == 110
 
 
 def test_ownership__two_step_transfer(push_pull, deployer, stranger):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.contracts.conftest import ZERO_ADDRESS, events
+from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book
 
 
 @pytest.fixture
@@ -19,9 +19,8 @@ def pusher(push_pull, deployer, stranger):
     return stranger
 
 
-def _push(push_pull, pusher, token, rewards, mint=None):
-    token.mint(pusher, mint or sum(amount for _, amount in rewards) * 2, sender=pusher)
-    token.approve(push_pull, 2**256 - 1, sender=pusher)
+def _push(push_pull, pusher, token, rewards):
+    fund_book(push_pull, pusher, token, sum(amount for _, amount in rewards))
     push_pull.pushRewards(token, rewards, sender=pusher)
 
 
@@ -53,20 +52,29 @@ def test_pull__paused_token_returns_false__pending_kept(push_pull, pusher, false
     assert push_pull.getPendingAmount(false_token, users[0]) == 8
 
 
-def test_push__transfer_from_returns_false__reverts(push_pull, pusher, false_token, users):
+def test_fund_book__transfer_from_returns_false__reverts(push_pull, pusher, false_token):
     false_token.mint(pusher, 100, sender=pusher)
     false_token.approve(push_pull, 100, sender=pusher)
     false_token.setPaused(True, sender=pusher)
     with ape.reverts("pushpull: transfer failed"):
-        push_pull.pushRewards(false_token, [(users[0], 10)], sender=pusher)
-    assert push_pull.getPendingAmount(false_token, users[0]) == 0
+        push_pull.fundBook(false_token, 100, sender=pusher)
+    assert push_pull.bookOf(pusher, false_token) == 0
+
+
+def test_withdraw_book__token_returns_false__book_kept(push_pull, pusher, false_token, users):
+    fund_book(push_pull, pusher, false_token, 100)
+    false_token.setBlocked(users[0], True, sender=pusher)
+    with ape.reverts("pushpull: transfer failed"):
+        push_pull.withdrawBook(false_token, 40, users[0], sender=pusher)
+    assert push_pull.bookOf(pusher, false_token) == 100
 
 
 def test_pull__token_charging_the_sender__reverts_and_stays_solvent(
     push_pull, pusher, sender_fee_token, users
 ):
     # Pushing works (this contract receives exactly the total, the pusher pays the fee) ...
-    _push(push_pull, pusher, sender_fee_token, [(users[0], 100), (users[1], 100)], mint=10**6)
+    sender_fee_token.mint(pusher, 10**6, sender=pusher)  # the sender's fee comes from here
+    _push(push_pull, pusher, sender_fee_token, [(users[0], 100), (users[1], 100)])
     assert sender_fee_token.balanceOf(push_pull) == 200
     # ... but paying out would take 101 from this contract for 100 of pending.
     with ape.reverts("pushpull: balance mismatch"):

@@ -461,9 +461,12 @@ class Ledger(RuleBasedStateMachine):
             assert remaining == cap - paid_total
         else:
             assert remaining == 2**256 - 1
-        assert self.erc20.functions.balanceOf(self.bank).call() == FUNDING - paid_total
+        funds = self.bank_contract.functions.availableFunds(self.token).call()
+        assert funds == FUNDING - paid_total  # the bank's balance plus its book
+        book = self.push_pull.functions.bookOf(self.bank, self.token).call()
         total_pending = self.push_pull.functions.getTotalPending(self.token).call()
-        assert self.erc20.functions.balanceOf(self.push_pull.address).call() == total_pending
+        held = self.erc20.functions.balanceOf(self.push_pull.address).call()
+        assert held == total_pending + book
         assert total_pending == sum(self.onchain_pending(p.address) for p in WALLETS)
 
     # --- helpers ---------------------------------------------------------------------------

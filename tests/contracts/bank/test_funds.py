@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 
-from tests.contracts.conftest import ZERO_ADDRESS, events
+from tests.contracts.conftest import UNLIMITED, ZERO_ADDRESS, events, random_bytes32
 
 
 def test_deposit__anyone_funds_the_bank(bank, token, funder):
@@ -51,6 +51,48 @@ def test_withdraw__owner_takes_any_balance(bank, token, product_owner, stranger)
         ("Transfer", {"sender": bank.address, "receiver": stranger.address, "value": 1_000}),
         ("Withdrawn", {"token": token.address, "to": stranger.address, "amount": 1_000}),
     ]
+
+
+def test_withdraw__takes_the_balance_first_then_the_book(
+    bank, signer, push_pull, token, sign_batch, product_owner, stranger, users
+):
+    campaign = random_bytes32()
+    bank.allocateCampaignBudget(campaign, token, 0, UNLIMITED, sender=signer)
+    token.mint(bank, 100, sender=stranger)
+    bank.pushRewards(*sign_batch(bank, campaign, token, [(users[0], 30)]), sender=signer)
+    token.mint(bank, 20, sender=stranger)  # balance 20, book 70
+    with ape.reverts("bank: insufficient balance"):
+        bank.withdraw(token, 91, stranger, sender=product_owner)
+    receipt = bank.withdraw(token, 50, stranger, sender=product_owner)
+    assert token.balanceOf(stranger) == 50
+    assert (token.balanceOf(bank), push_pull.bookOf(bank, token)) == (0, 40)
+    assert [name for name, _ in events(receipt)] == [
+        "Transfer",  # push-pull -> stranger: 30 of the book
+        "BookWithdrawn",
+        "Transfer",  # bank -> stranger: its balance of 20
+        "Withdrawn",
+    ]
+    # the users' pending rewards are out of the owner's reach
+    with ape.reverts("bank: insufficient balance"):
+        bank.withdraw(token, 41, stranger, sender=product_owner)
+    bank.withdraw(token, 40, stranger, sender=product_owner)
+    assert bank.availableFunds(token) == 0
+    assert push_pull.getPendingAmount(token, users[0]) == 30
+    assert token.balanceOf(push_pull) == 30
+
+
+def test_fund_book__manager_moves_the_whole_balance(
+    bank, signer, push_pull, token, product_owner, stranger
+):
+    token.mint(bank, 500, sender=stranger)
+    with ape.reverts("bank: not manager"):
+        bank.fundBook(token, sender=stranger)
+    receipt = bank.fundBook(token, sender=signer)
+    assert receipt.return_value == 500
+    assert (token.balanceOf(bank), push_pull.bookOf(bank, token)) == (0, 500)
+    assert token.allowance(bank, push_pull) == 0
+    assert bank.fundBook(token, sender=product_owner).return_value == 0  # nothing left to move
+    assert bank.availableFunds(token) == 500
 
 
 def test_withdraw__reverts(bank, token, product_owner, signer, stranger):

@@ -16,16 +16,20 @@ def test_push__pays_batch_into_push_pull(
     receipt = bank.pushRewards(*args, sender=stranger)  # anyone may relay a signed batch
     assert push_pull.getPendingAmount(token, users[0]) == 5
     assert push_pull.getPendingAmount(token, users[1]) == 7
-    assert token.balanceOf(bank) == FUNDS - 12
-    assert token.balanceOf(push_pull) == 12
+    # the first push moved the bank's whole balance into its book, then paid from it
+    assert token.balanceOf(bank) == 0
+    assert token.balanceOf(push_pull) == FUNDS
+    assert push_pull.bookOf(bank, token) == FUNDS - 12
+    assert bank.availableFunds(token) == FUNDS - 12
     assert token.allowance(bank, push_pull) == 0
     assert bank.isNonceUsed(args[3]) is True
     added = {"token": token.address, "emitter": bank.address}
     assert events(receipt) == [
-        ("Approval", {"owner": bank.address, "spender": push_pull.address, "value": 12}),
+        ("Approval", {"owner": bank.address, "spender": push_pull.address, "value": FUNDS}),
+        ("Transfer", {"sender": bank.address, "receiver": push_pull.address, "value": FUNDS}),
+        ("BookFunded", {"pusher": bank.address, "token": token.address, "amount": FUNDS}),
         ("RewardAdded", {**added, "user": users[0].address, "amount": 5}),
         ("RewardAdded", {**added, "user": users[1].address, "amount": 7}),
-        ("Transfer", {"sender": bank.address, "receiver": push_pull.address, "value": 12}),
         (
             "RewardsPushed",
             {
@@ -37,6 +41,41 @@ def test_push__pays_batch_into_push_pull(
             },
         ),
     ]
+
+
+def test_push__later_pushes_are_paid_from_the_book_without_a_token_transfer(
+    funded_bank, push_pull, token, campaign_id, sign_batch, users
+):
+    bank = funded_bank
+    bank.pushRewards(*sign_batch(bank, campaign_id, token, [(users[0], 5)]), sender=users[2])
+    token.mint(bank, 40, sender=users[2])  # a plain transfer after the book was funded
+    receipt = bank.pushRewards(
+        *sign_batch(bank, campaign_id, token, [(users[1], 7)]), sender=users[2]
+    )
+    assert [name for name, _ in events(receipt)] == ["RewardAdded", "RewardsPushed"]
+    assert push_pull.bookOf(bank, token) == FUNDS - 12
+    assert token.balanceOf(bank) == 40
+    assert bank.availableFunds(token) == FUNDS - 12 + 40
+
+
+def test_push__short_book_takes_the_banks_new_balance_then_refuses_what_it_cannot_cover(
+    bank, signer, push_pull, token, sign_batch, users
+):
+    campaign = random_bytes32()
+    bank.allocateCampaignBudget(campaign, token, 0, UNLIMITED, sender=signer)
+    token.mint(bank, 10, sender=signer)
+    bank.pushRewards(*sign_batch(bank, campaign, token, [(users[0], 8)]), sender=signer)
+    assert (push_pull.bookOf(bank, token), token.balanceOf(bank)) == (2, 0)
+    token.mint(bank, 5, sender=signer)
+    bank.pushRewards(*sign_batch(bank, campaign, token, [(users[0], 6)]), sender=signer)
+    assert (push_pull.bookOf(bank, token), token.balanceOf(bank)) == (1, 0)
+    args = sign_batch(bank, campaign, token, [(users[1], 2)])
+    with ape.reverts("bank: insufficient balance"):
+        bank.pushRewards(*args, sender=signer)
+    assert bank.nonceState(args[3]) == 0
+    assert push_pull.getPendingAmount(token, users[0]) == 14
+    assert push_pull.getTotalPending(token) == 14
+    assert token.balanceOf(push_pull) == 15
 
 
 def test_push__duplicate_users_add_up(
@@ -212,7 +251,8 @@ def test_push__reentrant_token_cannot_reenter_bank(
     bank.pushRewards(*sign_batch(bank, campaign, reentrant_token, [(users[0], 30)]), sender=signer)
     assert reentrant_token.reentryAttempts() == 1
     assert reentrant_token.lastReentrySucceeded() is False
-    assert reentrant_token.balanceOf(bank) == 70
+    assert reentrant_token.balanceOf(bank) == 0  # moved into the book, 30 of it pushed
+    assert bank.availableFunds(reentrant_token) == 70
 
 
 def test_push__bank_revoked_as_pusher_cannot_push(
