@@ -4,9 +4,10 @@ Interactions are the product's, per UTC day and type, from the daily counts the
 evaluator keeps (`interaction_days`: evaluated, unflagged), never a scan of the raw
 interactions. The window is whole UTC days: from the day of starts_at (or creation)
 to the day of ends_at (a campaign ending at midnight excludes that day) or today.
-Reward figures are this campaign's rows, read through the indexes on rewards by
-campaign (index-only for status, wallets and referrers), so their cost follows the
-campaign's rows, not the product's.
+Reward figures come from the totals the trigger on `rewards` keeps (migration 0019,
+backend.rewards.totals): per status a few change rows to sum, per wallet one row, so
+their cost follows the campaign's wallets, not its rewards. Only the fraud breakdown
+reads reward rows: those a rule held or refused, through a partial index.
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ _INTERACTIONS = text(
 _REWARDS = text(
     """
     SELECT CASE WHEN status IN ('pending', 'batched') THEN 'pending' ELSE status END AS s,
-           count(*) AS n, coalesce(sum(amount), 0) AS total
-    FROM rewards WHERE campaign_id = :campaign_id
+           sum(n) AS n, sum(amount) AS total, sum(held) AS held
+    FROM reward_totals WHERE campaign_id = :campaign_id
     GROUP BY 1
     """
 )
@@ -141,26 +142,17 @@ _FRAUD = text(
     FROM tagged GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     """
 )
-# rewards ever held (the total is the sum of _REWARDS' counts)
-_HELD = text(
-    """
-    SELECT count(*) FROM rewards WHERE campaign_id = :campaign_id AND hold_reasons IS NOT NULL
-    """
-)
-# DISTINCT in a subquery: hashed, where count(DISTINCT) sorts every row by the collation
+# wallets with a reward not cancelled
 _WALLETS = text(
     """
-    SELECT count(*) FROM (
-        SELECT DISTINCT wallet FROM rewards
-        WHERE campaign_id = :campaign_id AND status <> 'cancelled'
-    ) AS rewarded
+    SELECT count(*) FROM reward_wallet_totals WHERE campaign_id = :campaign_id AND live > 0
     """
 )
 _REFERRERS = text(
     """
-    SELECT wallet, count(*) AS n, sum(amount) AS total FROM rewards
-    WHERE campaign_id = :campaign_id AND level >= 1 AND status <> 'cancelled'
-    GROUP BY wallet ORDER BY n DESC, total DESC, wallet LIMIT :limit
+    SELECT wallet, referred AS n, referred_amount AS total FROM reward_wallet_totals
+    WHERE campaign_id = :campaign_id AND referred > 0
+    ORDER BY n DESC, total DESC, wallet LIMIT :limit
     """
 )
 
@@ -185,9 +177,11 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         DayCount(row.day, row.type, int(row.n))
         for row in await session.execute(_INTERACTIONS, window)
     ]
-    by_status = {
-        row.s: (int(row.n), int(row.total)) for row in await session.execute(_REWARDS, keys)
-    }
+    by_status: dict[str, tuple[int, int]] = {}
+    held_ever = 0  # rewards ever held (the total is the sum of the counts)
+    for row in await session.execute(_REWARDS, keys):
+        by_status[row.s] = (int(row.n), int(row.total))
+        held_ever += int(row.held)
     pending, pushed = by_status.get("pending", (0, 0)), by_status.get("pushed", (0, 0))
     cancelled = by_status.get("cancelled", (0, 0))
     wallets = int(await session.scalar(_WALLETS, keys) or 0)
@@ -199,7 +193,6 @@ async def compute(session: AsyncSession, campaign: Campaign) -> CampaignAnalytic
         FraudDay(row.day, row.reason, row.outcome, int(row.n), str(int(row.total)))
         for row in await session.execute(_FRAUD, keys)
     ]
-    held_ever = int(await session.scalar(_HELD, keys) or 0)
     total = sum(n for n, _ in by_status.values())
     held = by_status.get("held", (0, 0))
     purchases = sum(d.count for d in days if d.type == COMPLETED_PURCHASE)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -99,3 +100,46 @@ class Reward(Timestamps, Base):
             postgresql_where=text("status = 'held'"),
         ),
     )
+
+
+class RewardTotal(Base):
+    """A change to one campaign's rewards per status: count, amount, and rows ever held.
+
+    Written by the trigger on `rewards` (backend.rewards.totals), never by application
+    code: every statement that inserts, updates or deletes rewards appends its net change
+    per (campaign, status), so no two transactions ever wait on the same totals row. A
+    campaign's figures are the sums of its rows; `totals.compact` folds them from time
+    to time.
+    """
+
+    __tablename__ = "reward_totals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(Numeric(78, 0))  # a change: may be negative
+    held: Mapped[int] = mapped_column(BigInteger)  # rows with hold_reasons (ever held)
+
+
+class RewardWalletTotal(Base):
+    """Per campaign and wallet: rewards not cancelled, and those of them paid as a referrer.
+
+    Kept by the trigger on `rewards` (backend.rewards.totals). Only a reward that appears,
+    disappears, or becomes cancelled changes a row, and every such writer (evaluation,
+    refunds, fraud refusals) holds the campaign's row lock first, so these rows never see
+    two writers at once; a status move between pending, batched and pushed leaves them
+    alone.
+    """
+
+    __tablename__ = "reward_wallet_totals"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    live: Mapped[int] = mapped_column(BigInteger)
+    referred: Mapped[int] = mapped_column(BigInteger)  # of which level >= 1
+    referred_amount: Mapped[int] = mapped_column(Numeric(78, 0))

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from backend.core.context import AppContext
 from backend.core.db import job_session
 from backend.core.scheduler import Scheduler
@@ -16,6 +18,9 @@ RECONCILE_INTERVAL_S = 3600
 EVENT_PRODUCER_INTERVAL_S = 5
 API_KEY_USAGE_INTERVAL_S = 30
 PARTITIONS_INTERVAL_S = 6 * 3600
+REWARD_TOTALS_INTERVAL_S = 300
+
+log = logging.getLogger(__name__)
 
 
 async def expire_campaigns_job(ctx: AppContext) -> None:
@@ -58,6 +63,16 @@ async def interaction_partitions_job(ctx: AppContext) -> None:
         await maintain(session, datetime.now(UTC), ctx.settings.interaction_retention_days)
 
 
+async def reward_totals_job(ctx: AppContext) -> None:
+    """The campaign analytics' change rows folded, so a read sums a few rows per status."""
+    from backend.rewards.totals import compact
+
+    async with job_session(ctx.sessions) as session:
+        folded, kept = await compact(session)
+    if folded:
+        log.info("reward totals folded", extra={"rows_folded": folded, "rows_kept": kept})
+
+
 async def reconcile_job(ctx: AppContext) -> None:
     """Database vs chain every hour; a mismatch is a critical alert until it is gone."""
     from backend.settlement.reconcile import reconcile_and_alert
@@ -86,6 +101,7 @@ def register_all_jobs(scheduler: Scheduler) -> None:
     scheduler.add_job("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_job)
     scheduler.add_job("notifications.produce", EVENT_PRODUCER_INTERVAL_S, produce_events_job)
     scheduler.add_job("interactions.partitions", PARTITIONS_INTERVAL_S, interaction_partitions_job)
+    scheduler.add_job("rewards.totals", REWARD_TOTALS_INTERVAL_S, reward_totals_job)
     # every process counts its own requests: not leader-only (the evaluator itself runs in
     # every process with the app, see backend.evaluation.worker)
     scheduler.add_job(
