@@ -35,6 +35,7 @@ def test_register_all_jobs__names_every_background_job(settings, database_url, r
         "notifications.produce",
         "interactions.api_key_usage",
         "interactions.partitions",
+        "rewards.totals",
         "settlement.reconcile",
         "fraud.expire_holds",
         "fraud.purge_signals",
