@@ -134,7 +134,7 @@ class RewardWalletTotal(Base):
     alone.
     """
 
-    __tablename__ = "reward_wallet_totals"
+    __tablename__ = "reward_wallet_totals"  # fillfactor 70 (migration 0019): HOT updates
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
