@@ -186,12 +186,7 @@ def withdrawBook(token: address, amount: uint256, to: address):
     book: uint256 = self._books[msg.sender][token]
     assert book >= amount, "pushpull: book too low"
     self._books[msg.sender][token] = unsafe_sub(book, amount)
-    before: uint256 = staticcall IERC20(token).balanceOf(self)
-    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
-        "pushpull: transfer failed"
-    )
-    after: uint256 = staticcall IERC20(token).balanceOf(self)
-    assert after <= before and before - after == amount, "pushpull: balance mismatch"
+    self._send(token, to, amount)
     log BookWithdrawn(pusher=msg.sender, token=token, amount=amount, to=to)
 
 
@@ -343,14 +338,20 @@ def _pull(token: address, user: address, to: address) -> uint256:
         return 0
     self.pending[token][user] = 0
     self.totalPending[token] -= amount
+    self._send(token, to, amount)
+    log RewardClaimed(token=token, user=user, amount=amount, to=to)
+    return amount
+
+
+@internal
+def _send(token: address, to: address, amount: uint256):
+    # Every payout (claims, book withdrawals), after the caller debited what it pays.
     # A token that returns false (paused, blocked recipient) must not clear a
     # balance it did not pay; one that takes more than `amount` from this
-    # contract would leave balance < totalPending. Both revert the whole claim.
+    # contract would leave it holding less than it owes. Both revert the whole call.
     before: uint256 = staticcall IERC20(token).balanceOf(self)
     assert extcall IERC20(token).transfer(to, amount, default_return_value=True), (
         "pushpull: transfer failed"
     )
     after: uint256 = staticcall IERC20(token).balanceOf(self)
     assert after <= before and before - after == amount, "pushpull: balance mismatch"
-    log RewardClaimed(token=token, user=user, amount=amount, to=to)
-    return amount
