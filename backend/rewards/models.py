@@ -105,11 +105,11 @@ class Reward(Timestamps, Base):
 class RewardTotal(Base):
     """A change to one campaign's rewards per status: count, amount, and rows ever held.
 
-    Written by the trigger on `rewards` (backend.rewards.totals), never by application
-    code: every statement that inserts, updates or deletes rewards appends its net change
-    per (campaign, status), so no two transactions ever wait on the same totals row. A
-    campaign's figures are the sums of its rows; `totals.compact` folds them from time
-    to time.
+    Written by the trigger on `rewards` (migration 0019), never by application code:
+    every statement that inserts, updates or deletes rewards appends its net change per
+    (campaign, status), so no two transactions ever wait on the same totals row. A
+    campaign's figures are the sums of its rows; backend.rewards.totals.compact folds
+    them from time to time.
     """
 
     __tablename__ = "reward_totals"
@@ -127,7 +127,7 @@ class RewardTotal(Base):
 class RewardWalletTotal(Base):
     """Per campaign and wallet: rewards not cancelled, and those of them paid as a referrer.
 
-    Kept by the trigger on `rewards` (backend.rewards.totals). Only a reward that appears,
+    Kept by the trigger on `rewards` (migration 0019). Only a reward that appears,
     disappears, or becomes cancelled changes a row, and every such writer (evaluation,
     refunds, fraud refusals) holds the campaign's row lock first, so these rows never see
     two writers at once; a status move between pending, batched and pushed leaves them

@@ -14,7 +14,10 @@ from sqlalchemy import text
 
 from backend.core import migrate
 from backend.rewards.totals import compact
-from tests.core.test_migrations import scratch_engine  # noqa: F401 - the fixture
+from tests.core.test_migrations import (
+    _product_at_old_revision,
+    scratch_engine,  # noqa: F401 - the fixture
+)
 from tests.factories import TEST_TOKEN, make_campaign, make_product, wallet
 from tests.interactions.helpers import rows
 
@@ -172,15 +175,8 @@ async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F8
     revision = script.get_revision("0019_reward_totals")
     assert revision is not None and isinstance(revision.down_revision, str)
     await migrate.upgrade(scratch_engine, revision.down_revision)
-    product, owner = "0x" + "cd" * 32, wallet()
     async with scratch_engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO products (id, name, primary_domain, domains, owner_wallet) "
-                "VALUES (:p, 'Shop', 'shop.example', ARRAY['shop.example'], :w)"
-            ),
-            {"p": product, "w": owner},
-        )
+        product = await _product_at_old_revision(conn)
         campaign = await conn.scalar(
             text(
                 "INSERT INTO campaigns (id, product_id, chain_campaign_id, name, trigger, token, "
