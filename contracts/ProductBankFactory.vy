@@ -19,6 +19,14 @@
          hash makes deployBank revert, never predict a wrong address).
      Only the owner or the signer deploy banks, so nobody can squat a
      productId with a foreign owner. Reverts are prefixed "factory:".
+
+     pushMany sends many banks' signed batches in one transaction (one
+     transaction base fee for all of them): each part is a call of
+     ProductBank.pushRewards on a bank this factory deployed, and a part that
+     reverts is skipped without undoing the others. It only forwards
+     pushRewards calls, and only to addresses of this factory's CREATE2
+     scheme, so the factory's own standing (it authorises pushers on
+     MultiTokenPushPull) never lends itself to another call.
 """
 
 from . import IMultiTokenPushPull
@@ -38,6 +46,17 @@ exports: (
 
 # ERC-5202 blueprint preamble length (0xFE7100).
 BLUEPRINT_PREAMBLE_LENGTH: constant(uint256) = 3
+
+# pushMany's parts: productId (32 bytes) | gas (32) | length (32) | calldata (length).
+MAX_PUSH_PARTS: constant(uint256) = 64
+MAX_PUSH_BYTES: constant(uint256) = 16384
+PART_HEADER: constant(uint256) = 96
+# What a part's CALL costs besides the gas it forwards (cold account, the copy of its
+# calldata into memory): with the 64/63 of EIP-150, checked before each part.
+CALL_RESERVE: constant(uint256) = 10000
+BANK_PUSH_SELECTOR: constant(bytes4) = method_id(
+    "pushRewards(bytes32,address,(address,uint256)[],bytes32,uint256,bytes)", output_type=bytes4
+)
 
 pushPull: public(immutable(address))
 bankBlueprint: public(immutable(address))
@@ -114,6 +133,52 @@ def deployBank(product_id: bytes32, bank_owner: address) -> address:
     extcall IMultiTokenPushPull(pushPull).authorisePusher(bank)
     log BankDeployed(productId=product_id, bank=bank, owner=bank_owner, signer=self.signer)
     return bank
+
+
+@external
+@nonreentrant
+def pushMany(parts: Bytes[MAX_PUSH_BYTES]) -> uint256:
+    """
+    @notice Send several banks' signed batches in one transaction; a batch that
+            reverts is skipped and the others still pay.
+    @dev Anyone may call it: every batch is authorised by its own bank's
+         distributor signature, nonce and budgets, exactly as a direct call of
+         ProductBank.pushRewards. Each part is the productId of a bank of this
+         factory (its address is derived, never taken from the caller), the gas
+         forwarded to that call, the calldata length and the calldata, which
+         must call pushRewards. Reverts when there is not enough gas left to give
+         a part all of its gas, so that a part never fails for want of gas the
+         sender did not provide (and a gas estimate of the whole is enough for
+         every part). A part whose bank holds no code counts as not paid.
+    @param parts The parts, concatenated: productId (32 bytes) | gas (32 bytes,
+           big-endian) | length (32 bytes, big-endian) | calldata (length bytes).
+    @return A bitmap: bit i is set when part i paid.
+    """
+    paid: uint256 = 0
+    offset: uint256 = 0
+    size: uint256 = len(parts)
+    for index: uint256 in range(MAX_PUSH_PARTS):
+        if offset == size:
+            break
+        assert size - offset >= PART_HEADER, "factory: bad parts"
+        bank: address = self._predict(extract32(parts, offset))
+        gas_limit: uint256 = convert(extract32(parts, offset + 32), uint256)
+        length: uint256 = convert(extract32(parts, offset + 64), uint256)
+        offset += PART_HEADER
+        assert length >= 4 and length <= size - offset, "factory: bad parts"
+        assert convert(slice(parts, offset, 4), bytes4) == BANK_PUSH_SELECTOR, (
+            "factory: not a push"
+        )
+        # EIP-150: a call gets at most 63/64 of the gas left.
+        assert msg.gas >= gas_limit + gas_limit // 63 + CALL_RESERVE, "factory: out of gas"
+        if bank.is_contract:
+            if raw_call(
+                bank, slice(parts, offset, length), gas=gas_limit, revert_on_failure=False
+            ):
+                paid |= 1 << index
+        offset += length
+    assert offset == size, "factory: too many parts"
+    return paid
 
 
 @external

@@ -1,0 +1,83 @@
+"""Several banks' batches in one transaction: ProductBankFactory.pushMany's parts.
+
+A part is one batch's ProductBank.pushRewards calldata, prefixed by the bank's
+productId (the factory derives the bank's address from it, CREATE2) and the gas
+forwarded to that call. The factory skips a part that reverts and pays the others,
+so a bundle needs no decision of its own afterwards: each batch is resolved from
+its nonce on its bank, as if it had been sent alone (backend.settlement.recovery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_utils import keccak, to_checksum_address
+
+# ProductBankFactory's MAX_PUSH_PARTS, MAX_PUSH_BYTES and PART_HEADER.
+MAX_PARTS = 64
+MAX_BYTES = 16_384
+PART_HEADER = 96
+# A bundle carries batches whose own push costs about this much or less; larger
+# batches already spread the transaction's fixed cost and go alone.
+MAX_PART_GAS = 400_000
+# What pushMany adds per part (its loop, the header, the copy of the calldata).
+PART_OVERHEAD_GAS = 4_000
+
+
+@dataclass(frozen=True)
+class Part:
+    """One batch ready to send: who it pays through and what it costs alone."""
+
+    product_id: str  # 0x + 64 hex, the bank's CREATE2 salt
+    bank: str
+    gas: int  # the gas of the batch's own push (estimate plus margin)
+    calldata: bytes  # ProductBank.pushRewards
+
+
+def bank_address(factory: str, product_id: str, initcode_hash: str) -> str:
+    """Where `factory` deploys the bank of `product_id` (ProductBankFactory._predict)."""
+    digest = keccak(
+        b"\xff"
+        + bytes.fromhex(factory[2:])
+        + bytes.fromhex(product_id[2:])
+        + bytes.fromhex(initcode_hash[2:])
+    )
+    return str(to_checksum_address(digest[12:]))
+
+
+def encode_parts(parts: Sequence[Part]) -> bytes:
+    """The `parts` argument of pushMany: productId | gas | length | calldata, per part."""
+    out = bytearray()
+    for part in parts:
+        out += bytes.fromhex(part.product_id[2:])
+        out += part.gas.to_bytes(32, "big")
+        out += len(part.calldata).to_bytes(32, "big")
+        out += part.calldata
+    return bytes(out)
+
+
+def fits(part: Part) -> bool:
+    """Whether a batch may travel in a bundle at all."""
+    return part.gas <= MAX_PART_GAS and PART_HEADER + len(part.calldata) <= MAX_BYTES
+
+
+def pack(parts: Sequence[Part], gas_budget: int) -> list[list[Part]]:
+    """Bundles in the given order, each within the factory's limits and `gas_budget`."""
+    bundles: list[list[Part]] = []
+    current: list[Part] = []
+    size = gas = 0
+    for part in parts:
+        part_size = PART_HEADER + len(part.calldata)
+        part_gas = part.gas + PART_OVERHEAD_GAS
+        if current and (
+            len(current) == MAX_PARTS or size + part_size > MAX_BYTES or gas + part_gas > gas_budget
+        ):
+            bundles.append(current)
+            current, size, gas = [], 0, 0
+        current.append(part)
+        size += part_size
+        gas += part_gas
+    if current:
+        bundles.append(current)
+    return bundles
