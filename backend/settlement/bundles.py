@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
@@ -21,6 +22,7 @@ PART_HEADER = 96
 # A bundle carries batches whose own push costs about this much or less; larger
 # batches already spread the transaction's fixed cost and go alone.
 MAX_PART_GAS = 400_000
+REWARDS_PUSHED = keccak(text="RewardsPushed(bytes32,address,bytes32,uint256,uint256)")
 # What pushMany adds per part (its loop, the header, the copy of the calldata).
 PART_OVERHEAD_GAS = 4_000
 
@@ -81,3 +83,22 @@ def pack(parts: Sequence[Part], gas_budget: int) -> list[list[Part]]:
     if current:
         bundles.append(current)
     return bundles
+
+
+def gas_share(receipt: Any, nonce: str) -> int:
+    """The part of a transaction's gas that the batch `nonce` paid in it spent.
+
+    A push sent alone spent all of it; a bundle's gas is split evenly over the batches
+    it paid (their RewardsPushed logs), the remainder to the first, so the shares of a
+    bundle add up to its gas.
+    """
+    used = int(receipt["gasUsed"])
+    paid = [
+        bytes(entry["data"])[:32]
+        for entry in receipt["logs"]
+        if entry["topics"] and bytes(entry["topics"][0]) == REWARDS_PUSHED
+    ]
+    if len(paid) <= 1:
+        return used
+    share, rest = divmod(used, len(paid))
+    return share + rest if paid[0] == bytes.fromhex(nonce[2:]) else share

@@ -48,11 +48,24 @@ class ChainReader:
     def __init__(self, w3: Any):
         self.w3 = w3
         self._bank_abi = load_artifact("ProductBank").abi
+        self._factory_abi = load_artifact("ProductBankFactory").abi
+        self._initcode_hashes: dict[str, str] = {}
         # this cycle's distributorEpoch per bank, from the role view (backend.settlement.roles)
         self.epochs: dict[str, int] = {}
 
     def bank(self, address: str) -> Any:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=self._bank_abi)
+
+    def factory(self, address: str) -> Any:
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=self._factory_abi)
+
+    async def bank_initcode_hash(self, factory: str) -> str:
+        """The factory's bankInitcodeHash (an immutable: read once per reader)."""
+        cached = self._initcode_hashes.get(factory)
+        if cached is None:
+            value = await self.factory(factory).functions.bankInitcodeHash().call()
+            cached = self._initcode_hashes[factory] = _hex(value)
+        return cached
 
     async def chain_id(self) -> int:
         return int(await self.w3.eth.chain_id)

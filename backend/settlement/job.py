@@ -34,6 +34,11 @@ from backend.settlement.recovery import (
 from backend.settlement.signer import Signer, load_signer
 from backend.settlement.transactions import Sender, track
 
+# How many times one cycle waits for its transactions and recovers after them: the
+# first wait sees what it sent; the others, the follow-ups that asked for (a batch a
+# bundle skipped, sent again or its nonce cancelled).
+FOLLOW_UP_ROUNDS = 3
+
 
 @dataclass
 class PushReport:
@@ -146,6 +151,7 @@ async def recover(
         outcome,
         confirmations=ctx.settings.confirmations,
         halted_banks=halted,
+        factory=ctx.settings.bank_factory_address,
     )
 
 
@@ -184,11 +190,19 @@ async def push_once(
         outcome,
         confirmations=ctx.settings.confirmations,
         halted_banks=halted,
+        factory=ctx.settings.bank_factory_address,
     )
 
     wait = sender.options.receipt_wait_s if wait_s is None else wait_s
-    in_flight = outcome.sent + outcome.rebroadcast + outcome.replaced
-    if in_flight and wait > 0:
+    waited: set[str] = set()
+    # What mined may call for more: a batch a bundle skipped is sent again or, refused,
+    # its nonce cancelled. Those follow-ups are waited for too, a bounded number of times.
+    for _ in range(FOLLOW_UP_ROUNDS):
+        sent = outcome.sent + outcome.rebroadcast + outcome.replaced
+        in_flight = [tx_hash for tx_hash in sent if tx_hash not in waited]
+        if not in_flight or wait <= 0:
+            break
+        waited.update(in_flight)
         await _wait_for_receipts(sender.reader, in_flight, wait)
         await recover(ctx, sender, outcome, halted)
     await _fill_report(ctx, outcome, report, halted)

@@ -121,7 +121,9 @@ class SettlementTransaction(Base):
     # push (ProductBank.pushRewards) | cancel (0-value self-transfer that burns the
     # account nonce of a voided batch, so the sending account never has a gap) |
     # cancel_nonce (ProductBank.cancelNonces: the batch's signature can never pay) |
-    # claim (MultiTokenPushPull.pullRewardsFor) | send (a passkey account's execute)
+    # claim (MultiTokenPushPull.pullRewardsFor) | send (a passkey account's execute) |
+    # push_many (ProductBankFactory.pushMany: several banks' batches, listed in
+    # settlement_transaction_batches; so is a `cancel` that fills such a slot)
     kind: Mapped[str] = mapped_column(String(16), server_default=text("'push'"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
@@ -132,8 +134,34 @@ class SettlementTransaction(Base):
             "relay_id",
             postgresql_where=text("relay_id IS NOT NULL"),
         ),
-        CheckConstraint("(batch_id IS NULL) <> (relay_id IS NULL)", name="one_owner"),
+        # migration 0020: a bundle's transactions own their batches through
+        # settlement_transaction_batches
+        CheckConstraint(
+            "(batch_id IS NULL) <> (relay_id IS NULL)"
+            " OR (batch_id IS NULL AND relay_id IS NULL AND kind IN ('push_many', 'cancel'))",
+            name="one_owner",
+        ),
     )
+
+
+class SettlementTransactionBatch(Base):
+    """A batch carried by a bundle transaction (ProductBankFactory.pushMany).
+
+    Each fee-bumped replacement of the slot lists the same batches. The bundle pays
+    each batch or skips it; which one happened is read from the batch's nonce on its
+    bank, never from here.
+    """
+
+    __tablename__ = "settlement_transaction_batches"
+
+    tx_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("settlement_transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("settlement_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_settlement_transaction_batches_batch", "batch_id"),)
 
 
 class SettlementRoleCursor(Base):

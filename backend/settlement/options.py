@@ -30,6 +30,12 @@ class SettlementOptions(BaseSettings):
     reorg_window_blocks: int = Field(
         256, ge=1, description="pushed batches this close to the head are re-checked for reorgs"
     )
+    bundle_gas: int = Field(
+        5_000_000,
+        ge=0,
+        description="gas of one ProductBankFactory.pushMany carrying several banks' batches "
+        "(their own estimates summed); 0 sends every batch alone",
+    )
     retry_base_s: float = Field(15.0, ge=0, description="first back-off after an unknown error")
     retry_max_s: float = Field(1800.0, ge=0, description="longest back-off")
 

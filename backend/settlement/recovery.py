@@ -10,7 +10,11 @@ must not pay (a refund reached one of its rows, the bank refused it for funding)
 is `cancelling`: its nonce is cancelled on the bank first, because its signed
 payload has left this database (eth_call, gas estimate) and anyone may send it.
 Otherwise: a transaction still in flight -> the tracker's business; else
-simulate and (re)send the stored signed payload. Asking the bank about the nonce
+simulate and (re)send the stored signed payload. With a factory to send through
+(`Bundler`), the batches found ready in one pass that fit leave together, several
+banks' in one ProductBankFactory.pushMany; the factory skips a batch whose push
+reverts, and the next pass finds that batch unpaid with nothing in flight and
+simulates it again, exactly as if it had been sent alone. Asking the bank about the nonce
 is what makes a crash between "mined" and "recorded" harmless: the same nonce
 cannot pay twice, so re-sending is always safe and never needed twice.
 """
@@ -18,7 +22,7 @@ cannot pay twice, so re-sending is always safe and never needed twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -35,7 +39,7 @@ from backend.notifications.outbox import enqueue_event
 from backend.observability import metrics
 from backend.rewards import service as rewards
 from backend.rewards.models import Reward, RewardStatus
-from backend.settlement import alerts, faults
+from backend.settlement import alerts, bundles, faults
 from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
 from backend.settlement.models import BatchStatus, SettlementBatch
@@ -49,7 +53,9 @@ from backend.settlement.transactions import (
     Reverted,
     Sender,
     broadcast,
+    in_flight,
     replace,
+    store_bundle,
     store_call,
     store_push,
 )
@@ -81,6 +87,31 @@ class Outcome:
     replaced: list[str] = field(default_factory=list)
     halted_banks: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Bundler:
+    """Sends the batches of several banks in one ProductBankFactory.pushMany."""
+
+    factory: str
+    initcode_hash: str  # the factory's bankInitcodeHash: which banks are its own
+    gas_budget: int  # gas of one bundle, parts' own gas summed
+
+    def part(self, batch: SettlementBatch, data: bytes, gas: int) -> bundles.Part | None:
+        """The batch as a part of a bundle, or None when it must go alone."""
+        derived = bundles.bank_address(self.factory, batch.product_id, self.initcode_hash)
+        if derived.lower() != batch.bank_address.lower():
+            return None  # not a bank of this factory: pushMany could not reach it
+        part = bundles.Part(batch.product_id, batch.bank_address, gas, data)
+        return part if bundles.fits(part) else None
+
+
+async def make_bundler(sender: Sender, factory: str | None) -> Bundler | None:
+    """A bundler for `factory`, or None when batches go alone (no factory, budget 0)."""
+    budget = sender.options.bundle_gas
+    if not factory or budget <= 0:
+        return None
+    return Bundler(factory, await sender.reader.bank_initcode_hash(factory), budget)
 
 
 async def heal_reorgs(
@@ -138,8 +169,13 @@ async def resolve_all(
     *,
     confirmations: int,
     halted_banks: Collection[str],
+    factory: str | None = None,
 ) -> None:
-    """Resolve each unsettled batch in its own transaction (a failure never blocks the rest)."""
+    """Resolve each unsettled batch in its own transaction (a failure never blocks the rest).
+
+    With a ProductBankFactory address, the batches ready to send leave together at
+    the end, several banks' per transaction (send_bundles).
+    """
     async with sessions() as session:
         ids = (
             await session.scalars(
@@ -151,21 +187,29 @@ async def resolve_all(
                 .order_by(SettlementBatch.created_at)
             )
         ).all()
+    bundler = await make_bundler(sender, factory) if ids else None
+    ready: list[tuple[uuid.UUID, bundles.Part]] = []
     for batch_id in ids:
         async with sessions() as session:
             try:
-                await resolve_batch(
+                part = await resolve_batch(
                     session,
                     sender,
                     batch_id,
                     outcome,
                     confirmations=confirmations,
                     halted_banks=halted_banks,
+                    bundler=bundler,
                 )
             except Exception as exc:  # an RPC hiccup: this batch waits for the next run
                 await session.rollback()
                 log.exception("batch resolution failed", extra={"batch": str(batch_id)})
                 outcome.errors.append(f"{batch_id}: {type(exc).__name__}: {exc}"[:300])
+                continue
+        if part is not None:
+            ready.append((batch_id, part))
+    if bundler is not None and ready:
+        await send_bundles(sessions, sender, bundler, ready, outcome)
 
 
 async def resolve_batch(
@@ -176,58 +220,61 @@ async def resolve_batch(
     *,
     confirmations: int,
     halted_banks: Collection[str],
-) -> None:
+    bundler: Bundler | None = None,
+) -> bundles.Part | None:
+    """Settle one batch from the chain, or send it.
+
+    Returns the batch as a bundle part, unsent, when `bundler` takes it (the caller
+    sends it with the others); otherwise None.
+    """
     batch = await session.scalar(
         select(SettlementBatch)
         .where(SettlementBatch.id == batch_id, SettlementBatch.status.in_(UNSETTLED))
         .with_for_update(skip_locked=True)
     )
     if batch is None:
-        return  # settled meanwhile, or another pusher is on it
+        return None  # settled meanwhile, or another pusher is on it
     reader = sender.reader
     head = await reader.head()
     confirmed = max(head - confirmations, 0)
     state = await reader.nonce_state(batch.bank_address, batch.nonce, confirmed)
     if state == NONCE_PAID:
         await _confirm(session, sender, batch, confirmed, outcome)
-        return
+        return None
     if state == NONCE_CANCELLED:
         await retire(session, batch, BatchStatus.VOID, "nonce_cancelled", outcome)
-        return
+        return None
     if await reader.nonce_state(batch.bank_address, batch.nonce, "latest") != NONCE_UNUSED:
-        return  # mined, waiting for confirmations
+        return None  # mined, waiting for confirmations
     confirmed_block = await reader.block(confirmed)
     if int(confirmed_block["timestamp"]) > batch.deadline:
         await retire(session, batch, BatchStatus.VOID, "deadline_passed", outcome)
-        return
+        return None
     epoch = await reader.distributor_epoch(batch.bank_address, confirmed)
     if epoch > batch.epoch:
         # a distributor was revoked since signing: this signature can never verify again
         await retire(session, batch, BatchStatus.VOID, "signature_revoked", outcome)
-        return
+        return None
     if epoch < batch.epoch and await reader.distributor_epoch(batch.bank_address) < batch.epoch:
         # Signed for an epoch the bank has not reached (a reorg took a revocation back).
         # Epochs only grow, so the signature pays once the bank gets there: it is not
         # dead, and its rows must not move before its nonce is burnt.
         batch.error_code = "epoch_ahead"
         await cancel_on_chain(session, sender, batch, outcome)
-        return
+        return None
     if batch.status == BatchStatus.CANCELLING or await rewards.has_refunded(session, batch.id):
         waiting = batch.next_attempt_at is not None and batch.next_attempt_at > datetime.now(UTC)
         if not waiting:
             await cancel_on_chain(session, sender, batch, outcome)
-        return
-    in_flight = await session.scalar(
-        select(Tx.id).where(Tx.batch_id == batch.id, Tx.status == SENT).limit(1)
-    )
-    if in_flight is not None:
-        return
+        return None
+    if await in_flight(session, batch.id) is not None:
+        return None
     now = datetime.now(UTC)
     if batch.next_attempt_at is not None and batch.next_attempt_at > now:
-        return
+        return None
     if batch.bank_address in halted_banks:
         outcome.halted_banks.add(batch.bank_address)
-        return
+        return None
     data = push_calldata(reader.bank(batch.bank_address), batch)
     call = {"from": sender.signer.address, "to": batch.bank_address, "data": data, "value": 0}
     reason = await reader.simulate(call)
@@ -236,9 +283,25 @@ async def resolve_batch(
         await session.commit()
         if batch.status == BatchStatus.CANCELLING:
             await cancel_on_chain(session, sender, batch, outcome)
-        return
+        return None
     gas = await reader.estimate_gas(call)
     gas += gas * sender.options.gas_margin_bps // 10_000
+    part = bundler.part(batch, data, gas) if bundler is not None else None
+    if part is not None:
+        return part  # sent with the pass's other ready batches (send_bundles)
+    await _send_alone(session, sender, batch, data, gas, outcome)
+    return None
+
+
+async def _send_alone(
+    session: AsyncSession,
+    sender: Sender,
+    batch: SettlementBatch,
+    data: bytes,
+    gas: int,
+    outcome: Outcome,
+) -> None:
+    """Store, commit and broadcast the batch's own ProductBank.pushRewards."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     # Nonce choice through broadcast under the signer's lock: an admin send from the
@@ -247,6 +310,88 @@ async def resolve_batch(
         row = await store_push(session, sender, batch, data, gas)
         batch.status = BatchStatus.SUBMITTED
         batch.attempts += 1
+        await session.commit()
+        faults.crash_point("tx_stored")
+        await broadcast(sender, row)
+    faults.crash_point("tx_sent")
+    outcome.sent.append(row.tx_hash)
+
+
+async def send_bundles(
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    bundler: Bundler,
+    ready: Sequence[tuple[uuid.UUID, bundles.Part]],
+    outcome: Outcome,
+) -> None:
+    """Send the ready batches in bundles within the gas budget, each bundle on its own."""
+    by_part = {id(part): batch_id for batch_id, part in ready}
+    for group in bundles.pack([part for _, part in ready], bundler.gas_budget):
+        members = [(by_part[id(part)], part) for part in group]
+        async with sessions() as session:
+            try:
+                await _send_bundle(session, sender, bundler, members, outcome)
+            except Exception as exc:  # an RPC hiccup: these batches wait for the next run
+                await session.rollback()
+                log.exception("bundle not sent", extra={"batches": len(members)})
+                outcome.errors.append(f"bundle: {type(exc).__name__}: {exc}"[:300])
+
+
+async def _send_bundle(
+    session: AsyncSession,
+    sender: Sender,
+    bundler: Bundler,
+    members: list[tuple[uuid.UUID, bundles.Part]],
+    outcome: Outcome,
+) -> None:
+    # The batches were resolved and simulated one by one, each in a transaction of its
+    # own: lock them again and keep those still unsent (another pusher may have sent one).
+    locked = {
+        batch.id: batch
+        for batch in await session.scalars(
+            select(SettlementBatch)
+            .where(
+                SettlementBatch.id.in_([batch_id for batch_id, _ in members]),
+                SettlementBatch.status.in_([BatchStatus.SIGNED, BatchStatus.SUBMITTED]),
+            )
+            .with_for_update(skip_locked=True)
+        )
+    }
+    parts = [
+        (locked[batch_id], part)
+        for batch_id, part in members
+        if batch_id in locked and await in_flight(session, batch_id) is None
+    ]
+    if len(parts) < 2:
+        for batch, part in parts:
+            await _send_alone(session, sender, batch, part.calldata, part.gas, outcome)
+        await session.commit()
+        return
+    factory = sender.reader.factory(bundler.factory)
+    data = bytes.fromhex(
+        str(
+            factory.encode_abi("pushMany", args=[bundles.encode_parts([part for _, part in parts])])
+        )[2:]
+    )
+    call = {"from": sender.signer.address, "to": bundler.factory, "data": data, "value": 0}
+    reason = await sender.reader.simulate(call)
+    if reason is not None:
+        # pushMany itself refused (short of gas cannot happen in a call): each goes alone
+        log.warning("bundle refused, sending alone", extra={"reason": reason[:300]})
+        for batch, part in parts:
+            await _send_alone(session, sender, batch, part.calldata, part.gas, outcome)
+        return
+    gas = await sender.reader.estimate_gas(call)
+    gas += gas * sender.options.gas_margin_bps // 10_000
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    async with advisory_lock(engine, sender_lock(sender.chain_id, sender.signer.address)):
+        row = await store_bundle(
+            session, sender, bundler.factory, [batch.id for batch, _ in parts], data, gas
+        )
+        for batch, _ in parts:
+            batch.status = BatchStatus.SUBMITTED
+            batch.attempts += 1
         await session.commit()
         faults.crash_point("tx_stored")
         await broadcast(sender, row)
@@ -285,7 +430,7 @@ async def _confirm(
     batch.mined_tx_hash = event.tx_hash
     batch.block_number = event.block_number
     batch.block_hash = event.block_hash
-    batch.gas_used = int(receipt["gasUsed"]) if receipt is not None else None
+    batch.gas_used = bundles.gas_share(receipt, batch.nonce) if receipt is not None else None
     batch.pushed_at = now
     batch.error_code = batch.error_message = None
     batch.next_attempt_at = None
@@ -362,9 +507,7 @@ async def cancel_on_chain(
     cancelled -> void). Without the role to cancel, the batch waits for its deadline.
     """
     batch.status = BatchStatus.CANCELLING
-    slot = await session.scalar(
-        select(Tx).where(Tx.batch_id == batch.id, Tx.status == SENT).order_by(Tx.id.desc()).limit(1)
-    )
+    slot = await in_flight(session, batch.id)
     if slot is not None and slot.kind == CANCEL_NONCE:
         await session.commit()
         return  # a cancel is out: the tracker bumps it if it gets stuck
@@ -400,8 +543,14 @@ async def cancel_on_chain(
     batch.next_attempt_at = None
     async with advisory_lock(engine_, sender_lock(sender.chain_id, sender.signer.address)):
         if slot is not None:
+            # a bundle's other batches lose this slot: unpaid, they are simply sent again
             row = await replace(
-                session, sender, slot, cancel=False, call=(batch.bank_address, data, gas)
+                session,
+                sender,
+                slot,
+                cancel=False,
+                call=(batch.bank_address, data, gas),
+                owner=batch.id,
             )
         else:
             row = await store_call(session, sender, batch.id, batch.bank_address, data, gas)

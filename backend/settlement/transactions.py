@@ -7,7 +7,9 @@ sender; it holds the original transaction and its fee-bumped replacements, and
 it stays open until one of them is mined. A slot is never abandoned: if its
 batch is voided meanwhile, the next replacement is a 0-value self-transfer, so
 the account never has a nonce gap. A slot belongs to a settlement batch or to a
-relay request (gasless claim, passkey send: backend.relayer). Each owner's tracker
+relay request (gasless claim, passkey send: backend.relayer), or to a bundle: the
+batches of several banks that one ProductBankFactory.pushMany carries (listed in
+settlement_transaction_batches, for the original and every replacement). Each owner's tracker
 walks its own slots: the push cycle the batches', the relayer's job (passing its
 `RelayOutcomes`) the relays', recording a relay's outcome in the same commit that
 marks its transaction mined. Settlement never imports the relayer: it sits above.
@@ -22,7 +24,7 @@ from typing import Any, Protocol
 
 from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,11 +33,14 @@ from backend.settlement.alerts import TRANSACTIONS, log
 from backend.settlement.chain import ChainReader
 from backend.settlement.models import BatchStatus, SenderNonce, SettlementBatch
 from backend.settlement.models import SettlementTransaction as Tx
+from backend.settlement.models import SettlementTransactionBatch as TxBatch
 from backend.settlement.options import SettlementOptions
 from backend.settlement.signer import Signer
 
 SENT, MINED, REPLACED, DROPPED = "sent", "mined", "replaced", "dropped"
 PUSH, CANCEL, CANCEL_NONCE = "push", "cancel", "cancel_nonce"
+PUSH_MANY = "push_many"  # ProductBankFactory.pushMany: several banks' batches (a bundle)
+PUSHES = (PUSH, PUSH_MANY)
 CLAIM, SEND = "claim", "send"  # relayed for a user (owner: a relay request)
 CANCEL_GAS = 21_000
 # Node refusals that a higher fee cures (anvil, geth, reth, erigon wordings).
@@ -124,6 +129,61 @@ async def store_push(
         "maxPriorityFeePerGas": tip,
     }
     return _store(session, sender, tx, PUSH, batch_id=batch.id)
+
+
+async def store_bundle(
+    session: AsyncSession,
+    sender: Sender,
+    factory: str,
+    batch_ids: list[uuid.UUID],
+    data: bytes,
+    gas: int,
+) -> Tx:
+    """Sign a ProductBankFactory.pushMany carrying `batch_ids`; stored, not committed or sent."""
+    max_fee, tip = await sender.reader.fees()
+    nonce = await allocate_nonce(session, sender)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": sender.chain_id,
+        "nonce": nonce,
+        "to": factory,
+        "value": 0,
+        "data": data,
+        "gas": gas,
+        "maxFeePerGas": max_fee,
+        "maxPriorityFeePerGas": tip,
+    }
+    row = _store(session, sender, tx, PUSH_MANY)
+    await _link(session, row, batch_ids)
+    return row
+
+
+async def _link(session: AsyncSession, row: Tx, batch_ids: list[uuid.UUID]) -> None:
+    await session.flush([row])
+    session.add_all(TxBatch(tx_id=row.id, batch_id=batch_id) for batch_id in batch_ids)
+
+
+async def bundle_batches(session: AsyncSession, row: Tx) -> list[uuid.UUID]:
+    """The batches a bundle transaction carries (none for any other transaction)."""
+    if row.batch_id is not None or row.relay_id is not None:
+        return []
+    return list(await session.scalars(select(TxBatch.batch_id).where(TxBatch.tx_id == row.id)))
+
+
+async def in_flight(session: AsyncSession, batch_id: uuid.UUID) -> Tx | None:
+    """The newest unmined transaction carrying this batch, alone or in a bundle."""
+    return await session.scalar(
+        select(Tx)
+        .where(
+            Tx.status == SENT,
+            or_(
+                Tx.batch_id == batch_id,
+                Tx.id.in_(select(TxBatch.tx_id).where(TxBatch.batch_id == batch_id)),
+            ),
+        )
+        .order_by(Tx.id.desc())
+        .limit(1)
+    )
 
 
 async def store_call(
@@ -223,11 +283,14 @@ async def replace(
     *,
     cancel: bool,
     call: tuple[str, bytes, int] | None = None,
+    owner: uuid.UUID | None = None,
 ) -> Tx:
     """A same-nonce replacement with both fee fields bumped.
 
     `cancel`: a 0-value self-transfer that only fills the slot; `call` (to, data, gas):
-    a ProductBank.cancelNonces call; neither: the same call as `newest`.
+    a ProductBank.cancelNonces call for batch `owner` (the slot may have carried a
+    bundle); neither: the same call as `newest`. Otherwise the replacement has the
+    owner of `newest`: its batch, relay request, or bundle of batches.
     """
     old: dict[str, Any] = dict(TypedTransaction.from_bytes(HexBytes(newest.raw_tx)).as_dict())
     max_fee, tip = await sender.reader.fees()
@@ -251,7 +314,13 @@ async def replace(
     else:
         tx.update(to=old["to"], value=old["value"], data=old["data"], gas=old["gas"])
         kind = newest.kind
-    return _store(session, sender, tx, kind, batch_id=newest.batch_id, relay_id=newest.relay_id)
+    if call is not None:
+        return _store(session, sender, tx, kind, batch_id=owner or newest.batch_id)
+    bundled = await bundle_batches(session, newest)
+    row = _store(session, sender, tx, kind, batch_id=newest.batch_id, relay_id=newest.relay_id)
+    if bundled:
+        await _link(session, row, bundled)
+    return row
 
 
 async def open_slots(
@@ -320,6 +389,10 @@ async def _track_slot(
             result.reverted.append(
                 Reverted(row.batch_id, row.tx_hash, int(receipt["blockNumber"]), row.raw_tx)
             )
+        elif receipt["status"] == 0 and row.kind == PUSH_MANY:
+            # pushMany reverts whole only when it was short of gas for a part: every
+            # batch it carried is unpaid, and resolution simulates and sends each again
+            log.warning("bundle reverted", extra={"tx_hash": row.tx_hash})
         if relay is not None and row.relay_id is not None:
             await relay.record_receipt(session, row.relay_id, row.tx_hash, receipt)
         result.mined.append(row.tx_hash)
@@ -335,17 +408,13 @@ async def _track_slot(
         await session.commit()
         return
     newest = live[-1]
-    batch_status = None
-    if newest.batch_id is not None:
-        batch_status = await session.scalar(
-            select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
-        )
+    batch_status = await _owner_status(session, newest)
     dead = batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
     if not await sender.reader.is_known(newest.tx_hash):
-        if newest.kind == PUSH and batch_status == BatchStatus.CANCELLING:
+        if newest.kind in PUSHES and batch_status == BatchStatus.CANCELLING:
             await session.commit()  # never re-send a push that must not pay: resolution
             return  # replaces this slot with a cancelNonces call in the same cycle
-        if newest.kind == PUSH and dead:
+        if newest.kind in PUSHES and dead:
             problem: str | None = "batch is void"
         else:
             await session.commit()
@@ -377,3 +446,27 @@ async def _track_slot(
     faults.crash_point("tx_stored")
     await broadcast(sender, replacement)
     result.replaced.append(replacement.tx_hash)
+
+
+async def _owner_status(session: AsyncSession, newest: Tx) -> str | None:
+    """The status of the batch a slot carries; for a bundle, of all its batches at once.
+
+    A bundle is cancelling when one of its batches is (its bytes must not be sent
+    again), dead when no batch is left to pay (void, failed, or paid by another
+    transaction), and otherwise alive.
+    """
+    if newest.batch_id is not None:
+        return await session.scalar(
+            select(SettlementBatch.status).where(SettlementBatch.id == newest.batch_id)
+        )
+    bundled = await bundle_batches(session, newest)
+    if not bundled:
+        return None
+    statuses = set(
+        await session.scalars(select(SettlementBatch.status).where(SettlementBatch.id.in_(bundled)))
+    )
+    if BatchStatus.CANCELLING in statuses:
+        return BatchStatus.CANCELLING
+    if statuses <= {BatchStatus.VOID, BatchStatus.FAILED, BatchStatus.PUSHED}:
+        return BatchStatus.VOID
+    return BatchStatus.SUBMITTED

@@ -1,4 +1,4 @@
-"""ProductBankFactory.pushMany: many banks' signed batches in one transaction, each failing alone."""
+"""ProductBankFactory.pushMany: banks' signed batches in one transaction, each failing alone."""
 
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ def test_push_many__forwards_only_push_rewards(factory, banks, signer, stranger)
     # a call the bank would accept from its owner; the factory never makes it
     calldata = bytes(bank.pause.encode_input())
     with ape.reverts("factory: not a push"):
-        _push_many(factory, [Part("0x" + product_id.hex(), bank.address, 50_000, calldata)], stranger)
+        _push_many(
+            factory, [Part("0x" + product_id.hex(), bank.address, 50_000, calldata)], stranger
+        )
     assert bank.paused() is False
 
 

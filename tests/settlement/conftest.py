@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -124,8 +124,15 @@ class Env:
 
 @pytest.fixture
 async def env(
-    core: dict[str, str], w3: Web3, clean_db: AppContext, rpc_url: str, chain_snapshot: None
+    core: dict[str, str],
+    w3: Web3,
+    clean_db: AppContext,
+    rpc_url: str,
+    chain_snapshot: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Env:
+    # as deployed (cascade chain deploy): batches ready together leave in one pushMany
+    monkeypatch.setattr(clean_db.settings, "bank_factory_address", core["bank_factory"])
     first_block = w3.eth.block_number
     async with clean_db.sessions() as session:
         product, _ = await make_product(session)
@@ -166,7 +173,8 @@ async def assert_consistent(env: Env, wallets: Iterable[str]) -> None:
         )
         assert unsettled == 0
         for batch in (await session.scalars(select(SettlementBatch))).all():
-            state = env.bank_contract.functions.nonceState(bytes.fromhex(batch.nonce[2:])).call()
+            bank = contract(env.w3, "ProductBank", batch.bank_address)
+            state = bank.functions.nonceState(bytes.fromhex(batch.nonce[2:])).call()
             # paid exactly when pushed; a void batch's nonce is unused or cancelled, never paid
             assert (state == NONCE_PAID) == (batch.status == "pushed"), batch.status
             assert state in (NONCE_PAID, NONCE_UNUSED, NONCE_CANCELLED)
@@ -180,6 +188,22 @@ async def assert_consistent(env: Env, wallets: Iterable[str]) -> None:
         assert allocated <= latest  # every allocated account nonce is consumed
     report = await reconcile(env.ctx)
     assert report.mismatches == []
+
+
+async def another_bank(env: Env) -> Env:
+    """A second product with its own funded bank and one unlimited campaign, same token."""
+    async with env.ctx.sessions() as session:
+        product, _ = await make_product(session)
+        bank = deploy_bank(
+            env.w3, KEY, env.core["bank_factory"], bytes.fromhex(product.id[2:]), SIGNER
+        )
+        session.add(ProductBank(product_id=product.id, chain_id=31337, address=bank))
+        await session.commit()
+        campaign = await make_campaign(session, product, token=env.token, id=uuid.uuid4())
+    other = replace(env, product=product, bank=bank, campaigns=[campaign])
+    other.fund(1_000_000 * TOKENS)
+    other.allocate(campaign, 0)  # unlimited
+    return other
 
 
 @pytest.fixture

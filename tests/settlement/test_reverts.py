@@ -77,7 +77,9 @@ async def test_push__budget_revert_after_broadcast__nonce_cancelled_before_rows_
     async with env.ctx.sessions() as session:
         await env.add_rewards(session, campaign, [(w, TOKENS) for w in wallets])
     env.rpc("evm_setAutomine", [False])  # both simulate fine; the second reverts when mined
-    options = load_options(replace_after_s=3600, retry_base_s=3600)
+    # each alone: in one pushMany the second would be skipped, not reverted
+    # (test_bundles.py), and its transaction would carry the first as well
+    options = load_options(replace_after_s=3600, retry_base_s=3600, bundle_gas=0)
     first = await push_once(env.ctx, options=options, wait_s=0)
     assert len(first.tx_hashes) == 2
     env.rpc("evm_mine")
