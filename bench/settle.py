@@ -111,6 +111,9 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
             core = dict(deploy_core(w3, KEY))
             token = deploy_test_token(w3, KEY, "Bench", "BNC")
             ctx.settings.push_pull_address = core["push_pull"]
+            # as deployed: batches ready together leave in one pushMany (bundles);
+            # SETTLEMENT_BUNDLE_GAS=0 sends each alone, as before issue 19's bundles
+            ctx.settings.bank_factory_address = core["bank_factory"]
             print(f"seeding {args.banks} banks", flush=True)
             campaigns = await traffic.seed_banks(ctx, rpc_url, KEY, core, token, args)
             counters = traffic.Counters(ctx)
