@@ -53,6 +53,11 @@ REVERTS: dict[str, str] = {
     "factory: zero signer": "zero_signer",
     "factory: zero push pull": "zero_push_pull",
     "factory: no blueprint": "no_blueprint",
+    # ProductBankFactory.pushMany: the bundle as a whole (a bank's own refusal is skipped)
+    "factory: bad parts": "bad_parts",
+    "factory: not a push": "not_a_push",
+    "factory: out of gas": "bundle_out_of_gas",
+    "factory: too many parts": "too_many_parts",
     # ownership (shared module)
     "ownable: not owner": "not_owner",
     "ownable: not pending owner": "not_pending_owner",

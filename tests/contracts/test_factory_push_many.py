@@ -14,7 +14,7 @@ from tests.contracts.conftest import FUNDS, UNLIMITED, events, hexb, random_byte
 PART_GAS = 300_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def banks(factory, signer, token, campaign_id):
     """Three banks of three products, each funded, its book filled, the campaign unlimited."""
     made = []
