@@ -141,11 +141,14 @@ async def heal_reorgs(
                 )
             )
         ).all()
+        canonical: dict[int, str] = {}  # one request per block, however many batches it paid
         for batch in recent:
             assert batch.block_number is not None
             if batch.block_number <= head:
-                block = await sender.reader.block(batch.block_number)
-                if "0x" + bytes(block["hash"]).hex() == batch.block_hash:
+                if batch.block_number not in canonical:
+                    block = await sender.reader.block(batch.block_number)
+                    canonical[batch.block_number] = "0x" + bytes(block["hash"]).hex()
+                if canonical[batch.block_number] == batch.block_hash:
                     continue
             log.warning("push reorged out", extra={"batch": str(batch.id)})
             batch.status = BatchStatus.SUBMITTED
