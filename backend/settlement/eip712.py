@@ -2,8 +2,16 @@
 
 The backend signer and the contract tests both use this module, and the JSON
 vector in contracts/eip712_vector.json is generated from it, so the Python
-signer, the contract and other languages cannot drift apart. Hashing is left to
-eth-account's `encode_typed_data`: nothing here hand-rolls the EIP-712 hash.
+signer, the contract and other languages cannot drift apart. The EIP-712 hash
+itself is eth-account's `encode_typed_data`.
+
+The rewards are one `bytes32 rewardsHash`, a hash chain over the batch
+(`rewards_hash`): h_0 = 0, h_i = keccak256(h_(i-1) || structHash(Reward_i)) with
+EIP-712's struct hash of `Reward(address user,uint256 amount)`, rewardsHash = h_n.
+It commits to every reward and their order as a `Reward[]` member would, and the
+bank computes it without buffering the struct hashes (~12,000 gas less a push:
+ProductBank.vy). The typed-data dict also carries the batch itself under the
+top-level key "rewards", outside what is signed, for the call that pays it.
 """
 
 from __future__ import annotations
@@ -31,17 +39,16 @@ TYPES: dict[str, list[dict[str, str]]] = {
     "PushRewards": [
         {"name": "campaignId", "type": "bytes32"},
         {"name": "token", "type": "address"},
-        {"name": "rewards", "type": "Reward[]"},
+        # hash chain over the batch's Reward struct hashes (rewards_hash)
+        {"name": "rewardsHash", "type": "bytes32"},
         {"name": "nonce", "type": "bytes32"},
         {"name": "deadline", "type": "uint256"},
         # the bank's distributorEpoch: a revocation bumps it and kills older signatures
         {"name": "epoch", "type": "uint256"},
     ],
-    "Reward": [
-        {"name": "user", "type": "address"},
-        {"name": "amount", "type": "uint256"},
-    ],
 }
+# EIP-712 struct hash type of one reward: each link of the rewardsHash chain.
+REWARD_TYPEHASH = keccak(text="Reward(address user,uint256 amount)")
 
 MAX_BATCH = 500  # ProductBank's DynArray bound
 UINT256_MAX = 2**256 - 1
@@ -86,6 +93,20 @@ def domain(chain_id: int, bank_address: str) -> dict[str, Any]:
     }
 
 
+def rewards_hash(rewards: Iterable[tuple[str, int]]) -> bytes:
+    """The hash chain PushRewards.rewardsHash signs, as ProductBank.pushRewards computes it."""
+    chain = bytes(32)
+    for user, amount in rewards:
+        struct = keccak(
+            REWARD_TYPEHASH
+            + bytes(12)
+            + bytes.fromhex(_address(user, "reward user")[2:])
+            + _amount(amount).to_bytes(32, "big")
+        )
+        chain = keccak(chain + struct)
+    return chain
+
+
 def push_rewards_typed_data(
     *,
     chain_id: int,
@@ -101,12 +122,11 @@ def push_rewards_typed_data(
 
     Rewards are (user, amount) pairs with integer amounts > 0; a user may repeat.
     `epoch` is the bank's current distributorEpoch (0 until a distributor is
-    revoked): the bank only accepts signatures made for its current epoch.
+    revoked): the bank only accepts signatures made for its current epoch. The
+    message signs their hash chain; the list itself is under the key "rewards".
     """
-    reward_list = [
-        {"user": _address(user, "reward user"), "amount": _amount(amount)}
-        for user, amount in rewards
-    ]
+    pairs = [(_address(user, "reward user"), _amount(amount)) for user, amount in rewards]
+    reward_list = [{"user": user, "amount": amount} for user, amount in pairs]
     if not reward_list:
         raise ValueError("a batch needs at least one reward")
     if len(reward_list) > MAX_BATCH:
@@ -118,11 +138,12 @@ def push_rewards_typed_data(
         "message": {
             "campaignId": _bytes32_hex(campaign_id, "campaign_id"),
             "token": _address(token, "token"),
-            "rewards": reward_list,
+            "rewardsHash": "0x" + rewards_hash(pairs).hex(),
             "nonce": _bytes32_hex(nonce, "nonce"),
             "deadline": _uint(deadline, "deadline"),
             "epoch": _uint(epoch, "epoch"),
         },
+        "rewards": reward_list,  # what rewardsHash commits to; not a typed-data field
     }
 
 
@@ -150,7 +171,7 @@ def recover_push_signer(typed_data: dict[str, Any], signature: bytes) -> str:
 
 def rewards_for_call(typed_data: dict[str, Any]) -> list[tuple[str, int]]:
     """The rewards as ProductBank.pushRewards takes them: [(user, amount), ...]."""
-    return [(r["user"], r["amount"]) for r in typed_data["message"]["rewards"]]
+    return [(r["user"], r["amount"]) for r in typed_data["rewards"]]
 
 
 def push_call_args(

@@ -68,9 +68,7 @@ class Signer:
             nonce="0x" + nonce.hex(),
             deadline=deadline,
             signature="0x" + signature.hex(),
-            payload=[
-                {"user": r["user"], "amount": str(r["amount"])} for r in typed["message"]["rewards"]
-            ],
+            payload=[{"user": r["user"], "amount": str(r["amount"])} for r in typed["rewards"]],
         )
 
     def sign_transaction(self, tx: dict[str, Any]) -> tuple[bytes, str]:

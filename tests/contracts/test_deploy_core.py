@@ -50,15 +50,15 @@ def test_deploy_core__wired_and_able_to_pay_a_batch():
         backend_signer.private_key,
         bank.functions.allocateCampaignBudget(campaign, token_address, 0, 600),
     )
-    typed = eip712.push_rewards_typed_data(
-        chain_id=w3.eth.chain_id,
-        bank_address=bank_address,
-        campaign_id=campaign,
-        token=token_address,
-        rewards=[(user.address, 700)],
-        nonce=eip712.new_nonce(),
-        deadline=chain.pending_timestamp + 3600,
-    )
+    fields = {
+        "chain_id": w3.eth.chain_id,
+        "bank_address": bank_address,
+        "campaign_id": campaign,
+        "token": token_address,
+        "nonce": eip712.new_nonce(),
+        "deadline": chain.pending_timestamp + 3600,
+    }
+    typed = eip712.push_rewards_typed_data(**fields, rewards=[(user.address, 700)])
     signature = eip712.sign_push(backend_signer.private_key, typed)
     try:
         send(
@@ -71,7 +71,7 @@ def test_deploy_core__wired_and_able_to_pay_a_batch():
     else:
         raise AssertionError("a batch over budget was paid")
 
-    typed["message"]["rewards"][0]["amount"] = 600
+    typed = eip712.push_rewards_typed_data(**fields, rewards=[(user.address, 600)])
     signature = eip712.sign_push(backend_signer.private_key, typed)
     receipt = send(
         w3, user.private_key, bank.functions.pushRewards(*eip712.push_call_args(typed, signature))

@@ -22,8 +22,8 @@ from tests.contracts.conftest import DISTRIBUTOR_ROLE, REPO_ROOT, hexb
 VECTOR_PATH = REPO_ROOT / "contracts" / "eip712_vector.json"
 REWARD_TYPE = "Reward(address user,uint256 amount)"
 PUSH_TYPE = (
-    "PushRewards(bytes32 campaignId,address token,Reward[] rewards,bytes32 nonce,"
-    "uint256 deadline,uint256 epoch)" + REWARD_TYPE
+    "PushRewards(bytes32 campaignId,address token,bytes32 rewardsHash,bytes32 nonce,"
+    "uint256 deadline,uint256 epoch)"
 )
 
 
@@ -47,7 +47,10 @@ def build_vector() -> dict[str, Any]:
     return {
         "description": (
             "EIP-712 PushRewards batch for Cascade's ProductBank (uint256 values as decimal "
-            "strings; epoch is the bank's distributorEpoch()). digest = keccak256(0x1901 || "
+            "strings; epoch is the bank's distributorEpoch()). rewardsHash is a hash chain "
+            "over typedData.rewards: h0 = 32 zero bytes, hi = keccak256(h(i-1) || "
+            "keccak256(rewardTypeHash || user padded to 32 bytes || amount as uint256)), "
+            "rewardsHash = hn (rewardsChain lists h1..hn). digest = keccak256(0x1901 || "
             "domainSeparator || structHash); signature = r || s || v (v in {27, 28}, low s)."
         ),
         "typedData": _decimal_strings(typed),
@@ -56,6 +59,7 @@ def build_vector() -> dict[str, Any]:
             "PushRewards": hexb(keccak(text=PUSH_TYPE)),
             "Reward": hexb(keccak(text=REWARD_TYPE)),
         },
+        "rewardsChain": _chain(typed["rewards"]),
         "domainSeparator": hexb(message.header),
         "structHash": hexb(message.body),
         "digest": hexb(eip712.push_digest(typed)),
@@ -65,6 +69,20 @@ def build_vector() -> dict[str, Any]:
     }
 
 
+def _chain(rewards: list[dict[str, Any]]) -> list[str]:
+    # each link by hand (not through eip712.rewards_hash): the vector's own check
+    links, link = [], bytes(32)
+    for reward in rewards:
+        struct = keccak(
+            keccak(text=REWARD_TYPE)
+            + bytes.fromhex(reward["user"][2:]).rjust(32, b"\0")
+            + reward["amount"].to_bytes(32, "big")
+        )
+        link = keccak(link + struct)
+        links.append(hexb(link))
+    return links
+
+
 def _decimal_strings(typed: dict[str, Any]) -> dict[str, Any]:
     # uint256 values as decimal strings (the project's JSON rule: JavaScript's
     # JSON.parse would round 10**18); eth-account signs either form identically.
@@ -72,7 +90,7 @@ def _decimal_strings(typed: dict[str, Any]) -> dict[str, Any]:
     out["domain"]["chainId"] = str(out["domain"]["chainId"])
     out["message"]["deadline"] = str(out["message"]["deadline"])
     out["message"]["epoch"] = str(out["message"]["epoch"])
-    for reward in out["message"]["rewards"]:
+    for reward in out["rewards"]:
         reward["amount"] = str(reward["amount"])
     return out
 
@@ -82,6 +100,17 @@ def test_vector__committed_file_matches_backend_signer():
     if os.environ.get("CASCADE_WRITE_EIP712_VECTOR") == "1":
         VECTOR_PATH.write_text(json.dumps(vector, indent=2) + "\n")
     assert json.loads(VECTOR_PATH.read_text()) == vector
+
+
+def test_vector__rewards_hash_is_the_last_link_of_the_chain():
+    vector = json.loads(VECTOR_PATH.read_text())
+    assert len(vector["rewardsChain"]) == len(vector["typedData"]["rewards"]) == 3
+    assert vector["typedData"]["message"]["rewardsHash"] == vector["rewardsChain"][-1]
+    rewards = [(r["user"], int(r["amount"])) for r in vector["typedData"]["rewards"]]
+    assert hexb(eip712.rewards_hash(rewards)) == vector["rewardsChain"][-1]
+    # order and every amount are committed to
+    assert eip712.rewards_hash(rewards[::-1]) != eip712.rewards_hash(rewards)
+    assert eip712.rewards_hash(rewards[:2]) != eip712.rewards_hash(rewards)
 
 
 def test_vector__signature_recovers_the_signer():

@@ -26,7 +26,7 @@ def _typed(amount: int) -> dict:
 
 @pytest.mark.parametrize("amount", [1, 2**256 - 1])
 def test_typed_data__amount_on_its_limit__signed_as_given(amount):
-    assert [r["amount"] for r in _typed(amount)["message"]["rewards"]] == [amount]
+    assert [r["amount"] for r in _typed(amount)["rewards"]] == [amount]
 
 
 @pytest.mark.parametrize("amount", [0, -1, 2**256])
