@@ -70,12 +70,12 @@ EIP712_DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
 )
 EIP712_NAME_HASH: constant(bytes32) = keccak256("Cascade.ProductBank")
 EIP712_VERSION_HASH: constant(bytes32) = keccak256("1")
-# A batch's rewards are signed as one hash chain: h_0 = 0, h_i = keccak256(h_{i-1} ||
-# keccak256(abi_encode(REWARD_TYPEHASH, user_i, amount_i))), and PushRewards.rewardsHash
-# is h_n. It commits to every reward and their order like EIP-712's Reward[] would,
-# but needs no buffer of the struct hashes: the array hash kept ~1,500 words of
-# memory (its 500-word hash array, its encoding and the slice hashed), ~12,000 gas
-# a push whatever the batch size.
+# A batch's rewards are signed as one hash chain: h_0 = 0, h_i = keccak256(abi_encode(
+# h_{i-1}, REWARD_TYPEHASH, user_i, amount_i)), and PushRewards.rewardsHash is h_n. It
+# commits to every reward and their order like EIP-712's Reward[] would, with one
+# keccak per reward and no buffer of struct hashes: the array hash kept ~1,500 words
+# of memory (a 500-word hash array, its encoding and the slice hashed), ~12,000 gas a
+# push whatever the batch size.
 REWARD_TYPEHASH: constant(bytes32) = keccak256("Reward(address user,uint256 amount)")
 PUSH_REWARDS_TYPEHASH: constant(bytes32) = keccak256(
     "PushRewards(bytes32 campaignId,address token,bytes32 rewardsHash,bytes32 nonce,"
@@ -455,7 +455,7 @@ def pushRewards(
         total = unsafe_add(total, reward.amount)
         # the chain of REWARD_TYPEHASH (inline: an internal function would copy the batch)
         rewards_hash = keccak256(
-            concat(rewards_hash, keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
+            abi_encode(rewards_hash, REWARD_TYPEHASH, reward.user, reward.amount)
         )
     digest: bytes32 = self._push_digest(
         campaign_id, token, rewards_hash, nonce, deadline, status >> 1
@@ -584,7 +584,7 @@ def pushDigest(
     rewards_hash: bytes32 = empty(bytes32)
     for reward: IMultiTokenPushPull.Reward in rewards:
         rewards_hash = keccak256(
-            concat(rewards_hash, keccak256(abi_encode(REWARD_TYPEHASH, reward.user, reward.amount)))
+            abi_encode(rewards_hash, REWARD_TYPEHASH, reward.user, reward.amount)
         )
     return self._push_digest(
         campaign_id, token, rewards_hash, nonce, deadline, self._status >> 1

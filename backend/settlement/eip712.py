@@ -6,11 +6,12 @@ signer, the contract and other languages cannot drift apart. The EIP-712 hash
 itself is eth-account's `encode_typed_data`.
 
 The rewards are one `bytes32 rewardsHash`, a hash chain over the batch
-(`rewards_hash`): h_0 = 0, h_i = keccak256(h_(i-1) || structHash(Reward_i)) with
-EIP-712's struct hash of `Reward(address user,uint256 amount)`, rewardsHash = h_n.
-It commits to every reward and their order as a `Reward[]` member would, and the
-bank computes it without buffering the struct hashes (~12,000 gas less a push:
-ProductBank.vy). The typed-data dict also carries the batch itself under the
+(`rewards_hash`): h_0 = 32 zero bytes, h_i = keccak256(h_(i-1) || typeHash(Reward)
+|| user_i || amount_i) with the words ABI-encoded and typeHash(Reward) =
+keccak256("Reward(address user,uint256 amount)"); rewardsHash = h_n. It commits to
+every reward and their order as a `Reward[]` member would, with one keccak per
+reward, and the bank computes it without buffering struct hashes (~12,000 gas less
+a push: ProductBank.vy). The typed-data dict also carries the batch itself under the
 top-level key "rewards", outside what is signed, for the call that pays it.
 """
 
@@ -39,7 +40,7 @@ TYPES: dict[str, list[dict[str, str]]] = {
     "PushRewards": [
         {"name": "campaignId", "type": "bytes32"},
         {"name": "token", "type": "address"},
-        # hash chain over the batch's Reward struct hashes (rewards_hash)
+        # hash chain over the batch: one link per reward (rewards_hash)
         {"name": "rewardsHash", "type": "bytes32"},
         {"name": "nonce", "type": "bytes32"},
         {"name": "deadline", "type": "uint256"},
@@ -47,7 +48,7 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "epoch", "type": "uint256"},
     ],
 }
-# EIP-712 struct hash type of one reward: each link of the rewardsHash chain.
+# The type hash in each link of the rewardsHash chain.
 REWARD_TYPEHASH = keccak(text="Reward(address user,uint256 amount)")
 
 MAX_BATCH = 500  # ProductBank's DynArray bound
@@ -97,13 +98,13 @@ def rewards_hash(rewards: Iterable[tuple[str, int]]) -> bytes:
     """The hash chain PushRewards.rewardsHash signs, as ProductBank.pushRewards computes it."""
     chain = bytes(32)
     for user, amount in rewards:
-        struct = keccak(
-            REWARD_TYPEHASH
+        chain = keccak(
+            chain
+            + REWARD_TYPEHASH
             + bytes(12)
             + bytes.fromhex(_address(user, "reward user")[2:])
             + _amount(amount).to_bytes(32, "big")
         )
-        chain = keccak(chain + struct)
     return chain
 
 

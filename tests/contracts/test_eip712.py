@@ -49,8 +49,9 @@ def build_vector() -> dict[str, Any]:
             "EIP-712 PushRewards batch for Cascade's ProductBank (uint256 values as decimal "
             "strings; epoch is the bank's distributorEpoch()). rewardsHash is a hash chain "
             "over typedData.rewards: h0 = 32 zero bytes, hi = keccak256(h(i-1) || "
-            "keccak256(rewardTypeHash || user padded to 32 bytes || amount as uint256)), "
-            "rewardsHash = hn (rewardsChain lists h1..hn). digest = keccak256(0x1901 || "
+            "keccak256('Reward(address user,uint256 amount)') || user padded to 32 bytes || "
+            "amount as uint256), rewardsHash = hn (rewardsChain lists h1..hn). "
+            "digest = keccak256(0x1901 || "
             "domainSeparator || structHash); signature = r || s || v (v in {27, 28}, low s)."
         ),
         "typedData": _decimal_strings(typed),
@@ -73,12 +74,12 @@ def _chain(rewards: list[dict[str, Any]]) -> list[str]:
     # each link by hand (not through eip712.rewards_hash): the vector's own check
     links, link = [], bytes(32)
     for reward in rewards:
-        struct = keccak(
-            keccak(text=REWARD_TYPE)
+        link = keccak(
+            link
+            + keccak(text=REWARD_TYPE)
             + bytes.fromhex(reward["user"][2:]).rjust(32, b"\0")
             + reward["amount"].to_bytes(32, "big")
         )
-        link = keccak(link + struct)
         links.append(hexb(link))
     return links
 
