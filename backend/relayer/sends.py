@@ -35,7 +35,7 @@ from backend.relayer.models import RelayKind, RelayRequest, SendOperation
 from backend.relayer.relay import Planned, RelayerEnv, submit
 from backend.relayer.schemas import CallRead, PreparedSend
 from backend.relayer.service import RelayView, check_budget, limited, view
-from backend.settlement.transactions import SEND
+from backend.settlement.transactions import SEND, estimate_gas
 from backend.wallets import chain as wallet_chain
 
 SEND_TTL = timedelta(minutes=10)  # the operation and its on-chain deadline
@@ -292,8 +292,7 @@ async def send(
     reason = await sender.reader.simulate(call)
     if reason is not None:
         raise _refusal(reason)
-    gas = await sender.reader.estimate_gas(call)
-    gas += gas * sender.options.gas_margin_bps // 10_000
+    gas = await estimate_gas(sender, call)
     if gas > MAX_GAS:
         raise InvalidInput("this send needs more gas than the relayer pays", code="send_reverted")
     planned = Planned(

@@ -24,7 +24,7 @@ from backend.core.errors import Conflict, InvalidInput, NotFound, RateLimited, U
 from backend.relayer import chain, policy, repository
 from backend.relayer.models import RelayKind, RelayRequest
 from backend.relayer.relay import Planned, RelayerEnv, submit
-from backend.settlement.transactions import CLAIM
+from backend.settlement.transactions import CLAIM, estimate_gas
 
 MAX_GAS = 3_000_000  # a claim above this is refused: something is wrong with a token
 
@@ -184,8 +184,7 @@ async def _plan(
         reason = await sender.reader.simulate(call)
         if reason is not None:
             raise Conflict(f"the claim would revert: {reason}", code="claim_would_revert")
-        gas = await sender.reader.estimate_gas(call)
-        gas += gas * sender.options.gas_margin_bps // 10_000
+        gas = await estimate_gas(sender, call)
         if gas > MAX_GAS:
             raise Conflict(
                 "this claim needs more gas than the relayer pays for", code="claim_would_revert"

@@ -22,7 +22,7 @@ cannot pay twice, so re-sending is always safe and never needed twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +53,7 @@ from backend.settlement.transactions import (
     Reverted,
     Sender,
     broadcast,
+    estimate_gas,
     in_flight,
     replace,
     store_bundle,
@@ -287,8 +288,7 @@ async def resolve_batch(
         if batch.status == BatchStatus.CANCELLING:
             await cancel_on_chain(session, sender, batch, outcome)
         return None
-    gas = await reader.estimate_gas(call)
-    gas += gas * sender.options.gas_margin_bps // 10_000
+    gas = await estimate_gas(sender, call)
     part = bundler.part(batch, data, gas) if bundler is not None else None
     if part is not None:
         return part  # sent with the pass's other ready batches (send_bundles)
@@ -305,14 +305,28 @@ async def _send_alone(
     outcome: Outcome,
 ) -> None:
     """Store, commit and broadcast the batch's own ProductBank.pushRewards."""
+    await _submit(
+        session, sender, [batch], lambda: store_push(session, sender, batch, data, gas), outcome
+    )
+
+
+async def _submit(
+    session: AsyncSession,
+    sender: Sender,
+    batches: list[SettlementBatch],
+    store: Callable[[], Awaitable[Tx]],
+    outcome: Outcome,
+) -> None:
+    """Store the transaction carrying `batches` with them submitted, commit, then broadcast."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     # Nonce choice through broadcast under the signer's lock: an admin send from the
     # same key (bank deploy, budget) can never take the nonce stored here.
     async with advisory_lock(engine, sender_lock(sender.chain_id, sender.signer.address)):
-        row = await store_push(session, sender, batch, data, gas)
-        batch.status = BatchStatus.SUBMITTED
-        batch.attempts += 1
+        row = await store()
+        for batch in batches:
+            batch.status = BatchStatus.SUBMITTED
+            batch.attempts += 1
         await session.commit()
         faults.crash_point("tx_stored")
         await broadcast(sender, row)
@@ -384,22 +398,16 @@ async def _send_bundle(
         for batch, part in parts:
             await _send_alone(session, sender, batch, part.calldata, part.gas, outcome)
         return
-    gas = await sender.reader.estimate_gas(call)
-    gas += gas * sender.options.gas_margin_bps // 10_000
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine)
-    async with advisory_lock(engine, sender_lock(sender.chain_id, sender.signer.address)):
-        row = await store_bundle(
-            session, sender, bundler.factory, [batch.id for batch, _ in parts], data, gas
-        )
-        for batch, _ in parts:
-            batch.status = BatchStatus.SUBMITTED
-            batch.attempts += 1
-        await session.commit()
-        faults.crash_point("tx_stored")
-        await broadcast(sender, row)
-    faults.crash_point("tx_sent")
-    outcome.sent.append(row.tx_hash)
+    gas = await estimate_gas(sender, call)
+    batches = [batch for batch, _ in parts]
+    ids = [batch.id for batch in batches]
+    await _submit(
+        session,
+        sender,
+        batches,
+        lambda: store_bundle(session, sender, bundler.factory, ids, data, gas),
+        outcome,
+    )
 
 
 async def _confirm(
@@ -541,8 +549,7 @@ async def cancel_on_chain(
             await broadcast(sender, row)
         outcome.replaced.append(row.tx_hash)
         return
-    gas = await reader.estimate_gas(call)
-    gas += gas * sender.options.gas_margin_bps // 10_000
+    gas = await estimate_gas(sender, call)
     batch.next_attempt_at = None
     async with advisory_lock(engine_, sender_lock(sender.chain_id, sender.signer.address)):
         if slot is not None:

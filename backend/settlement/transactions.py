@@ -107,6 +107,12 @@ async def allocate_nonce(session: AsyncSession, sender: Sender) -> int:
     return nonce
 
 
+async def estimate_gas(sender: Sender, call: dict[str, Any]) -> int:
+    """The node's gas estimate for `call` plus the configured head-room (gas_margin_bps)."""
+    gas = await sender.reader.estimate_gas(call)
+    return gas + gas * sender.options.gas_margin_bps // 10_000
+
+
 def _bump(value: int, bps: int) -> int:
     return max(-(-value * (10_000 + bps) // 10_000), value + 1)
 
@@ -115,20 +121,27 @@ async def store_push(
     session: AsyncSession, sender: Sender, batch: SettlementBatch, data: bytes, gas: int
 ) -> Tx:
     """Sign the batch's push with a freshly allocated nonce; stored, not yet committed or sent."""
+    tx = await _fresh_call(session, sender, batch.bank_address, data, gas)
+    return _store(session, sender, tx, PUSH, batch_id=batch.id)
+
+
+async def _fresh_call(
+    session: AsyncSession, sender: Sender, to: str, data: bytes, gas: int
+) -> dict[str, Any]:
+    """A type-2 call under a freshly allocated account nonce at the node's current fees."""
     max_fee, tip = await sender.reader.fees()
     nonce = await allocate_nonce(session, sender)
-    tx: dict[str, Any] = {
+    return {
         "type": 2,
         "chainId": sender.chain_id,
         "nonce": nonce,
-        "to": batch.bank_address,
+        "to": to,
         "value": 0,
         "data": data,
         "gas": gas,
         "maxFeePerGas": max_fee,
         "maxPriorityFeePerGas": tip,
     }
-    return _store(session, sender, tx, PUSH, batch_id=batch.id)
 
 
 async def store_bundle(
@@ -140,19 +153,7 @@ async def store_bundle(
     gas: int,
 ) -> Tx:
     """Sign a ProductBankFactory.pushMany carrying `batch_ids`; stored, not committed or sent."""
-    max_fee, tip = await sender.reader.fees()
-    nonce = await allocate_nonce(session, sender)
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": sender.chain_id,
-        "nonce": nonce,
-        "to": factory,
-        "value": 0,
-        "data": data,
-        "gas": gas,
-        "maxFeePerGas": max_fee,
-        "maxPriorityFeePerGas": tip,
-    }
+    tx = await _fresh_call(session, sender, factory, data, gas)
     row = _store(session, sender, tx, PUSH_MANY)
     await _link(session, row, batch_ids)
     return row
@@ -190,19 +191,7 @@ async def store_call(
     session: AsyncSession, sender: Sender, batch_id: uuid.UUID, to: str, data: bytes, gas: int
 ) -> Tx:
     """A ProductBank.cancelNonces call for a batch under a fresh nonce; stored, not sent."""
-    max_fee, tip = await sender.reader.fees()
-    nonce = await allocate_nonce(session, sender)
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": sender.chain_id,
-        "nonce": nonce,
-        "to": to,
-        "value": 0,
-        "data": data,
-        "gas": gas,
-        "maxFeePerGas": max_fee,
-        "maxPriorityFeePerGas": tip,
-    }
+    tx = await _fresh_call(session, sender, to, data, gas)
     return _store(session, sender, tx, CANCEL_NONCE, batch_id=batch_id)
 
 
@@ -216,19 +205,7 @@ async def store_relay(
     kind: str,
 ) -> Tx:
     """A relayed call (claim or send) under a fresh nonce; stored, not yet committed or sent."""
-    max_fee, tip = await sender.reader.fees()
-    nonce = await allocate_nonce(session, sender)
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": sender.chain_id,
-        "nonce": nonce,
-        "to": to,
-        "value": 0,
-        "data": data,
-        "gas": gas,
-        "maxFeePerGas": max_fee,
-        "maxPriorityFeePerGas": tip,
-    }
+    tx = await _fresh_call(session, sender, to, data, gas)
     return _store(session, sender, tx, kind, relay_id=relay_id)
 
 

@@ -190,8 +190,12 @@ async def assert_consistent(env: Env, wallets: Iterable[str]) -> None:
     assert report.mismatches == []
 
 
-async def another_bank(env: Env) -> Env:
-    """A second product with its own funded bank and one unlimited campaign, same token."""
+async def another_bank(env: Env, *, funded: bool = True) -> Env:
+    """Another product with its own bank and one campaign in the same token.
+
+    `funded`: the bank holds tokens and the campaign an unlimited budget (otherwise the
+    bank is only deployed, as for the role view's tests).
+    """
     async with env.ctx.sessions() as session:
         product, _ = await make_product(session)
         bank = deploy_bank(
@@ -201,8 +205,9 @@ async def another_bank(env: Env) -> Env:
         await session.commit()
         campaign = await make_campaign(session, product, token=env.token, id=uuid.uuid4())
     other = replace(env, product=product, bank=bank, campaigns=[campaign])
-    other.fund(1_000_000 * TOKENS)
-    other.allocate(campaign, 0)  # unlimited
+    if funded:
+        other.fund(1_000_000 * TOKENS)
+        other.allocate(campaign, 0)  # unlimited
     return other
 
 

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_utils import keccak
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select, update
 
-from backend.chain import deploy_bank, send
+from backend.chain import send
 from backend.core.models import Alert
-from backend.interactions.models import Interaction
-from backend.products.models import ProductBank
 from backend.rewards.models import Reward
 from backend.settlement import roles
 from backend.settlement.chain import DISTRIBUTOR_ROLE, ROLE_GRANTED, ChainReader
 from backend.settlement.job import check_distributors, make_sender, push_once
 from backend.settlement.models import SettlementBankRole, SettlementBatch, SettlementRoleCursor
-from tests.factories import make_campaign, make_product, wallet
-from tests.settlement.conftest import FAST, KEY, SIGNER, TOKENS, Env, assert_consistent
+from tests.factories import wallet
+from tests.settlement.conftest import (
+    FAST,
+    KEY,
+    SIGNER,
+    TOKENS,
+    Env,
+    another_bank,
+    assert_consistent,
+)
 from tests.settlement.helpers import SimulatedCrash
 
 HAS_ROLE = "0x" + keccak(text="hasRole(bytes32,address)")[:4].hex()
@@ -152,32 +157,10 @@ async def test_push__revoked_and_regranted_between_cycles__signs_for_the_bumped_
 
 
 async def _bank_with_work(env: Env) -> str:
+    other = await another_bank(env, funded=False)
     async with env.ctx.sessions() as session:
-        product, _ = await make_product(session)
-        bank = deploy_bank(
-            env.w3, KEY, env.core["bank_factory"], bytes.fromhex(product.id[2:]), SIGNER
-        )
-        session.add(ProductBank(product_id=product.id, chain_id=31337, address=bank))
-        campaign = await make_campaign(session, product, token=env.token, id=uuid.uuid4())
-        interaction = await session.scalar(
-            insert(Interaction)
-            .values(product_id=product.id, wallet=wallet(), type="purchase.completed", source="cli")
-            .returning(Interaction.id)
-        )
-        await session.execute(
-            insert(Reward).values(
-                product_id=product.id,
-                campaign_id=campaign.id,
-                interaction_id=interaction,
-                wallet=wallet(),
-                level=0,
-                token=env.token,
-                amount=7,
-                available_at=func.now(),
-            )
-        )
-        await session.commit()
-    return bank
+        await other.add_rewards(session, other.campaigns[0], [(wallet(), 7)])
+    return other.bank
 
 
 async def test_check__work_at_50_banks__a_constant_number_of_role_calls(env: Env, calls: Calls):
