@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.observability import alerts
+
 log = logging.getLogger("backend.interactions")
 
 TABLE = "interactions"
@@ -53,6 +55,11 @@ WAITING_SQL = text(
 MOVE_OUT_OF_DEFAULT = (
     f"WITH moved AS (DELETE FROM {DEFAULT} "  # noqa: S608 - constant table name
     "WHERE received_at >= :lo AND received_at < :hi RETURNING *) "
+)
+# rows in the default partition, counted up to a bound (the monitor runs every minute)
+DEFAULT_ROWS_CAP = 10_000
+DEFAULT_ROWS_SQL = text(
+    f"SELECT count(*) FROM (SELECT 1 FROM {DEFAULT} LIMIT :cap) AS held"  # noqa: S608
 )
 PURGE_DEFAULT_SQL = text(
     f"""
@@ -179,3 +186,29 @@ async def maintain(session: AsyncSession, now: datetime, retention_days: int) ->
             extra={"partitions": done.kept_waiting},
         )
     return done
+
+
+async def check_default_partition(session: AsyncSession) -> dict[str, int]:
+    """Alert `interactions_unpartitioned` while the default partition holds rows.
+
+    It only catches rows no month covers: the daily job has not run for months, or a
+    clock ran far ahead. Such rows are never dropped by retention with their month, and
+    every query on their time range scans the default partition too. The next
+    `maintain` moves the rows of the months it creates; the alert clears when none is
+    left. Counted up to DEFAULT_ROWS_CAP rows.
+    """
+    held = int(await session.scalar(DEFAULT_ROWS_SQL, {"cap": DEFAULT_ROWS_CAP}) or 0)
+    if held:
+        shown = f"{held:,}" if held < DEFAULT_ROWS_CAP else f"at least {held:,}"
+        await alerts.raise_alert(
+            session,
+            alerts.INTERACTIONS_UNPARTITIONED,
+            "warning",
+            f"{shown} interactions are in {DEFAULT}: no monthly partition covers them "
+            "(has the interaction_partitions job run?)",
+            subject=DEFAULT,
+            details={"rows": held, "capped": held >= DEFAULT_ROWS_CAP},
+        )
+    else:
+        await alerts.resolve_alert(session, alerts.INTERACTIONS_UNPARTITIONED, DEFAULT)
+    return {"interactions_default_rows": held}

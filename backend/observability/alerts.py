@@ -31,6 +31,7 @@ INDEXER_LAG_HIGH = "indexer_lag_high"
 RECONCILE_MISMATCH = "reconcile_mismatch"
 CAMPAIGN_BUDGET_LOW = "campaign_budget_low"
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
+INTERACTIONS_UNPARTITIONED = "interactions_unpartitioned"
 
 
 async def ensure_alert(

@@ -1,7 +1,8 @@
 """The operations monitor: watches what no request would notice and raises or clears alerts.
 
 Wiring only: each check lives with what it watches (signer balance in observability,
-unconfirmed batches in settlement, indexer lag in the indexer). The signer-not-distributor
+unconfirmed batches in settlement, indexer lag in the indexer, interactions no monthly
+partition covers in interactions). The signer-not-distributor
 alert is raised by settlement itself; reconcile mismatches by `cascade reconcile`.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.context import AppContext
 from backend.core.db import job_session
 from backend.core.scheduler import Scheduler
+from backend.interactions.partitions import check_default_partition
 from backend.observability import metrics
 from backend.observability.monitors import check_signer_balance
 from backend.settlement.health import check_unconfirmed_batches
@@ -37,6 +39,7 @@ async def run_monitors(ctx: AppContext, now: datetime | None = None) -> dict[str
         "signer": lambda s: check_signer_balance(ctx, s),
         "batches": lambda s: check_unconfirmed_batches(s, at),
         "indexer": lambda s: monitor_indexer_lag(ctx, s),
+        "partitions": check_default_partition,
     }
     report: dict[str, Any] = {}
     for name, check in checks.items():

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from backend.core import migrate
 from backend.core.config import Settings
+from backend.core.models import Alert
 from backend.interactions import partitions
 from tests.core.test_migrations import scratch_engine  # noqa: F401 - the fixture
 from tests.evaluator.helpers import drain, store
@@ -227,3 +228,38 @@ def test_settings__retention_shorter_than_a_week__refused(days):
 @pytest.mark.parametrize("days", [0, 7, 400])
 def test_settings__retention_zero_or_a_week_or_more__accepted(days):
     assert Settings(interaction_retention_days=days).interaction_retention_days == days
+
+
+async def test_default_partition__rows_no_month_covers__alerted_until_moved_out(
+    scratch_engine,  # noqa: F811
+):
+    sessions = await _scratch_with_product(scratch_engine)
+    far = partitions.month_start(datetime.now(UTC)) + timedelta(days=31 * 6)
+    await _insert(scratch_engine, far + timedelta(days=3))
+    await _insert(scratch_engine, far + timedelta(days=4))
+
+    async with sessions() as session:
+        report = await partitions.check_default_partition(session)
+        await session.commit()
+        [alert] = await _open_alerts(session)
+    assert report == {"interactions_default_rows": 2}
+    assert (alert.severity, alert.subject, alert.details["rows"]) == (
+        "warning",
+        partitions.DEFAULT,
+        2,
+    )
+
+    async with sessions() as session:
+        await partitions.maintain(session, far, retention_days=0)  # the month, rows moved in
+    async with sessions() as session:
+        report = await partitions.check_default_partition(session)
+        await session.commit()
+        assert await _open_alerts(session) == []
+    assert report == {"interactions_default_rows": 0}
+
+
+async def _open_alerts(session) -> list[Alert]:
+    query = select(Alert).where(
+        Alert.code == "interactions_unpartitioned", Alert.resolved_at.is_(None)
+    )
+    return list(await session.scalars(query))
