@@ -59,7 +59,7 @@ async def interaction_partitions_job(ctx: AppContext) -> None:
 
     from backend.interactions.partitions import maintain
 
-    async with job_session(ctx.sessions) as session:
+    async with ctx.sessions() as session:  # maintain commits (or rolls back) itself
         await maintain(session, datetime.now(UTC), ctx.settings.interaction_retention_days)
 
 

@@ -9,6 +9,7 @@ its nonce on its bank, as if it had been sent alone (backend.settlement.recovery
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,12 +30,12 @@ PART_OVERHEAD_GAS = 4_000
 
 @dataclass(frozen=True)
 class Part:
-    """One batch ready to send: who it pays through and what it costs alone."""
+    """One batch ready to send: whose bank it pays through and what it costs alone."""
 
     product_id: str  # 0x + 64 hex, the bank's CREATE2 salt
-    bank: str
     gas: int  # the gas of the batch's own push (estimate plus margin)
     calldata: bytes  # ProductBank.pushRewards
+    batch_id: uuid.UUID | None = None  # the settlement batch it sends, when there is one
 
 
 def bank_address(factory: str, product_id: str, initcode_hash: str) -> str:

@@ -103,7 +103,7 @@ class Bundler:
         derived = bundles.bank_address(self.factory, batch.product_id, self.initcode_hash)
         if derived.lower() != batch.bank_address.lower():
             return None  # not a bank of this factory: pushMany could not reach it
-        part = bundles.Part(batch.product_id, batch.bank_address, gas, data)
+        part = bundles.Part(batch.product_id, gas, data, batch.id)
         return part if bundles.fits(part) else None
 
 
@@ -192,7 +192,7 @@ async def resolve_all(
             )
         ).all()
     bundler = await make_bundler(sender, factory) if ids else None
-    ready: list[tuple[uuid.UUID, bundles.Part]] = []
+    ready: list[bundles.Part] = []
     for batch_id in ids:
         async with sessions() as session:
             try:
@@ -211,7 +211,7 @@ async def resolve_all(
                 outcome.errors.append(f"{batch_id}: {type(exc).__name__}: {exc}"[:300])
                 continue
         if part is not None:
-            ready.append((batch_id, part))
+            ready.append(part)
     if bundler is not None and ready:
         await send_bundles(sessions, sender, bundler, ready, outcome)
 
@@ -338,19 +338,17 @@ async def send_bundles(
     sessions: async_sessionmaker[AsyncSession],
     sender: Sender,
     bundler: Bundler,
-    ready: Sequence[tuple[uuid.UUID, bundles.Part]],
+    ready: Sequence[bundles.Part],
     outcome: Outcome,
 ) -> None:
     """Send the ready batches in bundles within the gas budget, each bundle on its own."""
-    by_part = {id(part): batch_id for batch_id, part in ready}
-    for group in bundles.pack([part for _, part in ready], bundler.gas_budget):
-        members = [(by_part[id(part)], part) for part in group]
+    for group in bundles.pack(ready, bundler.gas_budget):
         async with sessions() as session:
             try:
-                await _send_bundle(session, sender, bundler, members, outcome)
+                await _send_bundle(session, sender, bundler, group, outcome)
             except Exception as exc:  # an RPC hiccup: these batches wait for the next run
                 await session.rollback()
-                log.exception("bundle not sent", extra={"batches": len(members)})
+                log.exception("bundle not sent", extra={"batches": len(group)})
                 outcome.errors.append(f"bundle: {type(exc).__name__}: {exc}"[:300])
 
 
@@ -358,7 +356,7 @@ async def _send_bundle(
     session: AsyncSession,
     sender: Sender,
     bundler: Bundler,
-    members: list[tuple[uuid.UUID, bundles.Part]],
+    members: list[bundles.Part],
     outcome: Outcome,
 ) -> None:
     # The batches were resolved and simulated one by one, each in a transaction of its
@@ -368,16 +366,16 @@ async def _send_bundle(
         for batch in await session.scalars(
             select(SettlementBatch)
             .where(
-                SettlementBatch.id.in_([batch_id for batch_id, _ in members]),
+                SettlementBatch.id.in_([part.batch_id for part in members]),
                 SettlementBatch.status.in_([BatchStatus.SIGNED, BatchStatus.SUBMITTED]),
             )
             .with_for_update(skip_locked=True)
         )
     }
     parts = [
-        (locked[batch_id], part)
-        for batch_id, part in members
-        if batch_id in locked and await in_flight(session, batch_id) is None
+        (locked[part.batch_id], part)
+        for part in members
+        if part.batch_id in locked and await in_flight(session, part.batch_id) is None
     ]
     if len(parts) < 2:
         for batch, part in parts:

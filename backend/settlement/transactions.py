@@ -4,12 +4,13 @@ Every signed transaction is written to settlement_transactions and committed
 before it is broadcast, so a crash at any point leaves either nothing (no nonce
 taken) or bytes that can be sent again. A "slot" is one account nonce of the
 sender; it holds the original transaction and its fee-bumped replacements, and
-it stays open until one of them is mined. A slot is never abandoned: if its
-batch is voided meanwhile, the next replacement is a 0-value self-transfer, so
-the account never has a nonce gap. A slot belongs to a settlement batch or to a
-relay request (gasless claim, passkey send: backend.relayer), or to a bundle: the
-batches of several banks that one ProductBankFactory.pushMany carries (listed in
-settlement_transaction_batches, for the original and every replacement). Each owner's tracker
+it stays open until one of them is mined. A slot is never abandoned: once
+its batches have nothing left to pay (void, failed, or paid by another transaction),
+the next replacement is a 0-value self-transfer, so the account never has a nonce gap.
+A slot belongs to a settlement batch, to a relay request (gasless claim, passkey send:
+backend.relayer), or to a bundle: the batches of several banks that one
+ProductBankFactory.pushMany carries (listed in settlement_transaction_batches, for the
+original and every replacement). Each owner's tracker
 walks its own slots: the push cycle the batches', the relayer's job (passing its
 `RelayOutcomes`) the relays', recording a relay's outcome in the same commit that
 marks its transaction mined. Settlement never imports the relayer: it sits above.
@@ -43,6 +44,9 @@ PUSH_MANY = "push_many"  # ProductBankFactory.pushMany: several banks' batches (
 PUSHES = (PUSH, PUSH_MANY)
 CLAIM, SEND = "claim", "send"  # relayed for a user (owner: a relay request)
 CANCEL_GAS = 21_000
+# A slot whose batches are all here has nothing left to pay: its bytes are never sent
+# again (they would revert or must not pay); a self-transfer fills the slot instead.
+DONE = frozenset({BatchStatus.VOID, BatchStatus.FAILED, BatchStatus.PUSHED})
 # Node refusals that a higher fee cures (anvil, geth, reth, erigon wordings).
 FEE_REFUSALS = ("fee", "underpriced", "gas price")
 
@@ -386,13 +390,13 @@ async def _track_slot(
         return
     newest = live[-1]
     batch_status = await _owner_status(session, newest)
-    dead = batch_status in (BatchStatus.VOID, BatchStatus.FAILED)
+    dead = batch_status in DONE
     if not await sender.reader.is_known(newest.tx_hash):
         if newest.kind in PUSHES and batch_status == BatchStatus.CANCELLING:
             await session.commit()  # never re-send a push that must not pay: resolution
             return  # replaces this slot with a cancelNonces call in the same cycle
         if newest.kind in PUSHES and dead:
-            problem: str | None = "batch is void"
+            problem: str | None = "nothing left to pay"
         else:
             await session.commit()
             problem = await broadcast(sender, newest)  # the same bytes: same hash, same payload
@@ -429,8 +433,7 @@ async def _owner_status(session: AsyncSession, newest: Tx) -> str | None:
     """The status of the batch a slot carries; for a bundle, of all its batches at once.
 
     A bundle is cancelling when one of its batches is (its bytes must not be sent
-    again), dead when no batch is left to pay (void, failed, or paid by another
-    transaction), and otherwise alive.
+    again), void when each of its batches is DONE, and otherwise submitted.
     """
     if newest.batch_id is not None:
         return await session.scalar(
@@ -444,6 +447,6 @@ async def _owner_status(session: AsyncSession, newest: Tx) -> str | None:
     )
     if BatchStatus.CANCELLING in statuses:
         return BatchStatus.CANCELLING
-    if statuses <= {BatchStatus.VOID, BatchStatus.FAILED, BatchStatus.PUSHED}:
+    if statuses <= DONE:
         return BatchStatus.VOID
     return BatchStatus.SUBMITTED

@@ -31,7 +31,7 @@ def banks(factory, signer, token, campaign_id):
 
 def _part(product_id: bytes, bank: Any, args: tuple[Any, ...], gas: int = PART_GAS) -> Part:
     calldata = bytes(bank.pushRewards.encode_input(*args))
-    return Part("0x" + product_id.hex(), bank.address, gas, calldata)
+    return Part("0x" + product_id.hex(), gas, calldata)
 
 
 def _push_many(factory: Any, parts: list[Part], sender: Any, **kwargs: Any) -> Any:
@@ -98,9 +98,7 @@ def test_push_many__forwards_only_push_rewards(factory, banks, signer, stranger)
     # a call the bank would accept from its owner; the factory never makes it
     calldata = bytes(bank.pause.encode_input())
     with ape.reverts("factory: not a push"):
-        _push_many(
-            factory, [Part("0x" + product_id.hex(), bank.address, 50_000, calldata)], stranger
-        )
+        _push_many(factory, [Part("0x" + product_id.hex(), 50_000, calldata)], stranger)
     assert bank.paused() is False
 
 
@@ -127,7 +125,7 @@ def test_push_many__more_than_64_parts_revert(factory, stranger):
     selector = keccak(
         text="pushRewards(bytes32,address,(address,uint256)[],bytes32,uint256,bytes)"
     )[:4]
-    ghost = Part("0x" + random_bytes32().hex(), "0x" + "00" * 20, 30_000, selector)
+    ghost = Part("0x" + random_bytes32().hex(), 30_000, selector)
     with ape.reverts("factory: too many parts"):
         factory.pushMany(encode_parts([ghost] * 65), sender=stranger)
     receipt = factory.pushMany(encode_parts([ghost] * 64), sender=stranger)

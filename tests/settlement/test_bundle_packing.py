@@ -13,7 +13,7 @@ SELECTOR = bytes.fromhex("deadbeef")
 
 def _part(index: int, gas: int, size: int) -> Part:
     product_id = "0x" + index.to_bytes(32, "big").hex()
-    return Part(product_id, "0x" + "00" * 20, gas, SELECTOR + bytes(size))
+    return Part(product_id, gas, SELECTOR + bytes(size))
 
 
 parts_strategy = st.lists(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementTransaction
+from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.options import load_options
+from backend.settlement.signer import push_calldata
 from tests.factories import wallet
 from tests.settlement.conftest import TOKENS, Env
 
@@ -39,3 +40,34 @@ async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_re
     slot = [tx for tx in txs if tx.account_nonce == nonce]
     assert [tx.kind for tx in slot] == ["push", "cancel"]
     assert slot[1].tx_hash in third.replaced
+
+
+async def test_push__batch_paid_by_someone_elses_transaction__own_lost_push_not_resent(
+    env: Env, automine: None
+):
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
+    env.rpc("evm_setAutomine", [False])
+    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    (ours,) = first.tx_hashes
+    env.rpc("anvil_dropTransaction", [ours])
+    async with env.ctx.sessions() as session:
+        batch = (await session.scalars(select(SettlementBatch))).one()
+    # the signed payload is public: another account sends it first
+    data = push_calldata(env.bank_contract, batch)
+    other = env.w3.eth.accounts[3]
+    env.w3.eth.send_transaction({"from": other, "to": env.bank, "data": data, "gas": 500_000})
+    env.rpc("evm_mine")
+    second = await push_once(env.ctx, options=PATIENT, wait_s=0)
+    assert second.batches_pushed == 1  # confirmed from the bank's nonce, whoever sent it
+    env.rpc("anvil_dropTransaction", [ours])  # re-sent while the batch looked unpaid, lost again
+
+    third = await push_once(env.ctx, options=PATIENT, wait_s=0)
+
+    assert ours not in third.rebroadcast  # the batch is paid: its bytes would only revert
+    async with env.ctx.sessions() as session:
+        txs = (
+            await session.scalars(select(SettlementTransaction).order_by(SettlementTransaction.id))
+        ).all()
+    assert [tx.kind for tx in txs] == ["push", "cancel"]
+    assert txs[1].tx_hash in third.replaced
