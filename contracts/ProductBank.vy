@@ -59,8 +59,12 @@ MAX_BATCH: constant(uint256) = 500
 # 500-reward batch), and the memory for that costs ~20,000 gas whatever the
 # batch size; raw_call sends exactly the encoded batch.
 PUSH_REWARDS_SELECTOR: constant(bytes4) = method_id(
-    "pushRewards(address,(address,uint256)[])", output_type=bytes4
+    "pushRewards(address,uint256[])", output_type=bytes4
 )
+# A reward is one word, amount << 160 | user, as MultiTokenPushPull takes it (its
+# MAX_BATCH comment says why); the signed Reward(address user,uint256 amount) is unpacked.
+USER_MASK: constant(uint256) = (1 << 160) - 1
+AMOUNT_SHIFT: constant(uint256) = 160
 
 MANAGER_ROLE: public(constant(bytes32)) = keccak256("MANAGER_ROLE")
 DISTRIBUTOR_ROLE: public(constant(bytes32)) = keccak256("DISTRIBUTOR_ROLE")
@@ -89,10 +93,16 @@ SECP256K1_HALF_N: constant(uint256) = (
 
 # A campaign budget is one storage word: flags in the top bits, the remaining
 # amount below. Zero means "never allocated" (inactive); BUDGET_ALLOCATED alone
-# means "active, nothing left to pay".
+# means "active, nothing left to pay". Deactivation sets BUDGET_DEACTIVATED in the
+# word of every token the campaign was allocated (_campaignTokens), so a push reads
+# one word for both (-2,100 gas per push); _deactivated stays the record allocation
+# and the views read.
 BUDGET_ALLOCATED: constant(uint256) = 1 << 255
 BUDGET_UNLIMITED: constant(uint256) = 1 << 254
-BUDGET_AMOUNT_MASK: constant(uint256) = (1 << 254) - 1
+BUDGET_DEACTIVATED: constant(uint256) = 1 << 253
+BUDGET_AMOUNT_MASK: constant(uint256) = (1 << 253) - 1
+# Tokens one campaign may be allocated a budget in.
+MAX_CAMPAIGN_TOKENS: constant(uint256) = 16
 
 # nonceState values: a nonce only ever moves from unused to paid or cancelled.
 NONCE_UNUSED: constant(uint256) = 0
@@ -107,10 +117,16 @@ NONCE_WORD_SHIFT: constant(uint256) = 7
 NONCE_INDEX_MASK: constant(uint256) = 127
 NONCE_STATE_MASK: constant(uint256) = 3
 
-# `paused` and `distributorEpoch` share one storage word (_status), because
-# pushRewards needs both: one cold read instead of two (-2,100 gas per push).
+# `paused`, `distributorEpoch` and one distributor share one storage word (_status),
+# because pushRewards needs all three: a batch signed by that distributor (the first
+# granted, the usual single key) skips the cold hasRole read (-2,100 gas per push);
+# another distributor's batch reads it. The word's distributor always
+# holds the role: a revocation clears it, a grant fills it when empty.
 STATUS_PAUSED: constant(uint256) = 1
-STATUS_EPOCH_ONE: constant(uint256) = 2  # the epoch lives in the bits above the flag
+STATUS_EPOCH_ONE: constant(uint256) = 2  # the epoch: bits 1..95
+STATUS_EPOCH_MASK: constant(uint256) = (1 << 95) - 1  # after >> 1
+STATUS_DISTRIBUTOR_SHIFT: constant(uint256) = 96  # the distributor: bits 96..255
+STATUS_LOW_MASK: constant(uint256) = (1 << 96) - 1  # paused and epoch
 
 productId: public(immutable(bytes32))
 pushPull: public(immutable(address))
@@ -118,12 +134,14 @@ factory: public(immutable(address))
 _CACHED_CHAIN_ID: immutable(uint256)
 _CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
 
-# bit 0: paused; bits 1..255: distributorEpoch (see STATUS_*)
+# bit 0: paused; bits 1..95: distributorEpoch; bits 96..255: a distributor (see STATUS_*)
 _status: uint256
 hasRole: public(HashMap[bytes32, HashMap[address, bool]])
 # campaignId -> token -> packed budget (see BUDGET_*)
 _budgets: HashMap[bytes32, HashMap[address, uint256]]
 _deactivated: HashMap[bytes32, bool]
+# campaignId -> the tokens it was ever allocated a budget in (deactivation marks them all)
+_campaignTokens: HashMap[bytes32, DynArray[address, MAX_CAMPAIGN_TOKENS]]
 # nonce >> 7 -> 128 nonce states of 2 bits (see NONCE_*)
 _nonceWords: HashMap[uint256, uint256]
 
@@ -240,7 +258,12 @@ def revokeRole(role: bytes32, account: address):
     if self.hasRole[role][account]:
         self.hasRole[role][account] = False
         if role == DISTRIBUTOR_ROLE:
-            self._status += STATUS_EPOCH_ONE
+            status: uint256 = self._status
+            assert (status >> 1) & STATUS_EPOCH_MASK != STATUS_EPOCH_MASK, "bank: epoch exhausted"
+            status += STATUS_EPOCH_ONE
+            if status >> STATUS_DISTRIBUTOR_SHIFT == convert(account, uint256):
+                status &= STATUS_LOW_MASK
+            self._status = status
         log RoleRevoked(role=role, account=account, sender=msg.sender)
 
 
@@ -337,6 +360,11 @@ def allocateCampaignBudget(
     assert not self._deactivated[campaign_id], "bank: campaign deactivated"
     packed: uint256 = self._budgets[campaign_id][token]
     assert self._remaining(packed) == expected_remaining, "bank: budget changed"
+    if packed == 0:
+        assert len(self._campaignTokens[campaign_id]) < MAX_CAMPAIGN_TOKENS, (
+            "bank: too many tokens"
+        )
+        self._campaignTokens[campaign_id].append(token)
     if budget == max_value(uint256):
         packed = BUDGET_ALLOCATED | BUDGET_UNLIMITED
     else:
@@ -380,6 +408,8 @@ def deactivateCampaign(campaign_id: bytes32):
     self._check_manager()
     assert not self._deactivated[campaign_id], "bank: campaign deactivated"
     self._deactivated[campaign_id] = True
+    for token: address in self._campaignTokens[campaign_id]:
+        self._budgets[campaign_id][token] |= BUDGET_DEACTIVATED
     log CampaignDeactivated(campaignId=campaign_id)
 
 
@@ -412,7 +442,7 @@ def unpause():
 def pushRewards(
     campaign_id: bytes32,
     token: address,
-    rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH],
+    rewards: DynArray[uint256, MAX_BATCH],
     nonce: bytes32,
     deadline: uint256,
     signature: Bytes[65],
@@ -427,7 +457,8 @@ def pushRewards(
          less, the bank's whole balance of the token moves into it first.
     @param campaign_id The campaign paying the batch.
     @param token The ERC-20 paid.
-    @param rewards (user, amount) pairs; a user may appear more than once.
+    @param rewards One word per reward, amount << 160 | user (an amount is below
+           2**96); a user may appear more than once.
     @param nonce Unique per batch; a paid or cancelled nonce never pays.
            Consecutive nonces share a storage word (cheapest: salt << 128 | n).
     @param deadline Last block timestamp at which the batch may be paid.
@@ -441,27 +472,30 @@ def pushRewards(
     nonce_shift: uint256 = (nonce_number & NONCE_INDEX_MASK) << 1
     nonce_word: uint256 = self._nonceWords[nonce_number >> NONCE_WORD_SHIFT]
     assert (nonce_word >> nonce_shift) & NONCE_STATE_MASK == NONCE_UNUSED, "bank: nonce used"
-    assert not self._deactivated[campaign_id], "bank: campaign deactivated"
     budget: uint256 = self._budgets[campaign_id][token]
-    assert budget & BUDGET_ALLOCATED != 0, "bank: campaign inactive"
+    assert budget & BUDGET_DEACTIVATED == 0, "bank: campaign deactivated"
+    if budget & BUDGET_ALLOCATED == 0:
+        # a token never allocated: deactivation did not mark its word
+        assert not self._deactivated[campaign_id], "bank: campaign deactivated"
+        raise "bank: campaign inactive"
 
-    # Unchecked sum: a batch whose amounts overflow uint256 can never be paid,
-    # because MultiTokenPushPull adds the same amounts with checked arithmetic
-    # and its revert undoes this whole transaction (test_push__overflowing_batch).
+    # Unchecked sum: at most 500 amounts below 2**96 never overflow.
     total: uint256 = 0
     rewards_hash: bytes32 = empty(bytes32)
-    for reward: IMultiTokenPushPull.Reward in rewards:
-        assert reward.amount != 0, "bank: zero amount"
-        total = unsafe_add(total, reward.amount)
+    for word: uint256 in rewards:
+        amount: uint256 = word >> AMOUNT_SHIFT
+        assert amount != 0, "bank: zero amount"
+        total = unsafe_add(total, amount)
         # the chain of REWARD_TYPEHASH (inline: an internal function would copy the batch)
         rewards_hash = keccak256(
-            abi_encode(rewards_hash, REWARD_TYPEHASH, reward.user, reward.amount)
+            abi_encode(rewards_hash, REWARD_TYPEHASH, word & USER_MASK, amount)
         )
     digest: bytes32 = self._push_digest(
-        campaign_id, token, rewards_hash, nonce, deadline, status >> 1
+        campaign_id, token, rewards_hash, nonce, deadline, (status >> 1) & STATUS_EPOCH_MASK
     )
     signer: address = self._recover(digest, signature)
-    assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
+    if convert(signer, uint256) != status >> STATUS_DISTRIBUTOR_SHIFT:
+        assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
 
     if budget & BUDGET_UNLIMITED == 0:
         assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
@@ -498,7 +532,7 @@ def distributorEpoch() -> uint256:
     @notice The epoch every batch signature must be made for (PushRewards.epoch).
     @dev Starts at 0; +1 each time a distributor that held the role is revoked.
     """
-    return self._status >> 1
+    return (self._status >> 1) & STATUS_EPOCH_MASK
 
 
 @external
@@ -567,7 +601,7 @@ def DOMAIN_SEPARATOR() -> bytes32:
 def pushDigest(
     campaign_id: bytes32,
     token: address,
-    rewards: DynArray[IMultiTokenPushPull.Reward, MAX_BATCH],
+    rewards: DynArray[uint256, MAX_BATCH],
     nonce: bytes32,
     deadline: uint256,
 ) -> bytes32:
@@ -577,17 +611,22 @@ def pushDigest(
     @dev For cross-checking off-chain signers; pushRewards computes the same.
     @param campaign_id The campaign the batch pays for.
     @param token The ERC-20 the batch pays in.
-    @param rewards (user, amount) pairs of the batch.
+    @param rewards The batch's words, amount << 160 | user, as pushRewards takes them.
     @param nonce The batch nonce.
     @param deadline Last block timestamp the batch may be paid at.
     """
     rewards_hash: bytes32 = empty(bytes32)
-    for reward: IMultiTokenPushPull.Reward in rewards:
+    for word: uint256 in rewards:
         rewards_hash = keccak256(
-            abi_encode(rewards_hash, REWARD_TYPEHASH, reward.user, reward.amount)
+            abi_encode(rewards_hash, REWARD_TYPEHASH, word & USER_MASK, word >> AMOUNT_SHIFT)
         )
     return self._push_digest(
-        campaign_id, token, rewards_hash, nonce, deadline, self._status >> 1
+        campaign_id,
+        token,
+        rewards_hash,
+        nonce,
+        deadline,
+        (self._status >> 1) & STATUS_EPOCH_MASK,
     )
 
 
@@ -633,6 +672,10 @@ def _remaining(packed: uint256) -> uint256:
 def _grant_role(role: bytes32, account: address):
     if not self.hasRole[role][account]:
         self.hasRole[role][account] = True
+        if role == DISTRIBUTOR_ROLE:
+            status: uint256 = self._status
+            if status >> STATUS_DISTRIBUTOR_SHIFT == 0:
+                self._status = status | (convert(account, uint256) << STATUS_DISTRIBUTOR_SHIFT)
         log RoleGranted(role=role, account=account, sender=msg.sender)
 
 

@@ -55,7 +55,7 @@ PART_HEADER: constant(uint256) = 96
 # calldata into memory): with the 64/63 of EIP-150, checked before each part.
 CALL_RESERVE: constant(uint256) = 10000
 BANK_PUSH_SELECTOR: constant(bytes4) = method_id(
-    "pushRewards(bytes32,address,(address,uint256)[],bytes32,uint256,bytes)", output_type=bytes4
+    "pushRewards(bytes32,address,uint256[],bytes32,uint256,bytes)", output_type=bytes4
 )
 
 pushPull: public(immutable(address))

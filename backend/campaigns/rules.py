@@ -16,8 +16,8 @@ from backend.campaigns import schemas
 from backend.campaigns.models import Campaign
 from backend.products.validation import address, amount, invalid
 
-# ProductBank packs a budget into 254 bits; a larger cap could never be allocated.
-MAX_BUDGET = 2**254 - 1
+# ProductBank packs a budget into 253 bits; a larger cap could never be allocated.
+MAX_BUDGET = 2**253 - 1
 ORDER_TRIGGER_PREFIX = "purchase."
 
 

@@ -24,6 +24,8 @@ REVERTS: dict[str, str] = {
     "bank: budget exceeded": "budget_exceeded",
     "bank: budget too large": "budget_too_large",
     "bank: budget changed": "budget_changed",
+    "bank: too many tokens": "too_many_tokens",
+    "bank: epoch exhausted": "epoch_exhausted",
     "bank: insufficient balance": "insufficient_balance",
     "bank: not manager": "not_manager",
     "bank: unknown role": "unknown_role",

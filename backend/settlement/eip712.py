@@ -53,6 +53,11 @@ REWARD_TYPEHASH = keccak(text="Reward(address user,uint256 amount)")
 
 MAX_BATCH = 500  # ProductBank's DynArray bound
 UINT256_MAX = 2**256 - 1
+# A reward travels on-chain as one word, amount << 160 | user (ProductBank and
+# MultiTokenPushPull take DynArray[uint256]): an amount is below 2**96. A larger
+# amount is signed and sent as several rewards of the same user, which add up.
+AMOUNT_SHIFT = 160
+MAX_WORD_AMOUNT = 2**96 - 1
 
 
 SALT_BITS = 128  # a nonce is salt << 128 | sequence: the bank's nonce word is nonce >> 7
@@ -126,7 +131,11 @@ def push_rewards_typed_data(
     revoked): the bank only accepts signatures made for its current epoch. The
     message signs their hash chain; the list itself is under the key "rewards".
     """
-    pairs = [(_address(user, "reward user"), _amount(amount)) for user, amount in rewards]
+    pairs = [
+        (_address(user, "reward user"), part)
+        for user, amount in rewards
+        for part in _word_amounts(_amount(amount))
+    ]
     reward_list = [{"user": user, "amount": amount} for user, amount in pairs]
     if not reward_list:
         raise ValueError("a batch needs at least one reward")
@@ -170,14 +179,27 @@ def recover_push_signer(typed_data: dict[str, Any], signature: bytes) -> str:
     return str(Account.recover_message(signable(typed_data), signature=signature))
 
 
-def rewards_for_call(typed_data: dict[str, Any]) -> list[tuple[str, int]]:
-    """The rewards as ProductBank.pushRewards takes them: [(user, amount), ...]."""
-    return [(r["user"], r["amount"]) for r in typed_data["rewards"]]
+def reward_words(rewards: Iterable[tuple[str, int]]) -> list[int]:
+    """The rewards as ProductBank.pushRewards takes them: amount << 160 | user per reward.
+
+    Each amount must be below 2**96 (push_rewards_typed_data splits larger ones).
+    """
+    words = []
+    for user, amount in rewards:
+        if not 0 < amount <= MAX_WORD_AMOUNT:
+            raise ValueError(f"a reward word carries an amount in 1..2**96-1, got {amount!r}")
+        words.append(amount << AMOUNT_SHIFT | int(_address(user, "reward user"), 16))
+    return words
+
+
+def rewards_for_call(typed_data: dict[str, Any]) -> list[int]:
+    """The signed rewards as ProductBank.pushRewards takes them (reward_words)."""
+    return reward_words((r["user"], r["amount"]) for r in typed_data["rewards"])
 
 
 def push_call_args(
     typed_data: dict[str, Any], signature: bytes
-) -> tuple[bytes, str, list[tuple[str, int]], bytes, int, bytes]:
+) -> tuple[bytes, str, list[int], bytes, int, bytes]:
     """Arguments of ProductBank.pushRewards for a signed batch, in order.
 
     The epoch is not among them: the bank adds its current one to the digest.
@@ -209,6 +231,16 @@ def _amount(value: int) -> int:
     if _uint(value, "reward amount") == 0:
         raise ValueError("reward amount must be > 0")
     return value
+
+
+def _word_amounts(amount: int) -> list[int]:
+    """`amount` as parts below 2**96, the largest first: what one reward word can carry."""
+    if amount > MAX_WORD_AMOUNT * MAX_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_BATCH} rewards, and {amount} needs more")
+    parts = [MAX_WORD_AMOUNT] * (amount // MAX_WORD_AMOUNT)
+    if amount % MAX_WORD_AMOUNT:
+        parts.append(amount % MAX_WORD_AMOUNT)
+    return parts
 
 
 def _bytes32_hex(value: bytes | Sequence[int], what: str) -> str:

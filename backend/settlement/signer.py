@@ -84,7 +84,7 @@ def load_signer(settings: Settings) -> Signer:
 
 def push_calldata(bank_contract: Any, batch: Any) -> bytes:
     """ABI-encoded ProductBank.pushRewards for a stored batch (exact signed payload)."""
-    rewards = [(item["user"], int(item["amount"])) for item in batch.payload]
+    rewards = eip712.reward_words((item["user"], int(item["amount"])) for item in batch.payload)
     args = [
         bytes.fromhex(batch.chain_campaign_id[2:]),
         batch.token,

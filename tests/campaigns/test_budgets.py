@@ -16,6 +16,7 @@ from backend.core.locks import advisory_lock
 from backend.interactions.models import Interaction
 from backend.products.chain import signer_address, transact
 from backend.rewards.models import Reward
+from backend.settlement import eip712
 from backend.settlement.models import SettlementBatch
 from backend.settlement.signer import Signer
 from tests.factories import make_campaign, wallet
@@ -115,7 +116,7 @@ async def _batch_in_flight(
         bank_contract.functions.pushRewards(
             bytes.fromhex(campaign.chain_campaign_id[2:]),
             token,
-            [(user, amount)],
+            eip712.reward_words([(user, amount)]),
             bytes.fromhex(signed.nonce[2:]),
             signed.deadline,
             bytes.fromhex(signed.signature[2:]),

@@ -97,7 +97,7 @@ INVALID = [
     ({"budget_cap": "-1"}, "budget_cap"),
     ({"budget_cap": "1.5"}, "budget_cap"),
     ({"budget_cap": str(2**256)}, "budget_cap"),
-    ({"budget_cap": str(2**254)}, "budget_cap"),  # fits uint256 but not the bank's budget word
+    ({"budget_cap": str(2**253)}, "budget_cap"),  # fits uint256 but not the bank's budget word
     ({"budget_cap": 100}, "budget_cap"),  # a number, not a decimal string
     ({"budget_period": "hourly"}, "budget_period"),
     ({"budget_period": "daily"}, "period_cap"),  # a period needs its cap

@@ -60,6 +60,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def words(rewards: Sequence[tuple[Any, int]]) -> list[int]:
+    """(user, amount) pairs as pushRewards takes them: amount << 160 | user, unchecked."""
+    return [
+        amount << eip712.AMOUNT_SHIFT | int(str(getattr(user, "address", user)), 16)
+        for user, amount in rewards
+    ]
+
+
 def fund_book(push_pull: Any, pusher: Any, token: Any, amount: int) -> Any:
     """Mint `amount` to an EOA pusher and move it into its book (exact approval)."""
     token.mint(pusher, amount, sender=pusher)

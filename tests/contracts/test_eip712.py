@@ -131,7 +131,7 @@ def test_contract_digest_equals_eth_account_digest(funded_bank, token, campaign_
         bank_address=funded_bank.address,
         campaign_id=campaign_id,
         token=token.address,
-        rewards=[(users[0].address, 5), (users[1].address, 2**200), (users[0].address, 1)],
+        rewards=[(users[0].address, 5), (users[1].address, 2**96 - 1), (users[0].address, 1)],
         nonce=eip712.new_nonce(),
         deadline=chain.pending_timestamp + 3600,
     )

@@ -122,9 +122,7 @@ def test_push_many__malformed_parts_revert(factory, stranger, parts):
 
 
 def test_push_many__more_than_64_parts_revert(factory, stranger):
-    selector = keccak(
-        text="pushRewards(bytes32,address,(address,uint256)[],bytes32,uint256,bytes)"
-    )[:4]
+    selector = keccak(text="pushRewards(bytes32,address,uint256[],bytes32,uint256,bytes)")[:4]
     ghost = Part("0x" + random_bytes32().hex(), 30_000, selector)
     with ape.reverts("factory: too many parts"):
         factory.pushMany(encode_parts([ghost] * 65), sender=stranger)

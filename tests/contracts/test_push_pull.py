@@ -6,7 +6,7 @@ import ape
 import pytest
 from ape import project
 
-from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book
+from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book, words
 
 BOOK = 1_000
 
@@ -56,12 +56,12 @@ def test_revoke_pusher__owner_only_and_revoked_cannot_push(
     receipt = push_pull.revokePusher(pusher, sender=deployer)
     assert events(receipt) == [("PusherRevoked", {"pusher": pusher.address})]
     with ape.reverts("pushpull: not pusher"):
-        push_pull.pushRewards(token, [(users[0], 1)], sender=pusher)
+        push_pull.pushRewards(token, words([(users[0], 1)]), sender=pusher)
 
 
 def test_push__credits_users_out_of_the_pushers_book(push_pull, pusher, token, users):
     receipt = push_pull.pushRewards(
-        token, [(users[0], 5), (users[1], 7), (users[0], 3)], sender=pusher
+        token, words([(users[0], 5), (users[1], 7), (users[0], 3)]), sender=pusher
     )
     assert push_pull.getPendingAmount(token, users[0]) == 8  # duplicates add up
     assert push_pull.getPendingAmount(token, users[1]) == 7
@@ -78,12 +78,12 @@ def test_push__credits_users_out_of_the_pushers_book(push_pull, pusher, token, u
 
 def test_push__more_than_the_book_reverts(push_pull, pusher, token, users, deployer):
     with ape.reverts("pushpull: book too low"):
-        push_pull.pushRewards(token, [(users[0], BOOK), (users[1], 1)], sender=pusher)
+        push_pull.pushRewards(token, words([(users[0], BOOK), (users[1], 1)]), sender=pusher)
     # another pusher's book is not this one's
     push_pull.authorisePusher(deployer, sender=deployer)
     with ape.reverts("pushpull: book too low"):
-        push_pull.pushRewards(token, [(users[0], 1)], sender=deployer)
-    push_pull.pushRewards(token, [(users[0], BOOK)], sender=pusher)
+        push_pull.pushRewards(token, words([(users[0], 1)]), sender=deployer)
+    push_pull.pushRewards(token, words([(users[0], BOOK)]), sender=pusher)
     assert push_pull.bookOf(pusher, token) == 0
     assert push_pull.getTotalPending(token) == BOOK
 
@@ -105,7 +105,7 @@ def test_fund_book__pusher_only_exact_amount(push_pull, pusher, token, users):
 
 
 def test_withdraw_book__own_book_only_even_when_revoked(push_pull, pusher, deployer, token, users):
-    push_pull.pushRewards(token, [(users[0], 100)], sender=pusher)
+    push_pull.pushRewards(token, words([(users[0], 100)]), sender=pusher)
     with ape.reverts("pushpull: book too low"):
         push_pull.withdrawBook(token, 1, users[1], sender=users[1])  # holds no book
     with ape.reverts("pushpull: book too low"):
@@ -132,13 +132,13 @@ def test_withdraw_book__own_book_only_even_when_revoked(push_pull, pusher, deplo
 
 def test_push__rejects_bad_batches(push_pull, pusher, token, users, stranger):
     with ape.reverts("pushpull: empty batch"):
-        push_pull.pushRewards(token, [], sender=pusher)
+        push_pull.pushRewards(token, words([]), sender=pusher)
     with ape.reverts("pushpull: zero user"):
-        push_pull.pushRewards(token, [(ZERO_ADDRESS, 1)], sender=pusher)
+        push_pull.pushRewards(token, words([(ZERO_ADDRESS, 1)]), sender=pusher)
     with ape.reverts("pushpull: zero amount"):
-        push_pull.pushRewards(token, [(users[0], 1), (users[1], 0)], sender=pusher)
+        push_pull.pushRewards(token, words([(users[0], 1), (users[1], 0)]), sender=pusher)
     with ape.reverts("pushpull: not pusher"):
-        push_pull.pushRewards(token, [(users[0], 1)], sender=users[0])
+        push_pull.pushRewards(token, words([(users[0], 1)]), sender=users[0])
 
 
 def test_fund_book__fee_on_transfer_token_reverts(push_pull, pusher, fee_token):
@@ -149,14 +149,14 @@ def test_fund_book__fee_on_transfer_token_reverts(push_pull, pusher, fee_token):
 
 def test_push_and_pull__token_without_bool_return(push_pull, pusher, no_bool_token, users):
     fund_book(push_pull, pusher, no_bool_token, 100)
-    push_pull.pushRewards(no_bool_token, [(users[0], 40)], sender=pusher)
+    push_pull.pushRewards(no_bool_token, words([(users[0], 40)]), sender=pusher)
     push_pull.pullReward(no_bool_token, sender=users[0])
     assert no_bool_token.balanceOf(users[0]) == 40
     assert push_pull.getTotalPending(no_bool_token) == 0
 
 
 def test_pull_reward__pays_user_and_clears_pending(push_pull, pusher, token, users):
-    push_pull.pushRewards(token, [(users[0], 5), (users[1], 7)], sender=pusher)
+    push_pull.pushRewards(token, words([(users[0], 5), (users[1], 7)]), sender=pusher)
     receipt = push_pull.pullReward(token, sender=users[0])
     assert receipt.return_value == 5
     assert token.balanceOf(users[0]) == 5
@@ -180,8 +180,8 @@ def test_pull_reward__nothing_pending_is_a_no_op(push_pull, token, users):
 def test_pull_rewards__many_tokens_skip_zero_balances(
     push_pull, pusher, token, token_b, no_bool_token, users
 ):
-    push_pull.pushRewards(token, [(users[0], 5)], sender=pusher)
-    push_pull.pushRewards(token_b, [(users[0], 9)], sender=pusher)
+    push_pull.pushRewards(token, words([(users[0], 5)]), sender=pusher)
+    push_pull.pushRewards(token_b, words([(users[0], 9)]), sender=pusher)
     tokens = [token, no_bool_token, token_b]
     assert push_pull.getPendingAmounts(tokens, users[0]) == [5, 0, 9]
     receipt = push_pull.pullRewards(tokens, sender=users[0])
@@ -199,8 +199,8 @@ def test_pull_rewards__many_tokens_skip_zero_balances(
 def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
     push_pull, pusher, token, token_b, users, stranger
 ):
-    push_pull.pushRewards(token, [(users[0], 5)], sender=pusher)
-    push_pull.pushRewards(token_b, [(users[0], 9)], sender=pusher)
+    push_pull.pushRewards(token, words([(users[0], 5)]), sender=pusher)
+    push_pull.pushRewards(token_b, words([(users[0], 9)]), sender=pusher)
     stranger_before = token.balanceOf(stranger)
     receipt = push_pull.pullRewardsFor(users[0], [token, token_b], sender=users[1])
     assert (token.balanceOf(users[0]), token_b.balanceOf(users[0])) == (5, 9)
@@ -212,7 +212,7 @@ def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
 def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
     push_pull.authorisePusher(deployer, sender=deployer)
     fund_book(push_pull, deployer, reentrant_token, 100)
-    push_pull.pushRewards(reentrant_token, [(users[0], 60)], sender=deployer)
+    push_pull.pushRewards(reentrant_token, words([(users[0], 60)]), sender=deployer)
     # On transfer the token calls pullReward(token) again, as the receiving user would.
     reentrant_token.setHook(
         push_pull, push_pull.pullReward.as_transaction(reentrant_token).data, sender=deployer
@@ -228,7 +228,7 @@ def test_fund_book__reentrant_token_cannot_reenter(push_pull, deployer, reentran
     push_pull.authorisePusher(deployer, sender=deployer)
     fund_book(push_pull, deployer, reentrant_token, 10)
     # while its transferFrom runs, the token tries to push out of the book being funded
-    hook = push_pull.pushRewards.as_transaction(reentrant_token, [(users[1], 1)]).data
+    hook = push_pull.pushRewards.as_transaction(reentrant_token, words([(users[1], 1)])).data
     reentrant_token.setHook(push_pull, hook, sender=deployer)
     fund_book(push_pull, deployer, reentrant_token, 100)
     assert reentrant_token.reentryAttempts() >= 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book
+from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book, words
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def pusher(push_pull, deployer, stranger):
 
 def _push(push_pull, pusher, token, rewards):
     fund_book(push_pull, pusher, token, sum(amount for _, amount in rewards))
-    push_pull.pushRewards(token, rewards, sender=pusher)
+    push_pull.pushRewards(token, words(rewards), sender=pusher)
 
 
 def test_pull_for__token_returns_false__victim_keeps_pending(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import ape
 
-from tests.contracts.conftest import UNLIMITED, events, hexb, random_bytes32
+from tests.contracts.conftest import (
+    FUNDS,
+    UNLIMITED,
+    events,
+    hexb,
+    random_address,
+    random_bytes32,
+)
 
 
 def test_allocate__manager_sets_budget_and_activates(bank, token, signer, campaign_id):
@@ -90,11 +97,11 @@ def test_allocate__reverts(bank, token, stranger, signer, campaign_id):
     with ape.reverts("bank: not manager"):
         bank.allocateCampaignBudget(campaign_id, token, 0, 10, sender=stranger)
     with ape.reverts("bank: budget too large"):
-        bank.allocateCampaignBudget(campaign_id, token, 0, 2**254, sender=signer)
+        bank.allocateCampaignBudget(campaign_id, token, 0, 2**253, sender=signer)
     with ape.reverts("bank: budget too large"):
         bank.allocateCampaignBudget(campaign_id, token, 0, UNLIMITED - 1, sender=signer)
-    bank.allocateCampaignBudget(campaign_id, token, 0, 2**254 - 1, sender=signer)
-    assert bank.getCampaignBudget(campaign_id, token) == 2**254 - 1
+    bank.allocateCampaignBudget(campaign_id, token, 0, 2**253 - 1, sender=signer)
+    assert bank.getCampaignBudget(campaign_id, token) == 2**253 - 1
 
 
 def test_deactivate__stops_every_token_for_good(bank, token, token_b, signer, campaign_id):
@@ -109,6 +116,35 @@ def test_deactivate__stops_every_token_for_good(bank, token, token_b, signer, ca
         bank.allocateCampaignBudget(campaign_id, token, 0, 10, sender=signer)
     with ape.reverts("bank: campaign deactivated"):
         bank.deactivateCampaign(campaign_id, sender=signer)
+
+
+def test_deactivate__every_token_refuses_pushes_even_one_never_allocated(
+    deploy_bank, token, token_b, signer, campaign_id, sign_batch, users
+):
+    bank = deploy_bank()
+    token.mint(bank, FUNDS, sender=signer)
+    bank.allocateCampaignBudget(campaign_id, token, 0, 10, sender=signer)
+    bank.allocateCampaignBudget(campaign_id, token_b, 0, UNLIMITED, sender=signer)
+    other = random_bytes32()  # a second campaign, never allocated token_b
+    bank.allocateCampaignBudget(other, token, 0, UNLIMITED, sender=signer)
+    bank.deactivateCampaign(campaign_id, sender=signer)
+    bank.deactivateCampaign(other, sender=signer)
+    for campaign, paid_in in ((campaign_id, token), (campaign_id, token_b), (other, token_b)):
+        args = sign_batch(bank, campaign, paid_in, [(users[0], 1)])
+        with ape.reverts("bank: campaign deactivated"):
+            bank.pushRewards(*args, sender=users[0])
+
+
+def test_allocate__at_most_16_tokens_per_campaign(bank, signer, campaign_id):
+    tokens = [random_address() for _ in range(17)]
+    for each in tokens[:16]:
+        bank.allocateCampaignBudget(campaign_id, each, 0, 10, sender=signer)
+    with ape.reverts("bank: too many tokens"):
+        bank.allocateCampaignBudget(campaign_id, tokens[16], 0, 10, sender=signer)
+    bank.allocateCampaignBudget(campaign_id, tokens[0], 10, 20, sender=signer)  # a known one
+    assert bank.getCampaignBudget(campaign_id, tokens[0]) == 20
+    bank.deactivateCampaign(campaign_id, sender=signer)
+    assert not any(bank.isCampaignActive(campaign_id, each) for each in tokens)
 
 
 def test_deactivate__manager_or_owner_only(bank, stranger, product_owner):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ape
 from ape import chain
 
-from tests.contracts.conftest import FUNDS, UNLIMITED, events, hexb, random_bytes32
+from tests.contracts.conftest import FUNDS, UNLIMITED, events, hexb, random_bytes32, words
 
 
 def test_push__pays_batch_into_push_pull(
@@ -126,7 +126,7 @@ def test_push__empty_batch_and_zero_amount(funded_bank, token, campaign_id, sign
     campaign, token_address, _, nonce, deadline, signature = sign_batch(
         funded_bank, campaign_id, token, [(users[0], 5)]
     )
-    zero = [(users[0].address, 5), (users[1].address, 0)]
+    zero = words([(users[0].address, 5), (users[1].address, 0)])
     with ape.reverts("bank: zero amount"):
         funded_bank.pushRewards(
             campaign, token_address, zero, nonce, deadline, signature, sender=users[0]
@@ -172,23 +172,22 @@ def test_push__budget_decrements_and_exhausts(
     assert push_pull.getTotalPending(token) == 100
 
 
-def test_push__overflowing_batch_reverts_and_changes_nothing(
+def test_push__largest_words_add_up_without_wrapping(
     bank, signer, push_pull, token, sign_batch, users, stranger
 ):
-    # The amounts sum to 2**256 + 1: the bank's unchecked total wraps to 1,
-    # MultiTokenPushPull's checked sum reverts, and the whole push is undone.
+    # The bank and MultiTokenPushPull sum a batch unchecked: 500 amounts below 2**96
+    # cannot wrap. The largest amount a word carries, three times, adds up exactly.
     campaign = random_bytes32()
-    bank.allocateCampaignBudget(campaign, token, 0, 100, sender=signer)
-    token.mint(bank, 100, sender=stranger)
-    args = sign_batch(bank, campaign, token, [(users[0], 2**256 - 1), (users[1], 2)])
-    with ape.reverts():
-        bank.pushRewards(*args, sender=signer)
-    assert bank.isNonceUsed(args[3]) is False
-    assert bank.getCampaignBudget(campaign, token) == 100
-    assert token.balanceOf(bank) == 100
-    assert token.allowance(bank, push_pull) == 0
-    assert push_pull.getPendingAmount(token, users[0]) == 0
-    assert push_pull.getTotalPending(token) == 0
+    largest = 2**96 - 1
+    bank.allocateCampaignBudget(campaign, token, 0, 3 * largest, sender=signer)
+    token.mint(bank, 3 * largest, sender=stranger)
+    args = sign_batch(bank, campaign, token, [(users[0], largest), (users[1], 2 * largest)])
+    assert args[2] == words([(users[0], largest), (users[1], largest), (users[1], largest)])
+    bank.pushRewards(*args, sender=signer)
+    assert push_pull.getPendingAmount(token, users[0]) == largest
+    assert push_pull.getPendingAmount(token, users[1]) == 2 * largest
+    assert push_pull.getTotalPending(token) == 3 * largest
+    assert bank.getCampaignBudget(campaign, token) == 0
 
 
 def test_push__insufficient_balance(bank, signer, token, sign_batch, users, stranger):
@@ -277,8 +276,21 @@ def test_push__max_batch_of_500_fits_and_501_does_not(
     campaign, token_address, _, nonce, deadline, signature = sign_batch(
         funded_bank, campaign_id, token, [(users[0], 1)]
     )
-    too_many = [(users[0].address, 1)] * 501
+    too_many = words([(users[0].address, 1)] * 501)
     with ape.reverts():
         funded_bank.pushRewards(
             campaign, token_address, too_many, nonce, deadline, signature, sender=users[0]
         )
+
+
+def test_push__an_amount_above_one_word_pays_in_full_as_several_rewards(
+    funded_bank, push_pull, token, campaign_id, sign_batch, users
+):
+    amount = 2**96 + 5  # a word carries below 2**96: signed and sent as two rewards
+    args = sign_batch(funded_bank, campaign_id, token, [(users[2], amount), (users[3], 1)])
+    assert len(args[2]) == 3
+    receipt = funded_bank.pushRewards(*args, sender=users[0])
+    assert push_pull.getPendingAmount(token, users[2]) == amount
+    assert push_pull.getPendingAmount(token, users[3]) == 1
+    pushed = [event for name, event in events(receipt) if name == "RewardsPushed"]
+    assert (pushed[0]["total"], pushed[0]["count"]) == (amount + 1, 3)

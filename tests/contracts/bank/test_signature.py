@@ -6,7 +6,13 @@ import ape
 from ape import accounts, chain
 from eth_account import Account
 
-from tests.contracts.conftest import DISTRIBUTOR_ROLE, MANAGER_ROLE, UNLIMITED, random_bytes32
+from tests.contracts.conftest import (
+    DISTRIBUTOR_ROLE,
+    MANAGER_ROLE,
+    UNLIMITED,
+    random_bytes32,
+    words,
+)
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -50,7 +56,7 @@ def test_tampered_amount_or_token__rejected(
         funded_bank.pushRewards(
             campaign,
             token_address,
-            [(users[0].address, 6)],
+            words([(users[0].address, 6)]),
             nonce,
             deadline,
             signature,
@@ -165,3 +171,37 @@ def test_signed_for_another_epoch__rejected(funded_bank, token, campaign_id, sig
     ahead = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], epoch=1)
     with ape.reverts("bank: not distributor"):
         funded_bank.pushRewards(*ahead, sender=users[0])
+
+
+def test_revoked_word_distributor__signing_for_the_new_epoch_is_rejected(
+    funded_bank, product_owner, signer, token, campaign_id, sign_batch, users
+):
+    # the first distributor lives in the bank's status word; revoking it must clear the word
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)
+    args = sign_batch(funded_bank, campaign_id, token, [(users[0], 5)], epoch=1)
+    with ape.reverts("bank: not distributor"):
+        funded_bank.pushRewards(*args, sender=users[0])
+
+
+def test_distributors__the_word_holder_skips_the_role_read_and_the_next_grant_takes_the_word(
+    funded_bank, push_pull, product_owner, signer, token, campaign_id, sign_batch, users
+):
+    second, third = accounts.test_accounts[8], accounts.test_accounts[9]
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, second, sender=product_owner)
+    warm = sign_batch(funded_bank, campaign_id, token, [(users[0], 1)], nonce=bytes(32))
+    funded_bank.pushRewards(*warm, sender=users[0])  # funds the book, writes nonce word 0
+
+    def gas(key):
+        nonce = (1 + gas.calls).to_bytes(32, "big")  # nonce word 0, already written
+        gas.calls += 1
+        args = sign_batch(funded_bank, campaign_id, token, [(users[0], 1)], key=key, nonce=nonce)
+        return funded_bank.pushRewards(*args, sender=users[0]).gas_used
+
+    gas.calls = 0
+    holder, other = gas(signer.private_key), gas(second.private_key)
+    assert other - holder >= 2_000  # the other distributor's cold hasRole read (2,100)
+
+    funded_bank.revokeRole(DISTRIBUTOR_ROLE, signer, sender=product_owner)  # empties the word
+    funded_bank.grantRole(DISTRIBUTOR_ROLE, third, sender=product_owner)  # takes it
+    assert gas(second.private_key) - gas(third.private_key) >= 2_000
+    assert push_pull.getPendingAmount(token, users[0]) == 5
