@@ -135,12 +135,19 @@ async def make_sender(
 
 
 async def recover(
-    ctx: AppContext, sender: Sender, outcome: Outcome, halted: set[str] | None = None
+    ctx: AppContext,
+    sender: Sender,
+    outcome: Outcome,
+    halted: set[str] | None = None,
+    blocks: dict[int, str] | None = None,
 ) -> None:
-    """Bring every unsettled batch and open transaction in line with the chain."""
+    """Bring every unsettled batch and open transaction in line with the chain.
+
+    `blocks` carries the block hashes heal_reorgs read, from one pass of a cycle to the next.
+    """
     if halted is None:
         halted = await check_distributors(ctx, sender)
-    await heal_reorgs(ctx.sessions, sender, outcome)
+    await heal_reorgs(ctx.sessions, sender, outcome, blocks)
     tracked = await track(ctx.sessions, sender)
     outcome.rebroadcast += tracked.rebroadcast
     outcome.replaced += tracked.replaced
@@ -167,7 +174,8 @@ async def push_once(
     outcome = Outcome()
     report = PushReport()
     halted = await check_distributors(ctx, sender)
-    await recover(ctx, sender, outcome, halted)
+    blocks: dict[int, str] = {}
+    await recover(ctx, sender, outcome, halted, blocks)
 
     head = await sender.reader.block("latest")
     built = await build_batches(
@@ -204,7 +212,7 @@ async def push_once(
             break
         waited.update(in_flight)
         await _wait_for_receipts(sender.reader, in_flight, wait)
-        await recover(ctx, sender, outcome, halted)
+        await recover(ctx, sender, outcome, halted, blocks)
     await _fill_report(ctx, outcome, report, halted)
     return report
 

@@ -116,9 +116,19 @@ async def make_bundler(sender: Sender, factory: str | None) -> Bundler | None:
 
 
 async def heal_reorgs(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, outcome: Outcome
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    outcome: Outcome,
+    canonical: dict[int, str] | None = None,
 ) -> None:
-    """Undo what a reorg took away: our mined transactions and recently pushed batches."""
+    """Undo what a reorg took away: our mined transactions and recently pushed batches.
+
+    `canonical` (block number -> hash) is what this push cycle already read: a cycle heals
+    before it sends and again after each wait for receipts, seconds apart, and asks for
+    each block once (a reorg in between is seen by the next cycle's first pass, or here
+    as a batch whose hash differs from the one read earlier: both send it back to
+    submitted, to be resolved from the chain again).
+    """
     chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
     head = await sender.reader.head()
     async with sessions() as session:
@@ -142,7 +152,8 @@ async def heal_reorgs(
                 )
             )
         ).all()
-        canonical: dict[int, str] = {}  # one request per block, however many batches it paid
+        if canonical is None:
+            canonical = {}  # one request per block, however many batches it paid
         for batch in recent:
             assert batch.block_number is not None
             if batch.block_number <= head:

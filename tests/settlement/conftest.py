@@ -25,6 +25,7 @@ from backend.settlement.models import SenderNonce, SettlementBatch
 from backend.settlement.options import load_options
 from backend.settlement.reconcile import reconcile
 from tests.factories import make_campaign, make_product
+from tests.settlement.helpers import Calls
 
 KEY = ANVIL_DEV_KEYS[0]
 SIGNER = Web3().eth.account.from_key(KEY).address
@@ -215,3 +216,21 @@ async def another_bank(env: Env, *, funded: bool = True) -> Env:
 def automine(rpc_url: str) -> Iterator[None]:
     yield
     rpc_call(rpc_url, "evm_setAutomine", [True])
+
+
+@pytest.fixture
+def calls(env: Env) -> Iterator[Calls]:
+    """Records every JSON-RPC request the app's provider sends while the test runs."""
+    recorder = Calls()
+    provider = env.ctx.w3.provider
+
+    async def counted(method: Any, params: Any) -> Any:
+        recorder.seen.append((str(method), params))
+        return await type(provider).make_request(provider, method, params)
+
+    # web3 keeps the middleware chain it built around make_request: rebuild it both ways
+    provider.make_request = counted
+    provider._request_func_cache = (None, None)
+    yield recorder
+    del provider.make_request
+    provider._request_func_cache = (None, None)

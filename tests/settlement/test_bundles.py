@@ -6,13 +6,16 @@ invariants (chain credit == pushed rows, nothing stuck, no nonce gap, reconcile 
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
 from backend.campaigns import refunds
 from backend.campaigns.models import Campaign
 from backend.rewards.models import Reward
-from backend.settlement.chain import NONCE_CANCELLED
+from backend.settlement.chain import NONCE_CANCELLED, ChainReader
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.models import SettlementTransactionBatch as TxBatch
@@ -207,3 +210,30 @@ async def test_push__void_bundle_lost_again__slot_filled_by_a_cancel_that_lists_
     assert slot == ["replaced", "mined"]
     assert await _statuses(env) == {"pushed": 2}
     await assert_consistent(env, [])
+
+
+async def test_push__a_cycle_reads_each_recent_block_once_across_its_heal_passes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+):
+    second = await another_bank(env)
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(wallet(), TOKENS)])
+    await push_once(env.ctx, options=FAST)  # pushed: its block is in the reorg window now
+    env.rpc("evm_mine")  # so that block is not the head the new batch is checked at
+    async with env.ctx.sessions() as session:
+        await second.add_rewards(session, second.campaigns[0], [(wallet(), 2 * TOKENS)])
+    reads: Counter[int | str] = Counter()
+    original = ChainReader.block
+
+    async def block(self: ChainReader, number: int | str) -> Any:
+        reads[number] += 1
+        return await original(self, number)
+
+    monkeypatch.setattr(ChainReader, "block", block)
+
+    report = await push_once(env.ctx, options=FAST)  # heals, sends, waits, heals again
+
+    assert report.batches_pushed == 1
+    (first,) = [b for b in await _batches(env) if b.bank_address == env.bank]
+    assert first.block_number is not None and first.status == "pushed"
+    assert reads[first.block_number] == 1

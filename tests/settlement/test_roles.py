@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 from sqlalchemy import select, update
 
 from backend.chain import send
 from backend.core.models import Alert
 from backend.rewards.models import Reward
 from backend.settlement import roles
-from backend.settlement.chain import DISTRIBUTOR_ROLE, ROLE_GRANTED, ChainReader
+from backend.settlement.chain import DISTRIBUTOR_ROLE, ChainReader
 from backend.settlement.job import check_distributors, make_sender, push_once
 from backend.settlement.models import SettlementBankRole, SettlementBatch, SettlementRoleCursor
 from tests.factories import wallet
@@ -27,53 +25,7 @@ from tests.settlement.conftest import (
     another_bank,
     assert_consistent,
 )
-from tests.settlement.helpers import SimulatedCrash
-
-HAS_ROLE = "0x" + keccak(text="hasRole(bytes32,address)")[:4].hex()
-EPOCH = "0x" + keccak(text="distributorEpoch()")[:4].hex()
-
-
-class Calls:
-    """Every JSON-RPC request the app's provider sends, by kind."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, Any]] = []
-
-    def clear(self) -> None:
-        self.seen.clear()
-
-    def count(self) -> Counter[str]:
-        kinds: Counter[str] = Counter()
-        for method, params in self.seen:
-            if method == "eth_call":
-                data = str(params[0].get("data") or params[0].get("input") or "")[:10]
-                kinds[{HAS_ROLE: "hasRole", EPOCH: "distributorEpoch"}.get(data, "eth_call")] += 1
-            elif method == "eth_getLogs" and ROLE_GRANTED in str(params[0].get("topics")):
-                kinds["roleLogs"] += 1
-            else:
-                kinds[method] += 1
-        return kinds
-
-    def role_calls(self) -> int:
-        counts = self.count()
-        return counts["hasRole"] + counts["distributorEpoch"] + counts["roleLogs"]
-
-
-@pytest.fixture
-def calls(env: Env) -> Iterator[Calls]:
-    recorder = Calls()
-    provider = env.ctx.w3.provider
-
-    async def counted(method: Any, params: Any) -> Any:
-        recorder.seen.append((str(method), params))
-        return await type(provider).make_request(provider, method, params)
-
-    # web3 keeps the middleware chain it built around make_request: rebuild it both ways
-    provider.make_request = counted
-    provider._request_func_cache = (None, None)
-    yield recorder
-    del provider.make_request
-    provider._request_func_cache = (None, None)
+from tests.settlement.helpers import Calls, SimulatedCrash
 
 
 async def _alerts(env: Env) -> list[str]:
