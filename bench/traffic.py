@@ -18,7 +18,8 @@ import argparse
 import random
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -55,6 +56,7 @@ class Cadence:
     transactions: int = 0
     gas: int = 0
     rpc_calls: int = 0
+    rpc_by_method: dict[str, int] = field(default_factory=dict)
     sql_statements: int = 0
     cycle_seconds_total: float = 0.0
     cycle_seconds_max: float = 0.0
@@ -89,15 +91,19 @@ class Counters:
 
     def __init__(self, ctx: AppContext):
         self.rpc = 0
+        self.methods: Counter[str] = Counter()
         self.sql = 0
         provider = ctx.w3.provider
-        original = provider.make_request
+        # web3's AsyncHTTPProvider answers cached requests (eth_chainId, see AppContext.w3)
+        # inside make_request; _make_request is the HTTP round trip, so count there
+        original = provider._make_request
 
-        async def counted(method: Any, params: Any) -> Any:
+        async def counted(method: Any, request_data: Any) -> Any:
             self.rpc += 1
-            return await original(method, params)
+            self.methods[str(method)] += 1
+            return await original(method, request_data)
 
-        provider.make_request = counted
+        provider._make_request = counted
         event.listen(ctx.engine.sync_engine, "before_cursor_execute", self._statement)
 
     def _statement(self, *_: Any) -> None:
@@ -231,7 +237,7 @@ async def run_cadence(
         if max_wait_s:
             await _age_pending(ctx, interval_s)
         await arrive(ctx, campaigns, count, pool, rng)
-        rpc, sql = counters.rpc, counters.sql
+        rpc, sql, methods = counters.rpc, counters.sql, Counter(counters.methods)
         started = time.perf_counter()
         report = await push_once(ctx, options=options)
         took = time.perf_counter() - started
@@ -242,6 +248,8 @@ async def run_cadence(
         result.transactions += len(report.tx_hashes)
         result.gas += report.gas_used
         result.rpc_calls += counters.rpc - rpc
+        for method, calls in (counters.methods - methods).items():
+            result.rpc_by_method[method] = result.rpc_by_method.get(method, 0) + calls
         result.sql_statements += counters.sql - sql
         result.cycle_seconds_total += took
         result.cycle_seconds_max = max(result.cycle_seconds_max, took)
