@@ -41,7 +41,7 @@ from backend.rewards import service as rewards
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement import alerts, bundles, faults
 from backend.settlement.alerts import BATCHES, REWARDS_PUSHED, log
-from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
+from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED, ChainReader
 from backend.settlement.models import BatchStatus, SettlementBatch
 from backend.settlement.models import SettlementTransaction as Tx
 from backend.settlement.signer import push_calldata
@@ -88,6 +88,24 @@ class Outcome:
     replaced: list[str] = field(default_factory=list)
     halted_banks: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PassView:
+    """What one resolution pass reads of the chain once for all its batches.
+
+    The head is read at the start of the pass: a batch resolved later in the pass sees
+    fewer confirmations than it may have, which only ever makes it wait (a paid nonce not
+    yet confirmed is still read as mined at `latest`; a deadline passes a little later).
+    """
+
+    head: int
+    timestamps: dict[int, int] = field(default_factory=dict)  # block number -> timestamp
+
+    async def timestamp(self, reader: ChainReader, number: int) -> int:
+        if number not in self.timestamps:
+            self.timestamps[number] = int((await reader.block(number))["timestamp"])
+        return self.timestamps[number]
 
 
 @dataclass(frozen=True)
@@ -203,6 +221,7 @@ async def resolve_all(
             )
         ).all()
     bundler = await make_bundler(sender, factory) if ids else None
+    view = PassView(await sender.reader.head()) if ids else None
     ready: list[bundles.Part] = []
     for batch_id in ids:
         async with sessions() as session:
@@ -215,6 +234,7 @@ async def resolve_all(
                     confirmations=confirmations,
                     halted_banks=halted_banks,
                     bundler=bundler,
+                    view=view,
                 )
             except Exception as exc:  # an RPC hiccup: this batch waits for the next run
                 await session.rollback()
@@ -236,11 +256,13 @@ async def resolve_batch(
     confirmations: int,
     halted_banks: Collection[str],
     bundler: Bundler | None = None,
+    view: PassView | None = None,
 ) -> bundles.Part | None:
     """Settle one batch from the chain, or send it.
 
     Returns the batch as a bundle part, unsent, when `bundler` takes it (the caller
-    sends it with the others); otherwise None.
+    sends it with the others); otherwise None. `view` is the pass's head and blocks
+    (resolve_all); without one the batch reads its own.
     """
     batch = await session.scalar(
         select(SettlementBatch)
@@ -250,8 +272,9 @@ async def resolve_batch(
     if batch is None:
         return None  # settled meanwhile, or another pusher is on it
     reader = sender.reader
-    head = await reader.head()
-    confirmed = max(head - confirmations, 0)
+    if view is None:
+        view = PassView(await reader.head())
+    confirmed = max(view.head - confirmations, 0)
     state = await reader.nonce_state(batch.bank_address, batch.nonce, confirmed)
     if state == NONCE_PAID:
         await _confirm(session, sender, batch, confirmed, outcome)
@@ -261,8 +284,7 @@ async def resolve_batch(
         return None
     if await reader.nonce_state(batch.bank_address, batch.nonce, "latest") != NONCE_UNUSED:
         return None  # mined, waiting for confirmations
-    confirmed_block = await reader.block(confirmed)
-    if int(confirmed_block["timestamp"]) > batch.deadline:
+    if await view.timestamp(reader, confirmed) > batch.deadline:
         await retire(session, batch, BatchStatus.VOID, "deadline_passed", outcome)
         return None
     epoch = await reader.distributor_epoch(batch.bank_address, confirmed)

@@ -237,3 +237,33 @@ async def test_push__a_cycle_reads_each_recent_block_once_across_its_heal_passes
     (first,) = [b for b in await _batches(env) if b.bank_address == env.bank]
     assert first.block_number is not None and first.status == "pushed"
     assert reads[first.block_number] == 1
+
+
+async def test_push__head_and_deadline_blocks_read_once_per_pass_whatever_the_batches(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+):
+    banks = [env, await another_bank(env), await another_bank(env)]
+    heads: list[int] = []
+    original = ChainReader.head
+
+    async def head(self: ChainReader) -> int:
+        value = await original(self)
+        heads.append(value)
+        return value
+
+    monkeypatch.setattr(ChainReader, "head", head)
+
+    async def cycle(rewards: int) -> tuple[int, int]:
+        async with env.ctx.sessions() as session:
+            for index in range(rewards):
+                each = banks[index % 3]
+                campaign = each.campaigns[index // 3 % len(each.campaigns)]
+                await each.add_rewards(session, campaign, [(wallet(), TOKENS)])
+        heads.clear()
+        report = await push_once(env.ctx, options=FAST)
+        assert report.rewards_pushed == rewards
+        return report.batches_pushed, len(heads)
+
+    (one_batch, heads_for_one), (batches, heads_for_many) = await cycle(1), await cycle(6)
+    assert (one_batch, batches >= 4) == (1, True)
+    assert heads_for_many == heads_for_one  # one per resolution pass and heal, not per batch
