@@ -54,15 +54,17 @@ async def test_sigkill_mid_run_then_restart__resumes_without_gaps_or_duplicates(
     chain.push_many([[(wallets[i % 8], i + 1), (wallets[(i + 3) % 8], 2)] for i in range(80)])
     head = chain.head()
     env = _env(chain, database_url, INDEXER_BLOCK_RANGE="1", INDEXER_MAX_BLOCK_RANGE="1")
+    log = tmp_path / "index.stderr"
 
-    process = await asyncio.create_subprocess_exec(
-        CASCADE,
-        "index",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    with log.open("wb") as stderr:  # kept for the failure message below
+        process = await asyncio.create_subprocess_exec(
+            CASCADE,
+            "index",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         started: int | None = None
         async with asyncio.timeout(60):
@@ -71,7 +73,9 @@ async def test_sigkill_mid_run_then_restart__resumes_without_gaps_or_duplicates(
                 started = cursor if started is None else started
                 if started is not None and cursor is not None and cursor >= started + 20:
                     break
-                assert process.returncode is None, "cascade index exited early"
+                assert process.returncode is None, (
+                    "cascade index exited early: " + log.read_text(errors="replace")[-2000:]
+                )
                 await asyncio.sleep(0.01)
         process.kill()  # SIGKILL: no cleanup, no chance to finish the range
         await process.wait()
