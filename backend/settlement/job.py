@@ -138,15 +138,13 @@ async def recover(
     ctx: AppContext,
     sender: Sender,
     outcome: Outcome,
-    halted: set[str] | None = None,
-    blocks: dict[int, str] | None = None,
+    halted: set[str],
+    blocks: dict[int, str],
 ) -> None:
     """Bring every unsettled batch and open transaction in line with the chain.
 
     `blocks` carries the block hashes heal_reorgs read, from one pass of a cycle to the next.
     """
-    if halted is None:
-        halted = await check_distributors(ctx, sender)
     await heal_reorgs(ctx.sessions, sender, outcome, blocks)
     tracked = await track(ctx.sessions, sender)
     outcome.rebroadcast += tracked.rebroadcast

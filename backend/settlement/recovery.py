@@ -137,7 +137,7 @@ async def heal_reorgs(
     sessions: async_sessionmaker[AsyncSession],
     sender: Sender,
     outcome: Outcome,
-    canonical: dict[int, str] | None = None,
+    canonical: dict[int, str],
 ) -> None:
     """Undo what a reorg took away: our mined transactions and recently pushed batches.
 
@@ -170,9 +170,7 @@ async def heal_reorgs(
                 )
             )
         ).all()
-        if canonical is None:
-            canonical = {}  # one request per block, however many batches it paid
-        for batch in recent:
+        for batch in recent:  # one request per block, however many batches it paid
             assert batch.block_number is not None
             if batch.block_number <= head:
                 if batch.block_number not in canonical:
@@ -220,8 +218,10 @@ async def resolve_all(
                 .order_by(SettlementBatch.created_at)
             )
         ).all()
-    bundler = await make_bundler(sender, factory) if ids else None
-    view = PassView(await sender.reader.head()) if ids else None
+    if not ids:
+        return
+    bundler = await make_bundler(sender, factory)
+    view = PassView(await sender.reader.head())
     ready: list[bundles.Part] = []
     for batch_id in ids:
         async with sessions() as session:
@@ -255,14 +255,13 @@ async def resolve_batch(
     *,
     confirmations: int,
     halted_banks: Collection[str],
+    view: PassView,
     bundler: Bundler | None = None,
-    view: PassView | None = None,
 ) -> bundles.Part | None:
     """Settle one batch from the chain, or send it.
 
     Returns the batch as a bundle part, unsent, when `bundler` takes it (the caller
-    sends it with the others); otherwise None. `view` is the pass's head and blocks
-    (resolve_all); without one the batch reads its own.
+    sends it with the others); otherwise None. `view` is what the pass read of the chain.
     """
     batch = await session.scalar(
         select(SettlementBatch)
@@ -272,8 +271,6 @@ async def resolve_batch(
     if batch is None:
         return None  # settled meanwhile, or another pusher is on it
     reader = sender.reader
-    if view is None:
-        view = PassView(await reader.head())
     confirmed = max(view.head - confirmations, 0)
     state = await reader.nonce_state(batch.bank_address, batch.nonce, confirmed)
     if state == NONCE_PAID:

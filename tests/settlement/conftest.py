@@ -21,16 +21,20 @@ from backend.products.models import Product, ProductBank
 from backend.rewards.models import Reward
 from backend.runtime.anvil import rpc_call
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
+from backend.settlement.job import push_once
 from backend.settlement.models import SenderNonce, SettlementBatch
 from backend.settlement.options import load_options
 from backend.settlement.reconcile import reconcile
 from tests.factories import make_campaign, make_product
+from tests.factories import wallet as new_wallet
 from tests.settlement.helpers import Calls
 
 KEY = ANVIL_DEV_KEYS[0]
 SIGNER = Web3().eth.account.from_key(KEY).address
 TOKENS = 10**18
 FAST = load_options(receipt_wait_s=10, replace_after_s=3600, retry_base_s=0)
+# never replaces a transaction within a test: what is lost stays lost until the test says
+PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
 
 
 @pytest.fixture(scope="session")
@@ -210,6 +214,19 @@ async def another_bank(env: Env, *, funded: bool = True) -> Env:
         other.fund(1_000_000 * TOKENS)
         other.allocate(campaign, 0)  # unlimited
     return other
+
+
+async def push_and_lose(env: Env) -> str:
+    """A reward of 2 tokens pushed with automine off, its transaction dropped: the hash.
+
+    The batch stays submitted with nothing in the node's pool (use with `automine`).
+    """
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, env.campaigns[0], [(new_wallet(), 2 * TOKENS)])
+    env.rpc("evm_setAutomine", [False])
+    (lost,) = (await push_once(env.ctx, options=PATIENT, wait_s=0)).tx_hashes
+    env.rpc("anvil_dropTransaction", [lost])
+    return lost
 
 
 @pytest.fixture

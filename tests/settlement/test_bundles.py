@@ -19,12 +19,9 @@ from backend.settlement.chain import NONCE_CANCELLED, ChainReader
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.models import SettlementTransactionBatch as TxBatch
-from backend.settlement.options import load_options
 from tests.factories import wallet
-from tests.settlement.conftest import FAST, TOKENS, Env, another_bank, assert_consistent
+from tests.settlement.conftest import FAST, PATIENT, TOKENS, Env, another_bank, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
-
-PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
 
 
 async def _txs(env: Env) -> list[SettlementTransaction]:

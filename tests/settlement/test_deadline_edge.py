@@ -8,11 +8,7 @@ from sqlalchemy import select
 
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch
-from backend.settlement.options import load_options
-from tests.factories import wallet
-from tests.settlement.conftest import TOKENS, Env
-
-PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
+from tests.settlement.conftest import PATIENT, Env, push_and_lose
 
 
 async def _statuses(env: Env) -> list[str]:
@@ -23,12 +19,7 @@ async def _statuses(env: Env) -> list[str]:
 async def test_push__block_time_equal_to_the_deadline__batch_live_until_a_later_block(
     env: Env, automine: None
 ):
-    async with env.ctx.sessions() as session:
-        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
-    env.rpc("evm_setAutomine", [False])
-    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
-    (lost,) = first.tx_hashes
-    env.rpc("anvil_dropTransaction", [lost])
+    lost = await push_and_lose(env)
     async with env.ctx.sessions() as session:
         deadline = (await session.scalars(select(SettlementBatch.deadline))).one()
     env.rpc("evm_mine", [deadline])  # an empty block at exactly the deadline

@@ -22,13 +22,11 @@ from backend.rewards.models import Reward
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
-from backend.settlement.options import load_options
 from backend.settlement.signer import push_calldata
 from tests.factories import make_campaign, wallet
-from tests.settlement.conftest import FAST, KEY, SIGNER, TOKENS, Env, assert_consistent
+from tests.settlement.conftest import FAST, KEY, PATIENT, SIGNER, TOKENS, Env, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
 
-PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
 DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
 
 

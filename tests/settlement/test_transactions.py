@@ -11,10 +11,9 @@ from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.options import load_options
 from backend.settlement.transactions import _bump
 from tests.factories import wallet
-from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
+from tests.settlement.conftest import FAST, PATIENT, TOKENS, Env, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
 
-PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
 EAGER = load_options(replace_after_s=0, retry_base_s=0)
 
 

@@ -6,23 +6,20 @@ from sqlalchemy import select
 
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch, SettlementTransaction
-from backend.settlement.options import load_options
 from backend.settlement.signer import push_calldata
-from tests.factories import wallet
-from tests.settlement.conftest import TOKENS, Env
+from tests.settlement.conftest import PATIENT, Env, push_and_lose
 
-PATIENT = load_options(replace_after_s=3600, retry_base_s=0)
+
+async def _transactions(env: Env) -> list[SettlementTransaction]:
+    async with env.ctx.sessions() as session:
+        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
+        return list((await session.scalars(query)).all())
 
 
 async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_resent(
     env: Env, automine: None
 ):
-    async with env.ctx.sessions() as session:
-        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
-    env.rpc("evm_setAutomine", [False])
-    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
-    (lost,) = first.tx_hashes
-    env.rpc("anvil_dropTransaction", [lost])
+    lost = await push_and_lose(env)
     env.rpc("evm_increaseTime", [PATIENT.deadline_s + 60])
     env.rpc("evm_mine")  # an empty block past the deadline
     second = await push_once(env.ctx, options=PATIENT, wait_s=0)
@@ -32,10 +29,7 @@ async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_re
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert lost not in third.rebroadcast
-    async with env.ctx.sessions() as session:
-        txs = (
-            await session.scalars(select(SettlementTransaction).order_by(SettlementTransaction.id))
-        ).all()
+    txs = await _transactions(env)
     nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == lost)
     slot = [tx for tx in txs if tx.account_nonce == nonce]
     assert [tx.kind for tx in slot] == ["push", "cancel"]
@@ -45,12 +39,7 @@ async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_re
 async def test_push__batch_paid_by_someone_elses_transaction__own_lost_push_not_resent(
     env: Env, automine: None
 ):
-    async with env.ctx.sessions() as session:
-        await env.add_rewards(session, env.campaigns[0], [(wallet(), 2 * TOKENS)])
-    env.rpc("evm_setAutomine", [False])
-    first = await push_once(env.ctx, options=PATIENT, wait_s=0)
-    (ours,) = first.tx_hashes
-    env.rpc("anvil_dropTransaction", [ours])
+    ours = await push_and_lose(env)
     async with env.ctx.sessions() as session:
         batch = (await session.scalars(select(SettlementBatch))).one()
     # the signed payload is public: another account sends it first
@@ -65,9 +54,6 @@ async def test_push__batch_paid_by_someone_elses_transaction__own_lost_push_not_
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert ours not in third.rebroadcast  # the batch is paid: its bytes would only revert
-    async with env.ctx.sessions() as session:
-        txs = (
-            await session.scalars(select(SettlementTransaction).order_by(SettlementTransaction.id))
-        ).all()
+    txs = await _transactions(env)
     assert [tx.kind for tx in txs] == ["push", "cancel"]
     assert txs[1].tx_hash in third.replaced
