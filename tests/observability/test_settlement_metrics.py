@@ -7,6 +7,8 @@ cascade_gas_spent_total (wei, gas used x effective gas price of the receipt).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from sqlalchemy import select
 
@@ -15,7 +17,7 @@ from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch
 from backend.settlement.options import load_options
 from tests.factories import wallet
-from tests.observability.samples import Samples, delta, rendered
+from tests.observability.samples import Samples, delta, rendered, value
 from tests.settlement.conftest import (  # noqa: F401
     FAST,
     KEY,
@@ -62,8 +64,12 @@ async def test_push__batch_rewards_transaction_and_gas_counted(env: Env):  # noq
     receipt = env.w3.eth.get_transaction_receipt(tx_hash)
     paid = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert paid > 0
-    # a Prometheus counter is a float: a large running total keeps ~15 significant digits
-    assert delta(before, after, "cascade_gas_spent_total") == pytest.approx(paid, rel=1e-12)
+    # a Prometheus counter is a float: the difference of two running totals is exact to
+    # the totals' own resolution (one ulp each), however small the step is beside them
+    total = value(after, "cascade_gas_spent_total")
+    assert delta(before, after, "cascade_gas_spent_total") == pytest.approx(
+        paid, abs=2 * math.ulp(total)
+    )
 
 
 async def test_push__campaign_deactivated_onchain__failed_counted(env: Env):  # noqa: F811
