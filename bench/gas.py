@@ -150,7 +150,9 @@ class Bench:
             deadline=int(time.time()) + 3600,
         )
         signature = eip712.sign_push(self.key, typed)
-        call = self.bank.functions.pushRewards(*eip712.push_call_args(typed, signature))
+        # the function the push job calls: pushFewRewards up to 64 rewards
+        push = self.bank.functions[eip712.push_function(len(rewards))]
+        call = push(*eip712.push_call_args(typed, signature))
         return int(self._send(call)["gasUsed"]), rewards
 
     def claim(self, user_key: str, tokens: list[str]) -> int:

@@ -53,6 +53,9 @@ MAX_BATCH: constant(uint256) = 500
 # reward travels as several words of the same user, whose amounts add up.
 USER_MASK: constant(uint256) = (1 << 160) - 1
 AMOUNT_SHIFT: constant(uint256) = 160
+# pushFewRewards' bound: a batch of a few rewards (the common push at real traffic)
+# pays for 2 KB of memory instead of 16 KB (~1,900 gas less).
+MAX_FEW: constant(uint256) = 64
 # Largest token list for the multi-token views and pulls.
 MAX_TOKENS: constant(uint256) = 64
 
@@ -213,6 +216,7 @@ def pushRewards(token: address, rewards: DynArray[uint256, MAX_BATCH]):
     assert self.isPusher[msg.sender], "pushpull: not pusher"
     total: uint256 = 0
     for word: uint256 in rewards:
+        # inline in both push functions: an internal call per reward costs ~66 gas more
         user: address = convert(word & USER_MASK, address)
         amount: uint256 = word >> AMOUNT_SHIFT
         assert user != empty(address), "pushpull: zero user"
@@ -221,11 +225,30 @@ def pushRewards(token: address, rewards: DynArray[uint256, MAX_BATCH]):
         # A batch cannot overflow the sum: 500 amounts below 2**96 add up to less than 2**105.
         total = unsafe_add(total, amount)
         log RewardAdded(token=token, user=user, emitter=msg.sender, amount=amount)
-    assert total != 0, "pushpull: empty batch"
-    book: uint256 = self._books[msg.sender][token]
-    assert book >= total, "pushpull: book too low"
-    self._books[msg.sender][token] = unsafe_sub(book, total)
-    self.totalPending[token] += total
+    self._debit_book(token, total)
+
+
+@external
+@nonreentrant
+def pushFewRewards(token: address, rewards: DynArray[uint256, MAX_FEW]):
+    """
+    @notice pushRewards for a batch of at most 64 rewards, with less memory to pay for.
+    @param token The ERC-20 the rewards are paid in.
+    @param rewards One word per reward, amount << 160 | user, as for pushRewards.
+    """
+    assert self.isPusher[msg.sender], "pushpull: not pusher"
+    total: uint256 = 0
+    for word: uint256 in rewards:
+        # inline in both push functions: an internal call per reward costs ~66 gas more
+        user: address = convert(word & USER_MASK, address)
+        amount: uint256 = word >> AMOUNT_SHIFT
+        assert user != empty(address), "pushpull: zero user"
+        assert amount != 0, "pushpull: zero amount"
+        self.pending[token][user] += amount
+        # A batch cannot overflow the sum: 500 amounts below 2**96 add up to less than 2**105.
+        total = unsafe_add(total, amount)
+        log RewardAdded(token=token, user=user, emitter=msg.sender, amount=amount)
+    self._debit_book(token, total)
 
 
 @external
@@ -338,6 +361,16 @@ def _pull_many(tokens: DynArray[address, MAX_TOKENS], user: address, to: address
     for token: address in tokens:
         paid.append(self._pull(token, user, to))
     return paid
+
+
+@internal
+def _debit_book(token: address, total: uint256):
+    # A pushed batch's total leaves the caller's book and joins the pending total.
+    assert total != 0, "pushpull: empty batch"
+    book: uint256 = self._books[msg.sender][token]
+    assert book >= total, "pushpull: book too low"
+    self._books[msg.sender][token] = unsafe_sub(book, total)
+    self.totalPending[token] += total
 
 
 @internal

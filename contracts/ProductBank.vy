@@ -61,6 +61,14 @@ MAX_BATCH: constant(uint256) = 500
 PUSH_REWARDS_SELECTOR: constant(bytes4) = method_id(
     "pushRewards(address,uint256[])", output_type=bytes4
 )
+# pushFewRewards' bound, the same as MultiTokenPushPull's. Vyper copies a DynArray
+# argument into memory sized for its bound and every local lives above it, so a push
+# through pushRewards pays for 16 KB of memory whatever its size (~2,000 gas here and
+# as much again in MultiTokenPushPull); most pushes at real traffic carry a few rewards.
+MAX_FEW: constant(uint256) = 64
+PUSH_FEW_REWARDS_SELECTOR: constant(bytes4) = method_id(
+    "pushFewRewards(address,uint256[])", output_type=bytes4
+)
 # A reward is one word, amount << 160 | user, as MultiTokenPushPull takes it (its
 # MAX_BATCH comment says why); the signed Reward(address user,uint256 amount) is unpacked.
 USER_MASK: constant(uint256) = (1 << 160) - 1
@@ -464,53 +472,66 @@ def pushRewards(
     @param deadline Last block timestamp at which the batch may be paid.
     @param signature 65-byte (r, s, v) EIP-712 signature of a distributor.
     """
-    status: uint256 = self._status
-    assert status & STATUS_PAUSED == 0, "bank: paused"
-    assert len(rewards) != 0, "bank: empty batch"
-    assert block.timestamp <= deadline, "bank: deadline passed"
-    nonce_number: uint256 = convert(nonce, uint256)
-    nonce_shift: uint256 = (nonce_number & NONCE_INDEX_MASK) << 1
-    nonce_word: uint256 = self._nonceWords[nonce_number >> NONCE_WORD_SHIFT]
-    assert (nonce_word >> nonce_shift) & NONCE_STATE_MASK == NONCE_UNUSED, "bank: nonce used"
-    budget: uint256 = self._budgets[campaign_id][token]
-    assert budget & BUDGET_DEACTIVATED == 0, "bank: campaign deactivated"
-    if budget & BUDGET_ALLOCATED == 0:
-        # a token never allocated: deactivation did not mark its word
-        assert not self._deactivated[campaign_id], "bank: campaign deactivated"
-        raise "bank: campaign inactive"
-
     # Unchecked sum: at most 500 amounts below 2**96 never overflow.
+    total: uint256 = 0
+    rewards_hash: bytes32 = empty(bytes32)
+    for word: uint256 in rewards:
+        # inline, as in pushFewRewards: an internal function taking the batch would copy
+        # it, and one called per reward costs a call per reward
+        amount: uint256 = word >> AMOUNT_SHIFT
+        assert amount != 0, "bank: zero amount"
+        total = unsafe_add(total, amount)
+        rewards_hash = keccak256(
+            abi_encode(rewards_hash, REWARD_TYPEHASH, word & USER_MASK, amount)
+        )
+    self._authorise(
+        campaign_id, token, len(rewards), total, rewards_hash, nonce, deadline, signature
+    )
+    # IMultiTokenPushPull(pushPull).pushRewards(token, rewards): credits the
+    # users out of this bank's book; raw_call bubbles up its revert reason
+    # like an extcall would.
+    raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_REWARDS_SELECTOR))
+    log RewardsPushed(
+        campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
+    )
+
+
+@external
+@nonreentrant
+def pushFewRewards(
+    campaign_id: bytes32,
+    token: address,
+    rewards: DynArray[uint256, MAX_FEW],
+    nonce: bytes32,
+    deadline: uint256,
+    signature: Bytes[65],
+):
+    """
+    @notice pushRewards for a batch of at most 64 rewards, ~4,000 gas cheaper.
+    @dev The same batch, signature and rules as pushRewards; only the bound of
+         `rewards` differs, and with it the memory the call pays for (16 KB
+         there, in this bank and in MultiTokenPushPull; 2 KB here).
+    @param campaign_id The campaign paying the batch.
+    @param token The ERC-20 paid.
+    @param rewards At most 64 words, amount << 160 | user, as for pushRewards.
+    @param nonce Unique per batch, shared with pushRewards: it pays once through either.
+    @param deadline Last block timestamp at which the batch may be paid.
+    @param signature 65-byte (r, s, v) EIP-712 signature of a distributor.
+    """
     total: uint256 = 0
     rewards_hash: bytes32 = empty(bytes32)
     for word: uint256 in rewards:
         amount: uint256 = word >> AMOUNT_SHIFT
         assert amount != 0, "bank: zero amount"
         total = unsafe_add(total, amount)
-        # the chain of REWARD_TYPEHASH (inline: an internal function would copy the batch)
         rewards_hash = keccak256(
             abi_encode(rewards_hash, REWARD_TYPEHASH, word & USER_MASK, amount)
         )
-    digest: bytes32 = self._push_digest(
-        campaign_id, token, rewards_hash, nonce, deadline, (status >> 1) & STATUS_EPOCH_MASK
+    self._authorise(
+        campaign_id, token, len(rewards), total, rewards_hash, nonce, deadline, signature
     )
-    signer: address = self._recover(digest, signature)
-    if convert(signer, uint256) != status >> STATUS_DISTRIBUTOR_SHIFT:
-        assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
-
-    if budget & BUDGET_UNLIMITED == 0:
-        assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
-        self._budgets[campaign_id][token] = budget - total
-    # nonce_word is still current: only ecrecover ran since it was read
-    self._nonceWords[nonce_number >> NONCE_WORD_SHIFT] = nonce_word | (NONCE_PAID << nonce_shift)
-
-    book: uint256 = staticcall IMultiTokenPushPull(pushPull).bookOf(self, token)
-    if book < total:
-        book += self._fund_book(token)
-    assert book >= total, "bank: insufficient balance"
-    # IMultiTokenPushPull(pushPull).pushRewards(token, rewards): credits the
-    # users out of this bank's book; raw_call bubbles up its revert reason
-    # like an extcall would.
-    raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_REWARDS_SELECTOR))
+    # IMultiTokenPushPull(pushPull).pushFewRewards(token, rewards)
+    raw_call(pushPull, abi_encode(token, rewards, method_id=PUSH_FEW_REWARDS_SELECTOR))
     log RewardsPushed(
         campaignId=campaign_id, token=token, nonce=nonce, total=total, count=len(rewards)
     )
@@ -628,6 +649,54 @@ def pushDigest(
         deadline,
         (self._status >> 1) & STATUS_EPOCH_MASK,
     )
+
+
+@internal
+def _authorise(
+    campaign_id: bytes32,
+    token: address,
+    count: uint256,
+    total: uint256,
+    rewards_hash: bytes32,
+    nonce: bytes32,
+    deadline: uint256,
+    signature: Bytes[65],
+):
+    # Every rule of a push but the rewards' own: pause, deadline, nonce, campaign,
+    # signature, budget; marks the nonce paid and makes the book hold `total`. Scalar
+    # arguments only: its frame stays below the callers' batch copies.
+    status: uint256 = self._status
+    assert status & STATUS_PAUSED == 0, "bank: paused"
+    assert count != 0, "bank: empty batch"
+    assert block.timestamp <= deadline, "bank: deadline passed"
+    nonce_number: uint256 = convert(nonce, uint256)
+    nonce_shift: uint256 = (nonce_number & NONCE_INDEX_MASK) << 1
+    nonce_word: uint256 = self._nonceWords[nonce_number >> NONCE_WORD_SHIFT]
+    assert (nonce_word >> nonce_shift) & NONCE_STATE_MASK == NONCE_UNUSED, "bank: nonce used"
+    budget: uint256 = self._budgets[campaign_id][token]
+    assert budget & BUDGET_DEACTIVATED == 0, "bank: campaign deactivated"
+    if budget & BUDGET_ALLOCATED == 0:
+        # a token never allocated: deactivation did not mark its word
+        assert not self._deactivated[campaign_id], "bank: campaign deactivated"
+        raise "bank: campaign inactive"
+
+    digest: bytes32 = self._push_digest(
+        campaign_id, token, rewards_hash, nonce, deadline, (status >> 1) & STATUS_EPOCH_MASK
+    )
+    signer: address = self._recover(digest, signature)
+    if convert(signer, uint256) != status >> STATUS_DISTRIBUTOR_SHIFT:
+        assert self.hasRole[DISTRIBUTOR_ROLE][signer], "bank: not distributor"
+
+    if budget & BUDGET_UNLIMITED == 0:
+        assert total <= budget & BUDGET_AMOUNT_MASK, "bank: budget exceeded"
+        self._budgets[campaign_id][token] = budget - total
+    # nonce_word is still current: only ecrecover ran since it was read
+    self._nonceWords[nonce_number >> NONCE_WORD_SHIFT] = nonce_word | (NONCE_PAID << nonce_shift)
+
+    book: uint256 = staticcall IMultiTokenPushPull(pushPull).bookOf(self, token)
+    if book < total:
+        book += self._fund_book(token)
+    assert book >= total, "bank: insufficient balance"
 
 
 @internal

@@ -57,6 +57,9 @@ CALL_RESERVE: constant(uint256) = 10000
 BANK_PUSH_SELECTOR: constant(bytes4) = method_id(
     "pushRewards(bytes32,address,uint256[],bytes32,uint256,bytes)", output_type=bytes4
 )
+BANK_PUSH_FEW_SELECTOR: constant(bytes4) = method_id(
+    "pushFewRewards(bytes32,address,uint256[],bytes32,uint256,bytes)", output_type=bytes4
+)
 
 pushPull: public(immutable(address))
 bankBlueprint: public(immutable(address))
@@ -146,10 +149,11 @@ def pushMany(parts: Bytes[MAX_PUSH_BYTES]) -> uint256:
          ProductBank.pushRewards. Each part is the productId of a bank of this
          factory (its address is derived, never taken from the caller), the gas
          forwarded to that call, the calldata length and the calldata, which
-         must call pushRewards. Reverts when there is not enough gas left to give
-         a part all of its gas, so that a part never fails for want of gas the
-         sender did not provide (and a gas estimate of the whole is enough for
-         every part). A part whose bank holds no code counts as not paid.
+         must call pushRewards or pushFewRewards. Reverts when there is not
+         enough gas left to give a part all of its gas, so that a part never
+         fails for want of gas the sender did not provide (and a gas estimate of
+         the whole is enough for every part). A part whose bank holds no code
+         counts as not paid.
     @param parts The parts, concatenated: productId (32 bytes) | gas (32 bytes,
            big-endian) | length (32 bytes, big-endian) | calldata (length bytes).
     @return A bitmap: bit i is set when part i paid.
@@ -166,7 +170,8 @@ def pushMany(parts: Bytes[MAX_PUSH_BYTES]) -> uint256:
         length: uint256 = convert(extract32(parts, offset + 64), uint256)
         offset += PART_HEADER
         assert length >= 4 and length <= size - offset, "factory: bad parts"
-        assert convert(slice(parts, offset, 4), bytes4) == BANK_PUSH_SELECTOR, (
+        selector: bytes4 = convert(slice(parts, offset, 4), bytes4)
+        assert selector == BANK_PUSH_SELECTOR or selector == BANK_PUSH_FEW_SELECTOR, (
             "factory: not a push"
         )
         # EIP-150: a call gets at most 63/64 of the gas left.

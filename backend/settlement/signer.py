@@ -83,7 +83,8 @@ def load_signer(settings: Settings) -> Signer:
 
 
 def push_calldata(bank_contract: Any, batch: Any) -> bytes:
-    """ABI-encoded ProductBank.pushRewards for a stored batch (exact signed payload)."""
+    """ABI-encoded ProductBank push of a stored batch (exact signed payload): pushFewRewards
+    when the batch fits its bound, else pushRewards (eip712.push_function)."""
     rewards = eip712.reward_words((item["user"], int(item["amount"])) for item in batch.payload)
     args = [
         bytes.fromhex(batch.chain_campaign_id[2:]),
@@ -93,4 +94,5 @@ def push_calldata(bank_contract: Any, batch: Any) -> bytes:
         batch.deadline,
         bytes.fromhex(batch.signature[2:]),
     ]
-    return bytes.fromhex(str(bank_contract.encode_abi("pushRewards", args=args))[2:])
+    function = eip712.push_function(len(rewards))
+    return bytes.fromhex(str(bank_contract.encode_abi(function, args=args))[2:])
