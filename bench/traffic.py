@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from eth_account import Account
@@ -34,6 +34,7 @@ from backend.interactions.models import Interaction
 from backend.products.models import Product, ProductBank
 from backend.rewards.models import Reward
 from backend.settlement.job import push_once
+from backend.settlement.models import SettlementBatch
 from backend.settlement.options import load_options
 
 DESIGN_REWARDS_PER_DAY = 100_000
@@ -55,6 +56,10 @@ class Cadence:
     rewards: int = 0
     transactions: int = 0
     gas: int = 0
+    batches: int = 0  # signed batches pushed: one per (bank, campaign, token) a cycle
+    # batches beyond a bank's first in the cycle that signed them: what one signed batch per
+    # bank across its campaigns would save
+    batches_beyond_first_per_bank: int = 0
     rpc_calls: int = 0
     rpc_by_method: dict[str, int] = field(default_factory=dict)
     sql_statements: int = 0
@@ -71,6 +76,7 @@ class Cadence:
             "rpc_per_reward": round(self.rpc_calls / max(self.rewards, 1), 2),
             "sql_per_reward": round(self.sql_statements / max(self.rewards, 1), 2),
             "rewards_per_tx": round(self.rewards / max(self.transactions, 1), 2),
+            "rewards_per_batch": round(self.rewards / max(self.batches, 1), 2),
             "gas_per_tx": round(self.gas / max(self.transactions, 1)),
             "cycle_seconds_mean": round(self.cycle_seconds_total / max(self.cycles, 1), 3),
             "cycle_seconds_max": round(self.cycle_seconds_max, 3),
@@ -232,6 +238,7 @@ async def run_cadence(
     total_expected = expected * cycles
     pool = [Account.create().address for _ in range(max(int(total_expected * 0.7), 10))]
     options = load_options(receipt_wait_s=60)
+    signed_since = await _db_now(ctx)
     for cycle in range(cycles):
         count = _poisson(rng, expected)
         if max_wait_s:
@@ -253,6 +260,10 @@ async def run_cadence(
         result.sql_statements += counters.sql - sql
         result.cycle_seconds_total += took
         result.cycle_seconds_max = max(result.cycle_seconds_max, took)
+        # outside the counted statements: the next cycle's baseline is taken after this
+        per_bank, signed_since = await _batches_per_bank(ctx, signed_since)
+        result.batches += sum(per_bank.values())
+        result.batches_beyond_first_per_bank += sum(n - 1 for n in per_bank.values())
         if (cycle + 1) % max(cycles // 6, 1) == 0:
             print(
                 f"  every {interval_s} s: cycle {cycle + 1}/{cycles}, "
@@ -273,6 +284,26 @@ async def run_cadence(
         await session.commit()
     await _set_cadence(ctx, campaigns, 0)
     return result
+
+
+async def _db_now(ctx: AppContext) -> datetime:
+    async with ctx.sessions() as session:
+        now: datetime = await session.scalar(select(func.clock_timestamp()))
+    return now
+
+
+async def _batches_per_bank(ctx: AppContext, since: datetime) -> tuple[Counter[str], datetime]:
+    """Batches signed after `since`, per bank, and the time to count from next."""
+    until = await _db_now(ctx)
+    async with ctx.sessions() as session:
+        banks = (
+            await session.scalars(
+                select(SettlementBatch.bank_address).where(
+                    SettlementBatch.created_at > since, SettlementBatch.created_at <= until
+                )
+            )
+        ).all()
+    return Counter(banks), until
 
 
 async def _set_cadence(ctx: AppContext, campaigns: list[Campaign], max_wait_s: int) -> None:
