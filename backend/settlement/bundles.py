@@ -65,25 +65,61 @@ def fits(part: Part) -> bool:
     return part.gas <= MAX_PART_GAS and PART_HEADER + len(part.calldata) <= MAX_BYTES
 
 
+def by_bank(parts: Sequence[Part]) -> list[Part]:
+    """The parts with each bank's next to each other, each bank's in their given order.
+
+    Packed in this order, a bank's batches of one cycle (one per campaign and token) share
+    a bundle: the second finds the bank's account, status and nonce words and its book in
+    MultiTokenPushPull warm (~16,000 gas less than in a bundle of its own).
+    """
+    return sorted(parts, key=lambda part: part.product_id)
+
+
 def pack(parts: Sequence[Part], gas_budget: int) -> list[list[Part]]:
-    """Bundles in the given order, each within the factory's limits and `gas_budget`."""
+    """Bundles in the given order, each within the factory's limits and `gas_budget`.
+
+    Consecutive parts of one bank are kept in one bundle: when they do not fit in what is
+    left of the current bundle but fit in a bundle of their own, a new bundle starts.
+    """
     bundles: list[list[Part]] = []
     current: list[Part] = []
     size = gas = 0
-    for part in parts:
-        part_size = PART_HEADER + len(part.calldata)
-        part_gas = part.gas + PART_OVERHEAD_GAS
-        if current and (
-            len(current) == MAX_PARTS or size + part_size > MAX_BYTES or gas + part_gas > gas_budget
-        ):
-            bundles.append(current)
-            current, size, gas = [], 0, 0
-        current.append(part)
-        size += part_size
-        gas += part_gas
+    for run in _runs(parts):
+        run_size = sum(PART_HEADER + len(part.calldata) for part in run)
+        run_gas = sum(part.gas + PART_OVERHEAD_GAS for part in run)
+        if current and _fits(len(run), run_size, run_gas, gas_budget):
+            if not _fits(len(current) + len(run), size + run_size, gas + run_gas, gas_budget):
+                bundles.append(current)
+                current, size, gas = [], 0, 0
+        for part in run:
+            part_size = PART_HEADER + len(part.calldata)
+            part_gas = part.gas + PART_OVERHEAD_GAS
+            if current and not _fits(
+                len(current) + 1, size + part_size, gas + part_gas, gas_budget
+            ):
+                bundles.append(current)
+                current, size, gas = [], 0, 0
+            current.append(part)
+            size += part_size
+            gas += part_gas
     if current:
         bundles.append(current)
     return bundles
+
+
+def _runs(parts: Sequence[Part]) -> list[list[Part]]:
+    """The parts cut into runs of consecutive parts of one bank."""
+    runs: list[list[Part]] = []
+    for part in parts:
+        if runs and runs[-1][-1].product_id == part.product_id:
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return runs
+
+
+def _fits(count: int, size: int, gas: int, gas_budget: int) -> bool:
+    return count <= MAX_PARTS and size <= MAX_BYTES and gas <= gas_budget
 
 
 def gas_share(receipt: Any, nonce: str) -> int:

@@ -372,7 +372,7 @@ async def send_bundles(
     outcome: Outcome,
 ) -> None:
     """Send the ready batches in bundles within the gas budget, each bundle on its own."""
-    for group in bundles.pack(ready, bundler.gas_budget):
+    for group in bundles.pack(bundles.by_bank(ready), bundler.gas_budget):
         async with sessions() as session:
             try:
                 await _send_bundle(session, sender, bundler, group, outcome)

@@ -33,6 +33,48 @@ def test_pack__every_part_once_in_order_within_the_factory_limits(parts, budget)
         assert len(bundle) == 1 or (size <= bundles.MAX_BYTES and gas <= budget)
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, bundles.MAX_PART_GAS), st.integers(0, 3_000)),
+        max_size=150,
+    ),
+    st.integers(100_000, 10_000_000),
+)
+def test_pack__a_banks_consecutive_parts_share_a_bundle_whenever_they_fit_one(specs, budget):
+    parts = [_part(bank, gas, size) for bank, gas, size in specs]
+    packed = bundles.pack(parts, budget)
+    assert [part for bundle in packed for part in bundle] == parts
+    bundle_of = [index for index, bundle in enumerate(packed) for _ in bundle]
+    start = 0
+    while start < len(parts):  # each run of one bank's consecutive parts
+        end = start
+        while end + 1 < len(parts) and parts[end + 1].product_id == parts[start].product_id:
+            end += 1
+        run = parts[start : end + 1]
+        size = sum(bundles.PART_HEADER + len(part.calldata) for part in run)
+        gas = sum(part.gas + bundles.PART_OVERHEAD_GAS for part in run)
+        if len(run) <= bundles.MAX_PARTS and size <= bundles.MAX_BYTES and gas <= budget:
+            assert len(set(bundle_of[start : end + 1])) == 1, (start, end)
+        start = end + 1
+
+
+@given(st.lists(st.integers(0, 5), max_size=60))
+def test_by_bank__each_banks_parts_together_in_their_order(banks):
+    parts = [
+        Part("0x" + bank.to_bytes(32, "big").hex(), 1 + i, SELECTOR) for i, bank in enumerate(banks)
+    ]
+    ordered = bundles.by_bank(parts)
+    assert sorted(ordered, key=id) == sorted(parts, key=id)  # the same parts, each once
+    seen: list[str] = []
+    for part in ordered:
+        if not seen or seen[-1] != part.product_id:
+            assert part.product_id not in seen  # a bank's parts are never split
+            seen.append(part.product_id)
+    for bank in set(banks):
+        mine = [p.gas for p in ordered if p.product_id == "0x" + bank.to_bytes(32, "big").hex()]
+        assert mine == sorted(mine)  # in the order they were given
+
+
 def test_fits__large_or_costly_batches_go_alone():
     assert bundles.fits(_part(1, bundles.MAX_PART_GAS, 100))
     assert not bundles.fits(_part(1, bundles.MAX_PART_GAS + 1, 100))
