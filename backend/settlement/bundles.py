@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -83,43 +84,28 @@ def pack(parts: Sequence[Part], gas_budget: int) -> list[list[Part]]:
     """
     bundles: list[list[Part]] = []
     current: list[Part] = []
-    size = gas = 0
-    for run in _runs(parts):
-        run_size = sum(PART_HEADER + len(part.calldata) for part in run)
-        run_gas = sum(part.gas + PART_OVERHEAD_GAS for part in run)
-        if current and _fits(len(run), run_size, run_gas, gas_budget):
-            if not _fits(len(current) + len(run), size + run_size, gas + run_gas, gas_budget):
-                bundles.append(current)
-                current, size, gas = [], 0, 0
+    for _, same_bank in groupby(parts, key=lambda part: part.product_id):
+        run = list(same_bank)
+        if current and _fit(run, gas_budget) and not _fit(current + run, gas_budget):
+            bundles.append(current)
+            current = []
         for part in run:
-            part_size = PART_HEADER + len(part.calldata)
-            part_gas = part.gas + PART_OVERHEAD_GAS
-            if current and not _fits(
-                len(current) + 1, size + part_size, gas + part_gas, gas_budget
-            ):
+            if current and not _fit([*current, part], gas_budget):
                 bundles.append(current)
-                current, size, gas = [], 0, 0
+                current = []
             current.append(part)
-            size += part_size
-            gas += part_gas
     if current:
         bundles.append(current)
     return bundles
 
 
-def _runs(parts: Sequence[Part]) -> list[list[Part]]:
-    """The parts cut into runs of consecutive parts of one bank."""
-    runs: list[list[Part]] = []
-    for part in parts:
-        if runs and runs[-1][-1].product_id == part.product_id:
-            runs[-1].append(part)
-        else:
-            runs.append([part])
-    return runs
-
-
-def _fits(count: int, size: int, gas: int, gas_budget: int) -> bool:
-    return count <= MAX_PARTS and size <= MAX_BYTES and gas <= gas_budget
+def _fit(parts: Sequence[Part], gas_budget: int) -> bool:
+    """Whether `parts` fit one bundle: the factory's limits and the gas budget."""
+    return (
+        len(parts) <= MAX_PARTS
+        and sum(PART_HEADER + len(part.calldata) for part in parts) <= MAX_BYTES
+        and sum(part.gas + PART_OVERHEAD_GAS for part in parts) <= gas_budget
+    )
 
 
 def gas_share(receipt: Any, nonce: str) -> int:
