@@ -22,7 +22,7 @@ from backend.rewards.models import Reward
 from backend.runtime.anvil import rpc_call
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID, NONCE_UNUSED
 from backend.settlement.job import push_once
-from backend.settlement.models import SenderNonce, SettlementBatch
+from backend.settlement.models import SenderNonce, SettlementBatch, SettlementTransaction
 from backend.settlement.options import load_options
 from backend.settlement.reconcile import reconcile
 from tests.factories import make_campaign, make_product
@@ -125,6 +125,18 @@ class Env:
 
     def rpc(self, method: str, params: list | None = None) -> Any:
         return rpc_call(self.rpc_url, method, params)
+
+    async def batches(self) -> list[SettlementBatch]:
+        """Every settlement batch, oldest first."""
+        async with self.ctx.sessions() as session:
+            query = select(SettlementBatch).order_by(SettlementBatch.created_at)
+            return list((await session.scalars(query)).all())
+
+    async def transactions(self) -> list[SettlementTransaction]:
+        """Every stored settlement transaction, in the order they were stored."""
+        async with self.ctx.sessions() as session:
+            query = select(SettlementTransaction).order_by(SettlementTransaction.id)
+            return list((await session.scalars(query)).all())
 
 
 @pytest.fixture

@@ -17,29 +17,16 @@ from backend.campaigns.models import Campaign
 from backend.rewards.models import Reward
 from backend.settlement.chain import NONCE_CANCELLED, ChainReader
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementBatch, SettlementTransaction
 from backend.settlement.models import SettlementTransactionBatch as TxBatch
 from tests.factories import wallet
 from tests.settlement.conftest import FAST, PATIENT, TOKENS, Env, another_bank, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
 
 
-async def _txs(env: Env) -> list[SettlementTransaction]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
-        return list((await session.scalars(query)).all())
-
-
 async def _links(env: Env, tx_id: int) -> set[str]:
     async with env.ctx.sessions() as session:
         query = select(TxBatch.batch_id).where(TxBatch.tx_id == tx_id)
         return {str(batch_id) for batch_id in await session.scalars(query)}
-
-
-async def _batches(env: Env) -> list[SettlementBatch]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementBatch).order_by(SettlementBatch.created_at)
-        return list((await session.scalars(query)).all())
 
 
 async def _statuses(env: Env) -> dict[str, int]:
@@ -61,9 +48,9 @@ async def test_push__batches_of_three_banks__one_transaction_pays_them_all(env: 
 
     assert report.batches_pushed == 3 and len(report.tx_hashes) == 1
     assert {user: env.onchain(user) for user in paid} == paid
-    (tx,) = await _txs(env)
+    (tx,) = await env.transactions()
     assert (tx.kind, tx.batch_id, tx.status) == ("push_many", None, "mined")
-    batches = await _batches(env)
+    batches = await env.batches()
     assert await _links(env, tx.id) == {str(batch.id) for batch in batches}
     assert {batch.bank_address for batch in batches} == {env.bank, second.bank, third.bank}
     assert {batch.mined_tx_hash for batch in batches} == {tx.tx_hash}
@@ -93,12 +80,12 @@ async def test_push__a_batch_refused_inside_the_bundle__others_pay__its_nonce_ca
 
     assert report.batches_created == 3
     assert report.batches_pushed == 2 and report.voided == 1
-    bundle, cancel = await _txs(env)
+    bundle, cancel = await env.transactions()
     assert (bundle.kind, cancel.kind) == ("push_many", "cancel_nonce")
     assert await _statuses(env) == {"pushed": 2, "pending": 1}
     assert env.onchain(users[2]) == 2 * TOKENS
     assert sorted([env.onchain(users[0]), env.onchain(users[1])]) == [0, TOKENS]
-    refused = next(batch for batch in await _batches(env) if batch.status == "void")
+    refused = next(batch for batch in await env.batches() if batch.status == "void")
     assert refused.error_code == "budget_exceeded"
     nonce = bytes.fromhex(refused.nonce[2:])
     assert env.bank_contract.functions.nonceState(nonce).call() == NONCE_CANCELLED
@@ -119,15 +106,15 @@ async def test_push__killed_after_storing_a_bundle__restart_sends_the_same_bytes
     crash_at(monkeypatch, "tx_stored")
     with pytest.raises(SimulatedCrash):
         await push_once(env.ctx, options=FAST)
-    (stored,) = await _txs(env)
+    (stored,) = await env.transactions()
     assert stored.kind == "push_many"
-    assert {batch.status for batch in await _batches(env)} == {"submitted"}
+    assert {batch.status for batch in await env.batches()} == {"submitted"}
     monkeypatch.undo()
 
     report = await push_once(env.ctx, options=FAST)
 
     assert report.batches_pushed == 2
-    (mined,) = await _txs(env)
+    (mined,) = await env.transactions()
     assert (mined.tx_hash, mined.status) == (stored.tx_hash, "mined")
     assert env.onchain(users[0]) == env.onchain(users[1]) == TOKENS
     await assert_consistent(env, users)
@@ -154,22 +141,22 @@ async def test_refund_while_a_bundle_is_in_flight__cancel_takes_its_slot__the_ot
 
     # the refunded batch's cancelNonces outbids the bundle in its account-nonce slot
     (cancel_hash,) = second.tx_hashes
-    bundle, cancel = await _txs(env)
+    bundle, cancel = await env.transactions()
     assert (bundle.kind, cancel.kind) == ("push_many", "cancel_nonce")
     assert cancel.account_nonce == bundle.account_nonce and cancel.tx_hash == cancel_hash
-    refunded = next(b for b in await _batches(env) if b.campaign_id == env.campaigns[0].id)
+    refunded = next(b for b in await env.batches() if b.campaign_id == env.campaigns[0].id)
     assert cancel.batch_id == refunded.id
     env.rpc("evm_mine")  # the cancel takes the slot: the bundle never mines
     env.rpc("evm_setAutomine", [True])
 
     await push_once(env.ctx, options=FAST)
 
-    by_campaign = {batch.campaign_id: batch for batch in await _batches(env)}
+    by_campaign = {batch.campaign_id: batch for batch in await env.batches()}
     refunded, other = (by_campaign[campaign.id] for campaign in env.campaigns)
     assert (refunded.status, refunded.error_code) == ("void", "nonce_cancelled")
     assert other.status == "pushed"  # unpaid when its bundle lost the slot: sent again
     assert env.onchain(users[0]) == 0 and env.onchain(users[1]) == 5 * TOKENS
-    kinds = [tx.kind for tx in await _txs(env)]
+    kinds = [tx.kind for tx in await env.transactions()]
     assert kinds == ["push_many", "cancel_nonce", "push"]
     await assert_consistent(env, users)
 
@@ -194,7 +181,7 @@ async def test_push__void_bundle_lost_again__slot_filled_by_a_cancel_that_lists_
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert lost not in third.rebroadcast
-    txs = await _txs(env)
+    txs = await env.transactions()
     nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == lost)
     bundle, cancel = [tx for tx in txs if tx.account_nonce == nonce]
     assert (bundle.tx_hash, bundle.kind, cancel.kind) == (lost, "push_many", "cancel")
@@ -203,7 +190,7 @@ async def test_push__void_bundle_lost_again__slot_filled_by_a_cancel_that_lists_
     env.rpc("evm_mine")  # the cancel fills the slot; the rows' new batches pay after it
     env.rpc("evm_setAutomine", [True])
     await push_once(env.ctx, options=FAST)
-    slot = [tx.status for tx in await _txs(env) if tx.account_nonce == nonce]
+    slot = [tx.status for tx in await env.transactions() if tx.account_nonce == nonce]
     assert slot == ["replaced", "mined"]
     assert await _statuses(env) == {"pushed": 2}
     await assert_consistent(env, [])
@@ -231,7 +218,7 @@ async def test_push__a_cycle_reads_each_recent_block_once_across_its_heal_passes
     report = await push_once(env.ctx, options=FAST)  # heals, sends, waits, heals again
 
     assert report.batches_pushed == 1
-    (first,) = [b for b in await _batches(env) if b.bank_address == env.bank]
+    (first,) = [b for b in await env.batches() if b.bank_address == env.bank]
     assert first.block_number is not None and first.status == "pushed"
     assert reads[first.block_number] == 1
 

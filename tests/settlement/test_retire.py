@@ -21,7 +21,7 @@ from backend.products.models import Product
 from backend.rewards.models import Reward
 from backend.settlement.chain import NONCE_CANCELLED, NONCE_PAID
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementBatch, SettlementTransaction
+from backend.settlement.models import SettlementBatch
 from backend.settlement.signer import push_calldata
 from tests.factories import make_campaign, wallet
 from tests.settlement.conftest import FAST, KEY, PATIENT, SIGNER, TOKENS, Env, assert_consistent
@@ -70,18 +70,6 @@ async def _used(env: Env, campaign: Campaign) -> int:
         )
 
 
-async def _batches(env: Env) -> list[SettlementBatch]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementBatch).order_by(SettlementBatch.created_at)
-        return list((await session.scalars(query)).all())
-
-
-async def _txs(env: Env) -> list[SettlementTransaction]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
-        return list((await session.scalars(query)).all())
-
-
 def _nonce_state(env: Env, batch: SettlementBatch) -> int:
     return int(env.bank_contract.functions.nonceState(bytes.fromhex(batch.nonce[2:])).call())
 
@@ -116,7 +104,7 @@ async def test_refund_while_batched__batch_voided_at_deadline__row_cancelled_bud
     assert await _used(env, campaign) == 7 * TOKENS  # the refunded 2 came back
     # the void batch's account-nonce slot was filled (its stale push, re-sent, reverted
     # on the deadline), not left as a gap
-    slot = [tx for tx in await _txs(env) if tx.batch_id == (await _batches(env))[0].id]
+    slot = [tx for tx in await env.transactions() if tx.batch_id == (await env.batches())[0].id]
     assert [tx.status for tx in slot][-1] == "mined"
     await assert_consistent(env, wallets)
 
@@ -133,18 +121,18 @@ async def test_refund_while_push_in_flight__cancel_replaces_push__refunded_row_n
 
     second = await push_once(env.ctx, options=PATIENT, wait_s=0)
     (cancel_hash,) = second.tx_hashes
-    push_tx, cancel_tx = await _txs(env)
+    push_tx, cancel_tx = await env.transactions()
     assert (push_tx.tx_hash, cancel_tx.tx_hash) == (push_hash, cancel_hash)
     assert cancel_tx.kind == "cancel_nonce" and cancel_tx.account_nonce == push_tx.account_nonce
     assert cancel_tx.max_fee_per_gas > push_tx.max_fee_per_gas  # outbids the push
-    (batch,) = await _batches(env)
+    (batch,) = await env.batches()
     assert batch.status == "cancelling"
 
     env.rpc("evm_mine")  # the cancel, not the push, takes the slot
     env.rpc("evm_setAutomine", [True])
     await push_once(env.ctx, options=FAST)
 
-    first_batch, second_batch = await _batches(env)
+    first_batch, second_batch = await env.batches()
     assert _nonce_state(env, first_batch) == NONCE_CANCELLED
     assert (first_batch.status, first_batch.error_code) == ("void", "nonce_cancelled")
     assert second_batch.status == "pushed" and second_batch.total == 5 * TOKENS
@@ -187,7 +175,7 @@ async def test_funding_refused__nonce_cancelled_before_rows_return__old_signatur
 
     report = await push_once(env.ctx, options=FAST)
 
-    (batch,) = await _batches(env)
+    (batch,) = await env.batches()
     assert (batch.status, report.voided) == ("void", 1)
     assert _nonce_state(env, batch) == NONCE_CANCELLED
     assert {(await _row(env, i)).status for i in ids} == {"pending"}
@@ -227,7 +215,7 @@ async def test_distributor_revoked_and_regranted__old_batch_void__rows_paid_once
 
     await push_once(env.ctx, options=FAST)
 
-    old, new = await _batches(env)
+    old, new = await env.batches()
     assert (old.status, old.error_code, old.epoch) == ("void", "signature_revoked", 0)
     assert (new.status, new.epoch) == ("pushed", 1)
     assert _nonce_state(env, old) != NONCE_PAID
@@ -255,7 +243,7 @@ async def test_rebroadcast_refused_for_base_fee__fee_bumped_replacement_settles(
     first = await push_once(env.ctx, options=PATIENT, wait_s=0)
     (original_hash,) = first.tx_hashes
     env.rpc("anvil_dropTransaction", [original_hash])
-    (original,) = await _txs(env)
+    (original,) = await env.transactions()
     spike = original.max_fee_per_gas * 50
     env.rpc("anvil_setNextBlockBaseFeePerGas", [hex(spike)])
     env.rpc("evm_mine")  # the base fee is now far above what the stored bytes may pay
@@ -265,13 +253,13 @@ async def test_rebroadcast_refused_for_base_fee__fee_bumped_replacement_settles(
     second = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert second.rebroadcast == [] and len(second.replaced) == 1
-    _, replacement = await _txs(env)
+    _, replacement = await env.transactions()
     assert replacement.account_nonce == original.account_nonce and replacement.kind == "push"
     assert replacement.max_fee_per_gas > spike
     env.rpc("evm_mine")
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
     assert third.batches_pushed == 1
-    (batch,) = await _batches(env)
+    (batch,) = await env.batches()
     assert batch.mined_tx_hash == replacement.tx_hash
     await assert_consistent(env, wallets)
 
@@ -288,7 +276,7 @@ async def test_push__killed_after_broadcast__mined__deadline_passed__ends_pushed
     with pytest.raises(SimulatedCrash):
         await push_once(env.ctx, options=FAST)
     monkeypatch.undo()
-    (sent,) = await _txs(env)
+    (sent,) = await env.transactions()
     # anvil's automine mines on its own task after eth_sendRawTransaction returns: wait for it
     receipt = env.w3.eth.wait_for_transaction_receipt(sent.tx_hash, timeout=30, poll_latency=0.05)
     assert receipt["status"] == 1  # the push did pay
@@ -298,7 +286,7 @@ async def test_push__killed_after_broadcast__mined__deadline_passed__ends_pushed
     report = await push_once(env.ctx, options=FAST)
 
     assert (report.voided, report.batches_pushed, report.batches_created) == (0, 1, 0)
-    (batch,) = await _batches(env)
+    (batch,) = await env.batches()
     assert batch.status == "pushed"
     assert env.onchain(wallets[0]) == TOKENS and env.onchain(wallets[1]) == 2 * TOKENS
     await assert_consistent(env, wallets)
@@ -316,7 +304,7 @@ async def test_two_campaigns_one_token__each_onchain_budget_drops_by_its_own_row
 
     await push_once(env.ctx, options=FAST)
 
-    by_campaign = {b.campaign_id: b for b in await _batches(env)}
+    by_campaign = {b.campaign_id: b for b in await env.batches()}
     assert by_campaign[first.id].total == 7 * TOKENS
     assert by_campaign[second.id].total == 6 * TOKENS
     assert {p["user"] for p in by_campaign[second.id].payload} == {shared, only_second}

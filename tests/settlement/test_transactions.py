@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from backend.rewards.models import Reward
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementBatch, SettlementTransaction
+from backend.settlement.models import SettlementBatch
 from backend.settlement.options import load_options
 from backend.settlement.transactions import _bump
 from tests.factories import wallet
@@ -22,12 +22,6 @@ async def _one_batch(env: Env) -> list[str]:
     async with env.ctx.sessions() as session:
         await env.add_rewards(session, env.campaigns[0], [(w, 2 * TOKENS) for w in wallets])
     return wallets
-
-
-async def _txs(env: Env) -> list[SettlementTransaction]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
-        return list((await session.scalars(query)).all())
 
 
 async def _batch(env: Env) -> SettlementBatch:
@@ -46,7 +40,7 @@ async def test_push__stuck_transaction__replaced_with_bumped_fees_and_settles_on
 
     second = await push_once(env.ctx, options=EAGER, wait_s=0)
     assert len(second.replaced) == 1
-    original, replacement = await _txs(env)
+    original, replacement = await env.transactions()
     assert replacement.account_nonce == original.account_nonce
     assert replacement.max_fee_per_gas * 1000 >= original.max_fee_per_gas * 1125
     assert replacement.max_priority_fee_per_gas * 1000 >= original.max_priority_fee_per_gas * 1125
@@ -56,7 +50,7 @@ async def test_push__stuck_transaction__replaced_with_bumped_fees_and_settles_on
     assert third.batches_pushed == 1
     batch = await _batch(env)
     assert batch.mined_tx_hash == replacement.tx_hash
-    statuses = {tx.tx_hash: tx.status for tx in await _txs(env)}
+    statuses = {tx.tx_hash: tx.status for tx in await env.transactions()}
     assert statuses == {original.tx_hash: "replaced", replacement.tx_hash: "mined"}
     await assert_consistent(env, wallets)
 
@@ -71,13 +65,13 @@ async def test_push__replacement_never_broadcast__settles_on_original(
     with pytest.raises(SimulatedCrash):
         await push_once(env.ctx, options=EAGER, wait_s=0)
     monkeypatch.undo()
-    original, replacement = await _txs(env)
+    original, replacement = await env.transactions()
 
     env.rpc("evm_mine")  # the node only ever saw the original
     report = await push_once(env.ctx, options=PATIENT, wait_s=0)
     assert report.batches_pushed == 1
     assert (await _batch(env)).mined_tx_hash == original.tx_hash
-    statuses = {tx.tx_hash: tx.status for tx in await _txs(env)}
+    statuses = {tx.tx_hash: tx.status for tx in await env.transactions()}
     assert statuses == {original.tx_hash: "mined", replacement.tx_hash: "replaced"}
     await assert_consistent(env, wallets)
 
@@ -93,7 +87,7 @@ async def test_push__dropped_transaction__rebroadcast_with_the_same_bytes(env: E
     second = await push_once(env.ctx, options=PATIENT, wait_s=0)
     assert second.rebroadcast == [tx_hash]
     assert env.rpc("eth_getTransactionByHash", [tx_hash]) is not None
-    (stored,) = await _txs(env)
+    (stored,) = await env.transactions()
     assert stored.tx_hash == tx_hash  # same raw bytes, hence the same hash
 
     env.rpc("evm_mine")
@@ -140,7 +134,7 @@ async def test_push__deadline_passed_with_stuck_tx__void_cancelled_and_rebatched
     assert second.batches_created == 1  # the rows, back in pending, under a new nonce
 
     third = await push_once(env.ctx, options=EAGER, wait_s=0)
-    txs = await _txs(env)
+    txs = await env.transactions()
     stuck_nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == stuck)
     slot = [tx for tx in txs if tx.account_nonce == stuck_nonce]
     assert [tx.kind for tx in slot] == ["push", "cancel"]  # the void batch's nonce is burnt
@@ -153,7 +147,7 @@ async def test_push__deadline_passed_with_stuck_tx__void_cancelled_and_rebatched
         assert statuses == ["pushed", "void"]
         assert set((await session.scalars(select(Reward.status))).all()) == {"pushed"}
     statuses_by_kind = {
-        (tx.kind, tx.status) for tx in await _txs(env) if tx.account_nonce == stuck_nonce
+        (tx.kind, tx.status) for tx in await env.transactions() if tx.account_nonce == stuck_nonce
     }
     assert ("cancel", "mined") in statuses_by_kind
     await assert_consistent(env, wallets)

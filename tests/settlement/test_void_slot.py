@@ -5,15 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementBatch, SettlementTransaction
+from backend.settlement.models import SettlementBatch
 from backend.settlement.signer import push_calldata
 from tests.settlement.conftest import PATIENT, Env, push_and_lose
-
-
-async def _transactions(env: Env) -> list[SettlementTransaction]:
-    async with env.ctx.sessions() as session:
-        query = select(SettlementTransaction).order_by(SettlementTransaction.id)
-        return list((await session.scalars(query)).all())
 
 
 async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_resent(
@@ -29,7 +23,7 @@ async def test_push__void_batchs_push_lost_again__slot_filled_by_a_cancel_not_re
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert lost not in third.rebroadcast
-    txs = await _transactions(env)
+    txs = await env.transactions()
     nonce = next(tx.account_nonce for tx in txs if tx.tx_hash == lost)
     slot = [tx for tx in txs if tx.account_nonce == nonce]
     assert [tx.kind for tx in slot] == ["push", "cancel"]
@@ -54,6 +48,6 @@ async def test_push__batch_paid_by_someone_elses_transaction__own_lost_push_not_
     third = await push_once(env.ctx, options=PATIENT, wait_s=0)
 
     assert ours not in third.rebroadcast  # the batch is paid: its bytes would only revert
-    txs = await _transactions(env)
+    txs = await env.transactions()
     assert [tx.kind for tx in txs] == ["push", "cancel"]
     assert txs[1].tx_hash in third.replaced
