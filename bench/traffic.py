@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from eth_account import Account
@@ -56,8 +56,8 @@ class Cadence:
     rewards: int = 0
     transactions: int = 0
     gas: int = 0
-    batches: int = 0  # signed batches pushed: one per (bank, campaign, token) a cycle
-    # batches beyond a bank's first in the cycle that signed them: what one signed batch per
+    batches: int = 0  # batches pushed: one per (bank, campaign, token) due in a cycle
+    # batches beyond a bank's first in the cycle that pushed them: what one signed batch per
     # bank across its campaigns would save
     batches_beyond_first_per_bank: int = 0
     rpc_calls: int = 0
@@ -238,7 +238,6 @@ async def run_cadence(
     total_expected = expected * cycles
     pool = [Account.create().address for _ in range(max(int(total_expected * 0.7), 10))]
     options = load_options(receipt_wait_s=60)
-    signed_since = await _db_now(ctx)
     for cycle in range(cycles):
         count = _poisson(rng, expected)
         if max_wait_s:
@@ -260,10 +259,11 @@ async def run_cadence(
         result.sql_statements += counters.sql - sql
         result.cycle_seconds_total += took
         result.cycle_seconds_max = max(result.cycle_seconds_max, took)
+        result.batches += report.batches_pushed
         # outside the counted statements: the next cycle's baseline is taken after this
-        per_bank, signed_since = await _batches_per_bank(ctx, signed_since)
-        result.batches += sum(per_bank.values())
-        result.batches_beyond_first_per_bank += sum(n - 1 for n in per_bank.values())
+        result.batches_beyond_first_per_bank += await _batches_beyond_first_per_bank(
+            ctx, report.tx_hashes
+        )
         if (cycle + 1) % max(cycles // 6, 1) == 0:
             print(
                 f"  every {interval_s} s: cycle {cycle + 1}/{cycles}, "
@@ -286,24 +286,15 @@ async def run_cadence(
     return result
 
 
-async def _db_now(ctx: AppContext) -> datetime:
+async def _batches_beyond_first_per_bank(ctx: AppContext, tx_hashes: list[str]) -> int:
+    """Batches mined in `tx_hashes` beyond the first of their bank."""
     async with ctx.sessions() as session:
-        now: datetime = await session.scalar(select(func.clock_timestamp()))
-    return now
-
-
-async def _batches_per_bank(ctx: AppContext, since: datetime) -> tuple[Counter[str], datetime]:
-    """Batches signed after `since`, per bank, and the time to count from next."""
-    until = await _db_now(ctx)
-    async with ctx.sessions() as session:
-        banks = (
-            await session.scalars(
-                select(SettlementBatch.bank_address).where(
-                    SettlementBatch.created_at > since, SettlementBatch.created_at <= until
-                )
+        beyond = await session.scalar(
+            select(func.count() - func.count(func.distinct(SettlementBatch.bank_address))).where(
+                SettlementBatch.mined_tx_hash.in_(tx_hashes)
             )
-        ).all()
-    return Counter(banks), until
+        )
+    return int(beyond or 0)
 
 
 async def _set_cadence(ctx: AppContext, campaigns: list[Campaign], max_wait_s: int) -> None:
