@@ -1,10 +1,11 @@
-"""Gas benchmark of a signed push and of claims, against a floor of EVM costs; passkey accounts.
+"""Gas benchmark of a push and of claims, against a floor of EVM costs; passkey accounts.
 
 Usage: .venv/bin/python bench/gas.py [--json]
 
 Starts its own anvil, deploys the contracts with backend.chain, pushes batches
-through ProductBank.pushRewards (the production path: signature, nonce, capped
-budget, MultiTokenPushPull credit out of the bank's book) to fresh users and to
+as the push job does (its key is the distributor: pushFewRewardsBy, unsigned, up
+to 64 rewards, else the signed ProductBank.pushRewards; nonce, capped budget,
+MultiTokenPushPull credit out of the bank's book) to fresh users and to
 the same users again (already credited), and measures pullReward (1 token) and pullRewards
 (5 tokens). The fixed cost of a push is measured with the backend's counted
 nonces (salt << 128 | sequence: a push rewrites its bank's nonce word) against
@@ -96,7 +97,7 @@ def calldata_cost(rewards: list[tuple[str, int]]) -> int:
 
 
 class Bench:
-    """One chain, one bank and six tokens; every push is signed like the backend signs."""
+    """One chain, one bank and six tokens; every push is made as the push job makes it."""
 
     def __init__(self, url: str):
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
@@ -138,7 +139,11 @@ class Bench:
         users: list[str],
         nonce: bytes | None = None,
         amounts: list[int] | None = None,
+        *,
+        signed: bool = False,
     ) -> tuple[int, list[tuple[str, int]]]:
+        """Push as the push job does: its key is the bank's distributor, so a batch of at
+        most 64 rewards goes unsigned (pushFewRewardsBy); `signed` sends the signed batch."""
         rewards = list(zip(users, amounts or self.amounts(len(users)), strict=True))
         typed = eip712.push_rewards_typed_data(
             chain_id=self.w3.eth.chain_id,
@@ -149,10 +154,11 @@ class Bench:
             nonce=self.rng.randbytes(32) if nonce is None else nonce,
             deadline=int(time.time()) + 3600,
         )
-        signature = eip712.sign_push(self.key, typed)
-        # the function the push job calls: pushFewRewards up to 64 rewards
-        push = self.bank.functions[eip712.push_function(len(rewards))]
-        call = push(*eip712.push_call_args(typed, signature))
+        function = eip712.push_function(len(rewards), signed=signed)
+        args = list(eip712.push_call_args(typed, eip712.sign_push(self.key, typed)))
+        if function == eip712.UNSIGNED_PUSH:
+            args = [self.me, *args[:-1], 0]  # the sender instead of a signature; epoch 0
+        call = self.bank.functions[function](*args)
         return int(self._send(call)["gasUsed"]), rewards
 
     def claim(self, user_key: str, tokens: list[str]) -> int:
@@ -193,6 +199,7 @@ def run() -> dict[str, Any]:
         claims = bench_claims(bench)
         passkey = bench_passkey(bench)
         nonce_words = bench_nonce_words(bench)
+        unsigned = bench_unsigned(bench)
     finally:
         anvil.stop()
     checks = targets(rows)
@@ -204,6 +211,8 @@ def run() -> dict[str, Any]:
         "claims": claims,
         "nonce_words": nonce_words,
         "push_fixed_saved_by_nonce_word": nonce_words["saved"],
+        "unsigned_push": unsigned,
+        "push_fixed_saved_unsigned": unsigned["saved"],
         "passkey": passkey,
         "passkey_deploy": passkey["deploy"],
         "passkey_send_overhead": passkey["later_send_overhead"],
@@ -412,6 +421,29 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
+def bench_unsigned(bench: Bench, pairs: int = 20) -> dict[str, int]:
+    """The same one-reward push to a credited user, signed (pushFewRewards) and sent by
+    the distributor itself (pushFewRewardsBy), alternating under consecutive nonces of
+    one word: only the authority differs."""
+    token, user = bench.tokens[0], bench.new_users(1)[0]
+    bench.push(token, [user])
+    salt = bench.rng.getrandbits(eip712.SALT_BITS)
+    bench.push(token, [user], nonce=eip712.sequence_nonce(salt, 0))  # write the word
+    signed, unsigned = [], []
+    for pair in range(pairs):
+        for offset, (into, is_signed) in enumerate(((signed, True), (unsigned, False))):
+            nonce = eip712.sequence_nonce(salt, 1 + 2 * pair + offset)
+            gas, _ = bench.push(token, [user], nonce=nonce, amounts=[10**18], signed=is_signed)
+            into.append(gas)
+    signed_avg, unsigned_avg = sum(signed) / pairs, sum(unsigned) / pairs
+    return {
+        "pairs": pairs,
+        "signed": round(signed_avg),
+        "unsigned": round(unsigned_avg),
+        "saved": round(signed_avg - unsigned_avg),
+    }
+
+
 def print_table(result: dict[str, Any]) -> None:
     print(f"RewardAdded log as declared: {result['log_cost']} gas")
     print(
@@ -438,6 +470,12 @@ def print_table(result: dict[str, Any]) -> None:
     print(
         f"  average over the {n['pushes']} pushes         : {n['average_per_push_counted']:>8,} gas"
     )
+    print()
+    u = result["unsigned_push"]
+    print(f"the same one-reward push in a written nonce word, {u['pairs']} of each:")
+    print(f"  signed (pushFewRewards)            : {u['signed']:>8,} gas")
+    print(f"  sent by the distributor (…By)      : {u['unsigned']:>8,} gas")
+    print(f"  saved without the signature        : {u['saved']:>8,} gas")
     print()
     p = result["passkey"]
     eoa = p["eoa_transfer"]

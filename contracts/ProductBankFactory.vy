@@ -20,13 +20,14 @@
      Only the owner or the signer deploy banks, so nobody can squat a
      productId with a foreign owner. Reverts are prefixed "factory:".
 
-     pushMany sends many banks' signed batches in one transaction (one
-     transaction base fee for all of them): each part is a call of
-     ProductBank.pushRewards on a bank this factory deployed, and a part that
-     reverts is skipped without undoing the others. It only forwards
-     pushRewards calls, and only to addresses of this factory's CREATE2
-     scheme, so the factory's own standing (it authorises pushers on
-     MultiTokenPushPull) never lends itself to another call.
+     pushMany sends many banks' batches in one transaction (one transaction
+     base fee for all of them): each part is a call of a ProductBank push on a
+     bank this factory deployed, and a part that reverts is skipped without
+     undoing the others. It only forwards the banks' push functions, and only
+     to addresses of this factory's CREATE2 scheme, so the factory's own
+     standing (it authorises pushers on MultiTokenPushPull) never lends itself
+     to another call. A bank trusts it for one fact: the distributor named by
+     an unsigned part (pushFewRewardsBy) is pushMany's own caller.
 """
 
 from . import IMultiTokenPushPull
@@ -59,6 +60,12 @@ BANK_PUSH_SELECTOR: constant(bytes4) = method_id(
 )
 BANK_PUSH_FEW_SELECTOR: constant(bytes4) = method_id(
     "pushFewRewards(bytes32,address,uint256[],bytes32,uint256,bytes)", output_type=bytes4
+)
+# A part without a signature: its first argument is the distributor who sends it, which
+# must be this call's sender (the bank trusts the factory to have checked).
+BANK_PUSH_FEW_BY_SELECTOR: constant(bytes4) = method_id(
+    "pushFewRewardsBy(address,bytes32,address,uint256[],bytes32,uint256,uint256)",
+    output_type=bytes4,
 )
 
 pushPull: public(immutable(address))
@@ -142,14 +149,16 @@ def deployBank(product_id: bytes32, bank_owner: address) -> address:
 @nonreentrant
 def pushMany(parts: Bytes[MAX_PUSH_BYTES]) -> uint256:
     """
-    @notice Send several banks' signed batches in one transaction; a batch that
+    @notice Send several banks' batches in one transaction; a batch that
             reverts is skipped and the others still pay.
     @dev Anyone may call it: every batch is authorised by its own bank's
-         distributor signature, nonce and budgets, exactly as a direct call of
-         ProductBank.pushRewards. Each part is the productId of a bank of this
-         factory (its address is derived, never taken from the caller), the gas
-         forwarded to that call, the calldata length and the calldata, which
-         must call pushRewards or pushFewRewards. Reverts when there is not
+         distributor, nonce and budgets, exactly as a direct call of the bank.
+         Each part is the productId of a bank of this factory (its address is
+         derived, never taken from the caller), the gas forwarded to that call,
+         the calldata length and the calldata, which must call pushRewards,
+         pushFewRewards (signed: anyone may send them) or pushFewRewardsBy
+         (unsigned: its distributor must be this call's sender, or the whole
+         call reverts "factory: not the sender"). Reverts when there is not
          enough gas left to give a part all of its gas, so that a part never
          fails for want of gas the sender did not provide (and a gas estimate of
          the whole is enough for every part). A part whose bank holds no code
@@ -171,9 +180,15 @@ def pushMany(parts: Bytes[MAX_PUSH_BYTES]) -> uint256:
         offset += PART_HEADER
         assert length >= 4 and length <= size - offset, "factory: bad parts"
         selector: bytes4 = convert(slice(parts, offset, 4), bytes4)
-        assert selector == BANK_PUSH_SELECTOR or selector == BANK_PUSH_FEW_SELECTOR, (
-            "factory: not a push"
-        )
+        if selector == BANK_PUSH_FEW_BY_SELECTOR:
+            # the bank takes the factory's word for who sent this part
+            assert length >= 36 and convert(
+                extract32(parts, offset + 4), uint256
+            ) == convert(msg.sender, uint256), "factory: not the sender"
+        else:
+            assert selector == BANK_PUSH_SELECTOR or selector == BANK_PUSH_FEW_SELECTOR, (
+                "factory: not a push"
+            )
         # EIP-150: a call gets at most 63/64 of the gas left.
         assert msg.gas >= gas_limit + gas_limit // 63 + CALL_RESERVE, "factory: out of gas"
         if bank.is_contract:

@@ -21,6 +21,9 @@ REVERTS: dict[str, str] = {
     "bank: zero amount": "zero_amount",
     "bank: bad signature": "bad_signature",
     "bank: not distributor": "not_distributor",
+    # an unsigned push (pushFewRewardsBy) made for an epoch a revocation ended: the same
+    # refusal as a signature of that epoch, which no longer recovers to a distributor
+    "bank: wrong epoch": "not_distributor",
     "bank: budget exceeded": "budget_exceeded",
     "bank: budget too large": "budget_too_large",
     "bank: budget changed": "budget_changed",
@@ -58,6 +61,7 @@ REVERTS: dict[str, str] = {
     # ProductBankFactory.pushMany: the bundle as a whole (a bank's own refusal is skipped)
     "factory: bad parts": "bad_parts",
     "factory: not a push": "not_a_push",
+    "factory: not the sender": "not_the_sender",
     "factory: out of gas": "bundle_out_of_gas",
     "factory: too many parts": "too_many_parts",
     # ownership (shared module)

@@ -1,6 +1,6 @@
 """Several banks' batches in one transaction: ProductBankFactory.pushMany's parts.
 
-A part is one batch's ProductBank.pushRewards calldata, prefixed by the bank's
+A part is one batch's ProductBank push calldata, prefixed by the bank's
 productId (the factory derives the bank's address from it, CREATE2) and the gas
 forwarded to that call. The factory skips a part that reverts and pays the others,
 so a bundle needs no decision of its own afterwards: each batch is resolved from
@@ -35,7 +35,7 @@ class Part:
 
     product_id: str  # 0x + 64 hex, the bank's CREATE2 salt
     gas: int  # the gas of the batch's own push (estimate plus margin)
-    calldata: bytes  # ProductBank.pushRewards
+    calldata: bytes  # a ProductBank push (signer.push_calldata)
     batch_id: uuid.UUID | None = None  # the settlement batch it sends, when there is one
 
 

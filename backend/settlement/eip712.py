@@ -67,9 +67,20 @@ MAX_WORD_AMOUNT = 2**96 - 1
 SALT_BITS = 128  # a nonce is salt << 128 | sequence: the bank's nonce word is nonce >> 7
 
 
-def push_function(count: int) -> str:
-    """The ProductBank function that pays a batch of `count` rewards most cheaply."""
-    return "pushFewRewards" if count <= MAX_FEW else "pushRewards"
+# ProductBank.pushFewRewardsBy: a batch of at most MAX_FEW rewards sent by a distributor
+# itself, with no signature (the bank checks the sender and the epoch instead).
+UNSIGNED_PUSH = "pushFewRewardsBy"
+
+
+def push_function(count: int, *, signed: bool = True) -> str:
+    """The ProductBank function that pays a batch of `count` rewards most cheaply.
+
+    `signed=False`: the sender is a distributor of the bank, so a batch that fits
+    MAX_FEW needs no signature.
+    """
+    if count > MAX_FEW:
+        return "pushRewards"
+    return "pushFewRewards" if signed else UNSIGNED_PUSH
 
 
 def new_nonce() -> bytes:

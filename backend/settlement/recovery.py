@@ -309,7 +309,7 @@ async def resolve_batch(
     if batch.bank_address in halted_banks:
         outcome.halted_banks.add(batch.bank_address)
         return None
-    data = push_calldata(reader.bank(batch.bank_address), batch)
+    data = push_calldata(reader.bank(batch.bank_address), batch, sender.signer.address)
     call = {"from": sender.signer.address, "to": batch.bank_address, "data": data, "value": 0}
     reason = await reader.simulate(call)
     if reason is not None:
@@ -677,7 +677,9 @@ async def handle_mined_reverts(
             )
             if batch is None or batch.status not in UNSETTLED:
                 continue
-            data = push_calldata(sender.reader.bank(batch.bank_address), batch)
+            data = push_calldata(
+                sender.reader.bank(batch.bank_address), batch, sender.signer.address
+            )
             call = {"from": sender.signer.address, "to": batch.bank_address, "data": data}
             reason = await sender.reader.simulate(call, item.block_number)
             await apply_revert(

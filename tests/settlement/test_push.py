@@ -9,7 +9,7 @@ from backend.rewards.models import Reward
 from backend.settlement.job import push_once, run_push_job
 from backend.settlement.models import SettlementBatch
 from tests.factories import wallet
-from tests.settlement.conftest import FAST, TOKENS, Env, assert_consistent
+from tests.settlement.conftest import FAST, SIGNER, TOKENS, Env, assert_consistent
 
 
 async def test_push_once__pending_rewards__pushed_and_credited(env: Env):
@@ -52,3 +52,31 @@ async def test_run_push_job__observes_its_duration_once_per_run(env: Env):
     await run_push_job(env.ctx)
     await run_push_job(env.ctx)
     assert runs() == before + 2
+
+
+async def test_push_once__sends_few_rewards_unsigned_and_many_signed(env: Env):
+    # the job's key is the bank's distributor: a batch that fits pushFewRewardsBy goes
+    # without its signature (the bank checks the sender and the epoch); a larger one signed
+    few, many = env.campaigns[0], env.campaigns[1]
+    async with env.ctx.sessions() as session:
+        await env.add_rewards(session, few, [(wallet(), 3), (wallet(), 4)])
+        await env.add_rewards(session, many, [(wallet(), 5) for _ in range(65)])
+
+    report = await push_once(env.ctx, options=FAST)
+
+    assert report.batches_pushed == 2
+    sent = {}
+    for tx_hash in report.tx_hashes:
+        tx = env.w3.eth.get_transaction(tx_hash)
+        assert tx["to"] == env.bank  # one bank: each batch is its own transaction
+        function, args = env.bank_contract.decode_function_input(tx["input"])
+        sent[function.fn_name] = (tx["from"], args)
+    assert set(sent) == {"pushFewRewardsBy", "pushRewards"}
+    sender, args = sent["pushFewRewardsBy"]
+    assert args["distributor"] == sender == SIGNER
+    assert len(args["rewards"]) == 2 and args["epoch"] == 0
+    assert len(sent["pushRewards"][1]["rewards"]) == 65
+    assert len(sent["pushRewards"][1]["signature"]) == 65
+    for batch in await env.batches():
+        assert batch.status == "pushed"
+        assert env.bank_contract.functions.nonceState(bytes.fromhex(batch.nonce[2:])).call() == 1

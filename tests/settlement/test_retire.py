@@ -184,7 +184,7 @@ async def test_funding_refused__nonce_cancelled_before_rows_return__old_signatur
         assert refreshed is not None and refreshed.status == "budget_exhausted"
         assert refreshed.chain_refused  # the flag, not the wording, keeps its rows waiting
     # anyone holding the old signed payload: the bank refuses it for good
-    data = push_calldata(env.bank_contract, batch)
+    data = push_calldata(env.bank_contract, batch, None)  # the signed batch
     with pytest.raises(Exception, match="bank: nonce used"):
         env.w3.eth.call({"from": SIGNER, "to": env.bank, "data": data})
 

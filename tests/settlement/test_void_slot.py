@@ -37,7 +37,7 @@ async def test_push__batch_paid_by_someone_elses_transaction__own_lost_push_not_
     async with env.ctx.sessions() as session:
         batch = (await session.scalars(select(SettlementBatch))).one()
     # the signed payload is public: another account sends it first
-    data = push_calldata(env.bank_contract, batch)
+    data = push_calldata(env.bank_contract, batch, None)  # the signed batch
     other = env.w3.eth.accounts[3]
     env.w3.eth.send_transaction({"from": other, "to": env.bank, "data": data, "gas": 500_000})
     env.rpc("evm_mine")
