@@ -47,6 +47,8 @@ REVERTS: dict[str, str] = {
     "pushpull: empty batch": "empty_batch",
     "pushpull: balance mismatch": "fee_on_transfer",
     "pushpull: book too low": "insufficient_balance",
+    "pushpull: book too large": "book_too_large",
+    "pushpull: too many tokens": "too_many_tokens",
     "pushpull: transfer failed": "transfer_failed",
     "pushpull: zero recipient": "zero_recipient",
     # ProductBankFactory
