@@ -9,7 +9,9 @@ baseline: gas per reward of a single-reward batch measured in the same run.
     .venv/bin/python bench/settle.py --traffic [--banks 200] [--hours 6] [--json]
 
 `--traffic` lets rewards arrive at the design's rate over simulated hours across many
-banks (bench/traffic.py) and reports what settlement costs per reward at each cadence.
+banks (bench/traffic.py) and reports what settlement costs per reward at each cadence,
+and a user's first reward end to end: the push share plus the measured claim of a
+wallet's only reward (`first_reward_gas`, hourly, among the JSON's top-level keys).
 """
 
 from __future__ import annotations
@@ -144,6 +146,8 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
     }
     # the issue's machine-readable keys: hourly settlement is the headline
     result["gas_per_reward"] = result["hourly"]["gas_per_reward"]
+    # push share + a measured claim of a wallet's only reward, hourly
+    result["first_reward_gas"] = result["hourly"]["first_reward_gas"]
     result["transactions"] = hourly.transactions
     result["rewards"] = hourly.rewards
     return result

@@ -65,6 +65,11 @@ class Cadence:
     sql_statements: int = 0
     cycle_seconds_total: float = 0.0
     cycle_seconds_max: float = 0.0
+    # a wallet whose only reward of the run is pushed claims it: from its own key
+    # (pullReward, ETH given to it first) and, for another such wallet, gasless
+    # through the relayer's call (pullRewardsFor)
+    claim_first_reward: int = 0
+    claim_first_reward_gasless: int = 0
 
     def figures(self, banks: int) -> dict[str, Any]:
         per_reward = self.gas / self.rewards if self.rewards else 0.0
@@ -89,6 +94,10 @@ class Cadence:
                 else tx_per_bank_hour * DESIGN_BANKS * 24
             ),
             "design_gas_per_day": round(per_reward * DESIGN_REWARDS_PER_DAY),
+            # a user's first reward end to end: its push share (the average per reward
+            # at this cadence) plus the claim measured above
+            "first_reward_gas": round(per_reward) + self.claim_first_reward,
+            "first_reward_gas_gasless": round(per_reward) + self.claim_first_reward_gasless,
         }
 
 
@@ -236,7 +245,8 @@ async def run_cadence(
     cycles = int(hours * 3600 // interval_s)
     expected = len(campaigns) * REWARDS_PER_CAMPAIGN_PER_DAY * interval_s / 86_400
     total_expected = expected * cycles
-    pool = [Account.create().address for _ in range(max(int(total_expected * 0.7), 10))]
+    keys = [Account.create() for _ in range(max(int(total_expected * 0.7), 10))]
+    pool = [each.address for each in keys]
     options = load_options(receipt_wait_s=60)
     for cycle in range(cycles):
         count = _poisson(rng, expected)
@@ -270,6 +280,9 @@ async def run_cadence(
                 f"{result.rewards} rewards in {result.transactions} tx",
                 flush=True,
             )
+    result.claim_first_reward, result.claim_first_reward_gasless = await _claim_first_rewards(
+        ctx, keys, campaigns[0].token
+    )
     async with ctx.sessions() as session:
         result.left_pending = int(
             await session.scalar(
@@ -284,6 +297,45 @@ async def run_cadence(
         await session.commit()
     await _set_cadence(ctx, campaigns, 0)
     return result
+
+
+async def _claim_first_rewards(ctx: AppContext, keys: list[Any], token: str) -> tuple[int, int]:
+    """Gas of claiming a first reward: (from the wallet's own key, gasless through the
+    relayer's call), each by a wallet of the pool whose only reward is pushed, or 0."""
+    by_address = {each.address: each for each in keys}
+    async with ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Reward.wallet, func.min(Reward.amount))
+                .where(Reward.wallet.in_(list(by_address)))
+                .group_by(Reward.wallet)
+                .having(
+                    func.count() == 1,
+                    func.count().filter(Reward.status == "pushed") == 1,
+                )
+                .limit(2)
+            )
+        ).all()
+    w3 = connect(ctx.rpc_url)  # outside the counted provider
+    push_pull = contract(w3, "MultiTokenPushPull", ctx.settings.push_pull_address)
+    gas = [0, 0]
+    for index, (wallet, amount) in enumerate(rows):
+        pending = push_pull.functions.getPendingAmount(token, wallet).call()
+        if pending != int(amount):
+            raise RuntimeError(f"{wallet} has {pending} pending, its one reward is {amount}")
+        # the sender gets ETH from the node; never the push job's key, whose account
+        # nonces the job allocates itself
+        sender = by_address[wallet] if index == 0 else Account.create()
+        w3.provider.make_request("anvil_setBalance", [sender.address, hex(10**18)])
+        if index == 0:
+            call = push_pull.functions.pullReward(token)
+        else:
+            call = push_pull.functions.pullRewardsFor(wallet, [token])
+        receipt = send(w3, sender.key, call)
+        if push_pull.functions.getPendingAmount(token, wallet).call() != 0:
+            raise RuntimeError(f"{wallet}'s claim left its reward pending")
+        gas[index] = int(receipt["gasUsed"])
+    return gas[0], gas[1]
 
 
 async def _batches_beyond_first_per_bank(ctx: AppContext, tx_hashes: list[str]) -> int:
@@ -387,5 +439,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
             f"  at {DESIGN_BANKS} banks: {design_tx}; "
             f"{c['gas_per_reward']:,} gas x {DESIGN_REWARDS_PER_DAY:,} rewards = "
             f"{c['design_gas_per_day']:,} gas/day",
+            f"  a first reward end to end: {c['gas_per_reward']:,} push share + "
+            f"{c['claim_first_reward']:,} claim = {c['first_reward_gas']:,} gas "
+            f"({c['first_reward_gas_gasless']:,} with a gasless claim)",
         ]
     return lines
