@@ -203,7 +203,7 @@ def fundBook(token: address, amount: uint256):
         assert len(self._bookTokens[msg.sender]) < MAX_TOKENS, "pushpull: too many tokens"
         self._bookTokens[msg.sender].append(token)
         book = BOOK_LISTED
-    # a pusher's books add up to at most the tokens' supply: below BOOK_REVOKED
+    # the amount must stay below the marks' bits (only a token with a vast supply gets near)
     assert (book & BOOK_AMOUNT_MASK) + amount <= BOOK_AMOUNT_MASK, "pushpull: book too large"
     self._books[msg.sender][token] = book + amount
     log BookFunded(pusher=msg.sender, token=token, amount=amount)

@@ -36,7 +36,8 @@
          initialised twice, and its init code is constant for CREATE2.
      Roles: owner (two-step transfer; withdraw, pause, grant and revoke roles),
      manager (budgets, deactivation; the owner may also do this), distributor
-     (signs batches, or sends them itself). Reverts are prefixed "bank:" (ownership: "ownable:").
+     (signs batches, or sends them itself). Reverts are prefixed "bank:"
+     (ownership: "ownable:").
 """
 
 from ethereum.ercs import IERC20
@@ -558,7 +559,7 @@ def pushFewRewardsBy(
          once through any of them), campaign, budget, book. `epoch` must be the
          current distributorEpoch, as a signature's digest binds it: a batch meant
          for an epoch before a revocation never pays. Saves the signature's
-         calldata, its hashing and ecrecover (~4,700 gas a push).
+         calldata, its hashing and ecrecover (~5,300 gas a push).
     @param distributor A distributor of this bank, who sends the batch.
     @param campaign_id The campaign paying the batch.
     @param token The ERC-20 paid.

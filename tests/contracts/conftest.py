@@ -211,6 +211,39 @@ def funded_bank(deploy_bank, token, token_b, campaign_id, signer):
     return bank
 
 
+@pytest.fixture
+def funded_banks(factory, signer, token, campaign_id) -> Callable[[int], list[tuple[bytes, Any]]]:
+    """`count` (productId, bank) pairs of the factory: funded, the book filled, the campaign
+    unlimited in `token`."""
+
+    def make(count: int) -> list[tuple[bytes, Any]]:
+        made = []
+        for _ in range(count):
+            product_id = random_bytes32()
+            factory.deployBank(product_id, signer, sender=signer)
+            bank = project.ProductBank.at(factory.bankOf(product_id))
+            token.mint(bank, FUNDS, sender=signer)
+            bank.allocateCampaignBudget(campaign_id, token, 0, UNLIMITED, sender=signer)
+            bank.fundBook(token, sender=signer)
+            made.append((product_id, bank))
+        return made
+
+    return make
+
+
+# An EOA pusher's book in each token (test_push_pull*.py).
+BOOK = 1_000
+
+
+@pytest.fixture
+def pusher(push_pull, deployer, stranger, token, token_b):
+    """An EOA authorised as pusher, with BOOK of both tokens in its book."""
+    push_pull.authorisePusher(stranger, sender=deployer)
+    for each in (token, token_b):
+        fund_book(push_pull, stranger, each, BOOK)
+    return stranger
+
+
 @pytest.fixture(scope="session")
 def sign_batch(signer) -> Callable[..., tuple[Any, ...]]:
     """pushRewards arguments for a batch signed with the backend's EIP-712 code.

@@ -9,24 +9,15 @@ import pytest
 from eth_utils import keccak
 
 from backend.settlement.bundles import Part, bank_address, encode_parts
-from tests.contracts.conftest import FUNDS, UNLIMITED, events, hexb, random_bytes32
+from tests.contracts.conftest import FUNDS, events, hexb, random_bytes32
 
 PART_GAS = 300_000
 
 
 @pytest.fixture
-def banks(factory, signer, token, campaign_id):
+def banks(funded_banks):
     """Three banks of three products, each funded, its book filled, the campaign unlimited."""
-    made = []
-    for _ in range(3):
-        product_id = random_bytes32()
-        factory.deployBank(product_id, signer, sender=signer)
-        bank = ape.project.ProductBank.at(factory.bankOf(product_id))
-        token.mint(bank, FUNDS, sender=signer)
-        bank.allocateCampaignBudget(campaign_id, token, 0, UNLIMITED, sender=signer)
-        bank.fundBook(token, sender=signer)
-        made.append((product_id, bank))
-    return made
+    return funded_banks(3)
 
 
 def _part(

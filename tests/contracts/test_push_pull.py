@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import ape
-import pytest
 from ape import project
 
-from tests.contracts.conftest import ZERO_ADDRESS, events, fund_book, words
-
-BOOK = 1_000
-
-
-@pytest.fixture
-def pusher(push_pull, deployer, stranger, token, token_b):
-    """An EOA authorised as pusher, with BOOK of both tokens in its book."""
-    push_pull.authorisePusher(stranger, sender=deployer)
-    for each in (token, token_b):
-        fund_book(push_pull, stranger, each, BOOK)
-    return stranger
+from tests.contracts.conftest import BOOK, ZERO_ADDRESS, events, fund_book, words
 
 
 def test_deploy__owner_is_deployer_and_nobody_pushes(deployer, stranger):

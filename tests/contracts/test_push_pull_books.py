@@ -9,20 +9,9 @@ pusher ever held, so the rule "only authorised pushers credit" holds as before.
 from __future__ import annotations
 
 import ape
-import pytest
 from ape import project
 
-from tests.contracts.conftest import fund_book, words
-
-BOOK = 1_000
-
-
-@pytest.fixture
-def pusher(push_pull, deployer, stranger, token, token_b):
-    push_pull.authorisePusher(stranger, sender=deployer)
-    for each in (token, token_b):
-        fund_book(push_pull, stranger, each, BOOK)
-    return stranger
+from tests.contracts.conftest import BOOK, fund_book, words
 
 
 def test_revoked__every_book_refuses_to_push__withdraw_still_works__reauthorised_pays(

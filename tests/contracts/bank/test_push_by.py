@@ -20,7 +20,6 @@ from backend.settlement import eip712
 from backend.settlement.bundles import Part, encode_parts
 from tests.contracts.conftest import (
     DISTRIBUTOR_ROLE,
-    FUNDS,
     UNLIMITED,
     events,
     random_bytes32,
@@ -202,16 +201,8 @@ def test_push_by__costs_at_least_4000_gas_less_than_the_signed_push(
 
 
 @pytest.fixture
-def two_banks(factory, signer, token, campaign_id):
-    made = []
-    for _ in range(2):
-        product_id = random_bytes32()
-        factory.deployBank(product_id, signer, sender=signer)
-        bank = ape.project.ProductBank.at(factory.bankOf(product_id))
-        token.mint(bank, FUNDS, sender=signer)
-        bank.allocateCampaignBudget(campaign_id, token, 0, UNLIMITED, sender=signer)
-        made.append((product_id, bank))
-    return made
+def two_banks(funded_banks):
+    return funded_banks(2)
 
 
 def _part(product_id: bytes, bank: Any, function: str, args: tuple[Any, ...]) -> Part:
