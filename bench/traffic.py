@@ -34,7 +34,7 @@ from backend.interactions.models import Interaction
 from backend.products.models import Product, ProductBank
 from backend.rewards.models import Reward
 from backend.settlement.job import push_once
-from backend.settlement.models import SettlementBatch
+from backend.settlement.models import SettlementBankRole, SettlementBatch
 from backend.settlement.options import load_options
 
 DESIGN_REWARDS_PER_DAY = 100_000
@@ -371,14 +371,69 @@ async def _age_pending(ctx: AppContext, seconds: int) -> None:
 
 async def empty_cycle(ctx: AppContext, counters: Counters) -> dict[str, Any]:
     """A cycle with nothing pending: what the banks cost when idle."""
-    rpc, sql = counters.rpc, counters.sql
+    rpc, sql, methods = counters.rpc, counters.sql, Counter(counters.methods)
     started = time.perf_counter()
     await push_once(ctx, options=load_options(receipt_wait_s=0))
     return {
         "seconds": round(time.perf_counter() - started, 3),
         "rpc_calls": counters.rpc - rpc,
+        "rpc_by_method": dict(counters.methods - methods),
         "sql_statements": counters.sql - sql,
     }
+
+
+async def idle_at_design_scale(ctx: AppContext, counters: Counters, banks: int) -> dict[str, Any]:
+    """The empty cycle again with DESIGN_BANKS banks stored, each with its campaigns and a
+    role already known (the steady state): the extra banks exist in the database only, so
+    a cycle that asked the chain about any of them would fail, and one that read them one
+    by one would show in its SQL count."""
+    extra = DESIGN_BANKS - banks
+    signer = Account.from_key(ctx.settings.effective_signer_key()).address
+    products, bank_rows, roles, campaign_rows = [], [], [], []
+    for index in range(extra):
+        product_id = "0x" + keccak(text=f"idle-{index}.example").hex()
+        bank = Account.create().address
+        products.append(
+            {
+                "id": product_id,
+                "name": f"Idle {index}",
+                "primary_domain": f"idle-{index}.example",
+                "domains": [f"idle-{index}.example"],
+                "owner_wallet": bank,
+            }
+        )
+        bank_rows.append({"product_id": product_id, "chain_id": 31337, "address": bank})
+        roles.append(
+            {"chain_id": 31337, "signer": signer, "bank": bank, "is_distributor": True, "epoch": 0}
+        )
+        for number in range(2):
+            campaign_id = uuid.uuid4()
+            campaign_rows.append(
+                {
+                    "id": campaign_id,
+                    "product_id": product_id,
+                    "chain_campaign_id": "0x" + keccak(campaign_id.bytes).hex(),
+                    "name": f"idle {index}.{number}",
+                    "trigger": "purchase.completed",
+                    "token": bank,
+                    "reward_type": "fixed",
+                    "reward_config": {"amount": "1"},
+                    "user_bps": 10_000,
+                    "decay_bps": 0,
+                    "max_depth": 0,
+                    "status": "active",
+                }
+            )
+    async with ctx.sessions() as session:
+        for model, rows in (
+            (Product, products),
+            (ProductBank, bank_rows),
+            (SettlementBankRole, roles),
+            (Campaign, campaign_rows),
+        ):
+            await session.execute(insert(model), rows)
+        await session.commit()
+    return {"banks": DESIGN_BANKS, **await empty_cycle(ctx, counters)}
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -414,6 +469,12 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{result['empty_cycle']['rpc_calls']} RPC calls, "
         f"{result['empty_cycle']['sql_statements']} SQL statements",
     ]
+    if "empty_cycle_design_banks" in result:
+        idle = result["empty_cycle_design_banks"]
+        lines.append(
+            f"idle cycle at {idle['banks']:,} banks (stored, roles known): {idle['seconds']} s, "
+            f"{idle['rpc_calls']} RPC calls, {idle['sql_statements']} SQL statements"
+        )
     for name in ("hourly", "five_minutes", "daily_cadence"):
         if name not in result:
             continue
