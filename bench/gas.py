@@ -10,9 +10,12 @@ the same users again (already credited), and measures pullReward (1 token) and p
 (5 tokens). The fixed cost of a push is measured with the backend's counted
 nonces (salt << 128 | sequence: a push rewrites its bank's nonce word) against
 a nonce that starts a fresh word, with the same one-reward batch to a credited
-user. The floor per reward is what the EVM charges at the very least for what
-a reward must do: one cold storage write of the user's pending amount, the
-RewardAdded log as declared, and the reward's calldata bytes.
+user; that push less the marginal cost of one more credited reward (between the
+credited batches of 250 and 500) is the fixed cost of a push transaction
+(`push_fixed`), signed and sent by the distributor. The floor per reward is what
+the EVM charges at the very least for what a reward must do: one cold storage
+write of the user's pending amount, the RewardAdded log as declared, and the
+reward's calldata bytes.
 
 Passkey accounts (PasskeyAccount, anvil --hardfork osaka: P-256 at 0x100) are
 measured next to the same ERC-20 transfer sent by a plain EOA in the same run:
@@ -202,6 +205,16 @@ def run() -> dict[str, Any]:
         unsigned = bench_unsigned(bench)
     finally:
         anvil.stop()
+    # The fixed cost of a push transaction as its own figure: the one-reward push to a
+    # credited user (nonce in a written word) less what one more credited reward adds,
+    # measured between the credited batches of 250 and 500 (same nonce cost in both).
+    credited = {r["batch"]: r["gas"] for r in rows if r["kind"] == "credited"}
+    marginal = (credited[500] - credited[250]) / 250
+    push_fixed = {
+        "credited_reward_marginal": round(marginal),
+        "unsigned": round(unsigned["unsigned"] - marginal),
+        "signed": round(unsigned["signed"] - marginal),
+    }
     checks = targets(rows)
     checks.update(passkey_targets(passkey))
     return {
@@ -212,6 +225,7 @@ def run() -> dict[str, Any]:
         "nonce_words": nonce_words,
         "push_fixed_saved_by_nonce_word": nonce_words["saved"],
         "unsigned_push": unsigned,
+        "push_fixed": push_fixed,
         "push_fixed_saved_unsigned": unsigned["saved"],
         "passkey": passkey,
         "passkey_deploy": passkey["deploy"],
@@ -476,6 +490,12 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"  signed (pushFewRewards)            : {u['signed']:>8,} gas")
     print(f"  sent by the distributor (…By)      : {u['unsigned']:>8,} gas")
     print(f"  saved without the signature        : {u['saved']:>8,} gas")
+    f = result["push_fixed"]
+    print(
+        f"fixed cost of a push transaction (one-reward push less one credited reward's "
+        f"{f['credited_reward_marginal']:,}): {f['unsigned']:,} gas unsigned, "
+        f"{f['signed']:,} signed"
+    )
     print()
     p = result["passkey"]
     eoa = p["eoa_transfer"]
