@@ -71,6 +71,10 @@ WALLETS = [CAST[name] for name in ("owner", "alice", "bob", "carol", "dave")]
 FUNDING = 10**30
 DRAIN_ROUNDS = 8
 MAX_REORG_DEPTH = 3
+# A base-fee spike is 50x the current fee, at most this (100,000 gwei): spikes compound
+# within an example, and anvil (1.7.1) panics on a base fee beyond 64 bits (CI: a
+# Uint conversion overflow in anvil_setNextBlockBaseFeePerGas killed the node).
+SPIKE_CEILING_WEI = 10**14
 UNSETTLED = ("signed", "submitted", "cancelling")
 DISTRIBUTOR_ROLE = keccak(text="DISTRIBUTOR_ROLE")
 NONCE_PAID = 1
@@ -82,6 +86,7 @@ LEDGER_RUNS = hypothesis_settings(
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
+LEDGER_RETRY = hypothesis_settings(LEDGER_RUNS, database=None)
 
 
 class World:
@@ -143,7 +148,13 @@ def test_ledger__random_ingest_push_crash_claim_reorg__model_holds(
         node.start()
         try:
             _check_the_ledger(
-                settings.model_copy(update={"rpc_url": node.url}), database_url, node.url
+                settings.model_copy(update={"rpc_url": node.url}),
+                database_url,
+                node.url,
+                # Again without Hypothesis's example database: the first node's death was
+                # saved there as a failing example, and replaying it first walked the new node
+                # into the same anvil panic (CI: both attempts died at the same step).
+                LEDGER_RUNS if attempt == 1 else LEDGER_RETRY,
             )
             return
         except Exception:
@@ -176,13 +187,15 @@ def _covered(stats: Counter[str]) -> bool:
     )
 
 
-def _check_the_ledger(settings: Settings, database_url: str, rpc_url: str) -> None:
+def _check_the_ledger(
+    settings: Settings, database_url: str, rpc_url: str, runs: hypothesis_settings
+) -> None:
     world = World(settings, database_url, rpc_url)
     stats: Counter[str] = Counter()
     try:
         bound = type("BoundLedger", (Ledger,), {"world": world, "stats": stats})
         for _ in range(EXPLORATION_ROUNDS):  # a finding raises at once: never explored away
-            run_state_machine_as_test(bound, settings=LEDGER_RUNS)
+            run_state_machine_as_test(bound, settings=runs)
             if _covered(stats):
                 break
     finally:
@@ -357,7 +370,8 @@ class Ledger(RuleBasedStateMachine):
             for tx_hash in [*report.tx_hashes, *report.replaced, *report.rebroadcast]:
                 self.world.rpc("anvil_dropTransaction", [tx_hash])
             if spike:
-                fee = 50 * int(self.w3.eth.get_block("latest")["baseFeePerGas"]) + 10**10
+                base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
+                fee = min(50 * base + 10**10, max(SPIKE_CEILING_WEI, base))
                 self.world.rpc("anvil_setNextBlockBaseFeePerGas", [hex(fee)])
             else:
                 self.world.rpc("evm_increaseTime", [FAST.deadline_s + 60])
