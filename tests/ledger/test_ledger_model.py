@@ -589,6 +589,21 @@ class Ledger(RuleBasedStateMachine):
             if self.world.run(self.outstanding()) == (0, 0):
                 return
 
+    async def unsettled(self) -> list[tuple[Any, ...]]:
+        """What a failed drain left: each unsettled batch's state, for the failure message."""
+        async with self.world.ctx.sessions() as session:
+            rows = await session.execute(
+                select(
+                    SettlementBatch.status,
+                    SettlementBatch.error_code,
+                    SettlementBatch.error_message,
+                    SettlementBatch.epoch,
+                    SettlementBatch.attempts,
+                    SettlementBatch.next_attempt_at,
+                ).where(SettlementBatch.status.in_(UNSETTLED))
+            )
+            return [tuple(row) for row in rows]
+
     async def outstanding(self) -> tuple[int, int]:
         async with self.world.ctx.sessions() as session:
             unsettled = await session.scalar(
@@ -605,7 +620,7 @@ class Ledger(RuleBasedStateMachine):
 
     def check_settled(self) -> None:
         """After draining: every earned reward pushed once; chain == pushed - claimed."""
-        assert self.world.run(self.outstanding()) == (0, 0)
+        assert self.world.run(self.outstanding()) == (0, 0), self.world.run(self.unsettled())
         by_status, per_wallet, *_ = self.world.run(self.read_ledger())
         cancelled = by_status.get("cancelled", 0)
         assert by_status.get("pushed", 0) == sum(self.model.earned.values()) - cancelled
