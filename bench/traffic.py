@@ -158,21 +158,7 @@ async def seed_banks(
             await session.flush()
             session.add(ProductBank(product_id=product_id, chain_id=31337, address=bank))
             for number in range(args.campaigns_per_bank):
-                campaign_id = uuid.uuid4()
-                campaign = Campaign(
-                    id=campaign_id,
-                    product_id=product_id,
-                    chain_campaign_id="0x" + keccak(campaign_id.bytes).hex(),
-                    name=f"traffic {index}.{number}",
-                    trigger="purchase.completed",
-                    token=token,
-                    reward_type="fixed",
-                    reward_config={"amount": "1"},
-                    user_bps=10_000,
-                    decay_bps=0,
-                    max_depth=0,
-                    status="active",
-                )
+                campaign = Campaign(**_campaign_row(product_id, f"traffic {index}.{number}", token))
                 session.add(campaign)
                 campaigns.append(campaign)
                 cid = bytes.fromhex(campaign.chain_campaign_id[2:])
@@ -185,6 +171,25 @@ async def seed_banks(
                 flush=True,
             )
     return campaigns
+
+
+def _campaign_row(product_id: str, name: str, token: str) -> dict[str, Any]:
+    """An active campaign paying a fixed 1 per purchase, as the bench seeds them."""
+    campaign_id = uuid.uuid4()
+    return {
+        "id": campaign_id,
+        "product_id": product_id,
+        "chain_campaign_id": "0x" + keccak(campaign_id.bytes).hex(),
+        "name": name,
+        "trigger": "purchase.completed",
+        "token": token,
+        "reward_type": "fixed",
+        "reward_config": {"amount": "1"},
+        "user_bps": 10_000,
+        "decay_bps": 0,
+        "max_depth": 0,
+        "status": "active",
+    }
 
 
 async def arrive(
@@ -406,24 +411,7 @@ async def idle_at_design_scale(ctx: AppContext, counters: Counters, banks: int) 
         roles.append(
             {"chain_id": 31337, "signer": signer, "bank": bank, "is_distributor": True, "epoch": 0}
         )
-        for number in range(2):
-            campaign_id = uuid.uuid4()
-            campaign_rows.append(
-                {
-                    "id": campaign_id,
-                    "product_id": product_id,
-                    "chain_campaign_id": "0x" + keccak(campaign_id.bytes).hex(),
-                    "name": f"idle {index}.{number}",
-                    "trigger": "purchase.completed",
-                    "token": bank,
-                    "reward_type": "fixed",
-                    "reward_config": {"amount": "1"},
-                    "user_bps": 10_000,
-                    "decay_bps": 0,
-                    "max_depth": 0,
-                    "status": "active",
-                }
-            )
+        campaign_rows += [_campaign_row(product_id, f"idle {index}.{n}", bank) for n in range(2)]
     async with ctx.sessions() as session:
         for model, rows in (
             (Product, products),
