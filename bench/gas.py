@@ -203,6 +203,7 @@ def run() -> dict[str, Any]:
         passkey = bench_passkey(bench)
         nonce_words = bench_nonce_words(bench)
         unsigned = bench_unsigned(bench)
+        claim_batches = bench_claim_batches(bench)
     finally:
         anvil.stop()
     # The fixed cost of a push transaction as its own figure: the one-reward push to a
@@ -231,6 +232,7 @@ def run() -> dict[str, Any]:
         "passkey_deploy": passkey["deploy"],
         "passkey_send_overhead": passkey["later_send_overhead"],
         "claim_for_1": passkey["claim_for_1"],
+        "claim_batches": claim_batches,
         "targets": checks,
     }
 
@@ -403,6 +405,24 @@ def _claims_for(bench: Bench) -> tuple[int, int]:
     return claim_1, claim_5
 
 
+CLAIM_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def bench_claim_batches(bench: Bench) -> list[dict[str, int]]:
+    """Gasless claims as the relayer batches them: pullRewardsForMany over `size` users,
+    each claiming its first reward (one token, a zero token balance before)."""
+    token = bench.tokens[0]
+    rows = []
+    for size in CLAIM_BATCH_SIZES:
+        users = bench.new_users(size)
+        bench.push(token, users)
+        claims = [int(user, 16) for user in users]  # token index 0
+        receipt = bench._send(bench.push_pull.functions.pullRewardsForMany([token], claims))
+        gas = int(receipt["gasUsed"])
+        rows.append({"batch": size, "gas": gas, "gas_per_claim": round(gas / size)})
+    return rows
+
+
 def passkey_targets(figures: dict[str, int]) -> dict[str, dict[str, Any]]:
     checks = {
         "passkey_send_overhead": (figures["later_send_overhead"], TARGET_PASSKEY_SEND_OVERHEAD),
@@ -517,6 +537,10 @@ def print_table(result: dict[str, Any]) -> None:
         f"  {'relayer per active user-month':<36}"
         f"{p['relayer_gas_per_user_month_4_claims']:>9,} gas (4 claims of 1 token)"
     )
+    print()
+    print("gasless first claims batched by the relayer (pullRewardsForMany, 1 token):")
+    for r in result["claim_batches"]:
+        print(f"  {r['batch']:>3} users {r['gas']:>12,} gas {r['gas_per_claim']:>8,} a claim")
     print()
     for name, check in result["targets"].items():
         mark = "met" if check["met"] else "NOT met"

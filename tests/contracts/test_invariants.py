@@ -198,6 +198,22 @@ def test_accounting_invariants(
                 assert t.balanceOf(wallet) == had + owed
                 assert push_pull.getPendingAmount(t, wallet) == 0
 
+        @rule(picks=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1)), max_size=6))
+        def claim_many(self, picks: list[tuple[int, int]]) -> None:
+            """A relayer's batch: any users and tokens, repeats included; each pair pays
+            its pending amount once, to its user only."""
+            pairs = sorted(set(picks))
+            owed = {p: push_pull.getPendingAmount(tokens[p[1]], wallets[p[0]]) for p in pairs}
+            held = {p: tokens[p[1]].balanceOf(wallets[p[0]]) for p in pairs}
+            claims = [index << 160 | int(wallets[user].address, 16) for user, index in picks]
+            receipt = push_pull.pullRewardsForMany(tokens, claims, sender=funder)
+            assert receipt.return_value == sum(1 for p in pairs if owed[p])
+            for user, index in pairs:
+                assert (
+                    tokens[index].balanceOf(wallets[user]) == held[user, index] + owed[user, index]
+                )
+                assert push_pull.getPendingAmount(tokens[index], wallets[user]) == 0
+
         @rule(index=st.integers(0, 1), share=st.integers(0, 100))
         def withdraw(self, index: int, share: int) -> None:
             each = tokens[index]

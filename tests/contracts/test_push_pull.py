@@ -197,6 +197,56 @@ def test_pull_rewards_for__anyone_triggers_tokens_go_to_user(
     assert ("RewardClaimed", {**claimed, "to": users[0].address}) in events(receipt)
 
 
+def claim_words(tokens, pairs):
+    """pullRewardsForMany's claims: (user, token) as tokenIndex << 160 | user."""
+    return [tokens.index(token) << 160 | int(user.address, 16) for user, token in pairs]
+
+
+def test_pull_rewards_for_many__each_user_paid_own_pending_once(
+    push_pull, pusher, token, token_b, users, stranger
+):
+    push_pull.pushRewards(token, words([(users[0], 5), (users[1], 7)]), sender=pusher)
+    push_pull.pushRewards(token_b, words([(users[0], 9)]), sender=pusher)
+    tokens = [token, token_b]
+    pairs = [
+        (users[0], token),
+        (users[1], token),
+        (users[0], token_b),
+        (users[0], token),  # named twice: the second finds nothing pending
+        (users[2], token),  # nothing pending: skipped
+    ]
+    before = token.balanceOf(stranger), token_b.balanceOf(stranger)
+    receipt = push_pull.pullRewardsForMany(tokens, claim_words(tokens, pairs), sender=stranger)
+    assert receipt.return_value == 3
+    assert (token.balanceOf(users[0]), token_b.balanceOf(users[0])) == (5, 9)
+    assert (token.balanceOf(users[1]), token.balanceOf(users[2])) == (7, 0)
+    assert (token.balanceOf(stranger), token_b.balanceOf(stranger)) == before
+    assert push_pull.getTotalPending(token) == push_pull.getTotalPending(token_b) == 0
+    claimed = [fields for name, fields in events(receipt) if name == "RewardClaimed"]
+    assert claimed == [
+        {"token": token.address, "user": users[0].address, "amount": 5, "to": users[0].address},
+        {"token": token.address, "user": users[1].address, "amount": 7, "to": users[1].address},
+        {"token": token_b.address, "user": users[0].address, "amount": 9, "to": users[0].address},
+    ]
+
+
+def test_pull_rewards_for_many__token_index_out_of_range__reverts_and_pays_nobody(
+    push_pull, pusher, token, users, stranger
+):
+    push_pull.pushRewards(token, words([(users[0], 5)]), sender=pusher)
+    claims = [int(users[0].address, 16), 1 << 160 | int(users[0].address, 16)]
+    with ape.reverts("pushpull: bad token index"):
+        push_pull.pullRewardsForMany([token], claims, sender=stranger)
+    assert push_pull.getPendingAmount(token, users[0]) == 5
+    assert push_pull.pullRewardsForMany([token], [], sender=stranger).return_value == 0
+
+
+def test_pull_rewards_for_many__more_than_128_claims__refused(push_pull, token, users, stranger):
+    claims = [int(users[0].address, 16)] * 129
+    with ape.reverts():
+        push_pull.pullRewardsForMany([token], claims, sender=stranger)
+
+
 def test_pull__reentrant_token_cannot_reenter(push_pull, deployer, reentrant_token, users):
     push_pull.authorisePusher(deployer, sender=deployer)
     fund_book(push_pull, deployer, reentrant_token, 100)

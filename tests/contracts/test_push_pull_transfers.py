@@ -44,6 +44,19 @@ def test_pull_for__token_returns_false__victim_keeps_pending(
     assert push_pull.getTotalPending(false_token) == 0
 
 
+def test_pull_for_many__one_users_transfer_fails__whole_batch_reverts_and_all_keep_pending(
+    push_pull, pusher, false_token, users, stranger
+):
+    _push(push_pull, pusher, false_token, [(users[0], 50), (users[1], 20)])
+    false_token.setBlocked(users[1], True, sender=stranger)
+    claims = [int(users[0].address, 16), int(users[1].address, 16)]
+    with ape.reverts("pushpull: transfer failed"):
+        push_pull.pullRewardsForMany([false_token], claims, sender=stranger)
+    assert push_pull.getPendingAmount(false_token, users[0]) == 50
+    assert push_pull.getPendingAmount(false_token, users[1]) == 20
+    assert push_pull.getTotalPending(false_token) == 70
+
+
 def test_pull__paused_token_returns_false__pending_kept(push_pull, pusher, false_token, users):
     _push(push_pull, pusher, false_token, [(users[0], 8)])
     false_token.setPaused(True, sender=users[0])
