@@ -4,8 +4,8 @@ Without JavaScript the page renders the rewards for `?address=0x…` on the
 server (the same wallet services as /api/wallet). With JavaScript
 (static/wallet-account.js, static/wallet.js) a user without any crypto wallet
 creates one from a passkey (its PasskeyAccount) or signs in with it, sees the
-account's token balances, claims without gas (the relayer sends
-pullRewardsFor) and sends tokens with a passkey signature the account checks
+account's token balances, claims without gas (the relayer's next batch of claims,
+pullRewardsForMany) and sends tokens with a passkey signature the account checks
 on-chain. An injected EIP-1193 wallet still connects and claims itself with
 MultiTokenPushPull.pullRewards.
 """

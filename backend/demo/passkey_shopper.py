@@ -3,7 +3,7 @@
 Erin's device makes a passkey (a software authenticator producing the bytes a
 browser sends); the backend derives its PasskeyAccount's counterfactual address,
 which is her wallet and her session's. She lands through Alice's link and buys,
-claims without gas (the relayer sends pullRewardsFor), then sends part to a
+claims without gas (the relayer batches it in pullRewardsForMany), then sends part to a
 friend: the backend prepares the operation, her passkey signs its EIP-712 digest,
 the relayer deploys her account and executes it in one transaction, and the
 account checks the signature on-chain. Every step goes through the public HTTP
@@ -157,10 +157,12 @@ def _relayer(story: Story) -> str:
 
 
 async def gasless_claim(story: Story, shopper: PasskeyShopper, mine: Mine) -> None:
-    """POST /api/wallet/claim: the relayer sends pullRewardsFor(wallet, tokens) and pays."""
+    """POST /api/wallet/claim: queued, then paid by the relayer's next pullRewardsForMany."""
     name, wallet = shopper.name, shopper.wallet
     w3 = _chain(story)
-    story.say(f"{name} claims without gas: the relayer sends pullRewardsFor({wallet[:10]}…)")
+    story.say(
+        f"{name} claims without gas: the relayer batches it (pullRewardsForMany, {wallet[:10]}…)"
+    )
     accepted = await _post(story, "/api/wallet/claim", {}, shopper.auth)
     relay = await _until_final(story, shopper, accepted["relay_id"], mine)
     story.say(f"  claim {relay['status']} in {relay['tx_hash']}")

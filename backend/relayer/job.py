@@ -1,4 +1,5 @@
-"""The relayer's job: track relayed transactions until mined, and record each outcome.
+"""The relayer's job: send the queued claims' batch, track relayed transactions until
+mined, and record each outcome.
 
 Its own job rather than the push cycle's: the push cycle runs every PUSH_INTERVAL_S
 (minutes) while a user waits on a claim, and RELAYER_KEY may be another account
@@ -17,6 +18,7 @@ from backend.core.context import AppContext
 from backend.core.scheduler import Scheduler
 from backend.observability.metrics import JOB_DURATION
 from backend.relayer import outcomes
+from backend.relayer.batches import send_queued_claims
 from backend.relayer.models import RelayRequest, RelayStatus
 from backend.relayer.relay import RelayerEnv
 from backend.settlement.models import SettlementTransaction as Tx
@@ -26,8 +28,10 @@ TRACK_INTERVAL_S = 3
 
 
 async def track_relays(ctx: AppContext, env: RelayerEnv | None = None) -> TrackResult:
-    """One pass: undo what a reorg took away, then walk the relayer's open relay slots."""
+    """One pass: send the queued claims' batch, undo what a reorg took away, then walk the
+    relayer's open relay slots."""
     env = env or RelayerEnv(ctx)
+    await send_queued_claims(env)
     sender = await env.sender()
     chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
     async with ctx.sessions() as session:
@@ -47,8 +51,12 @@ async def track_relays(ctx: AppContext, env: RelayerEnv | None = None) -> TrackR
             update(RelayRequest)
             .where(
                 RelayRequest.status.in_([RelayStatus.MINED, RelayStatus.FAILED]),
-                ~exists(select(Tx.id).where(Tx.relay_id == RelayRequest.id, Tx.status == MINED)),
-                exists(select(Tx.id).where(Tx.relay_id == RelayRequest.id, Tx.status == SENT)),
+                ~exists(
+                    select(Tx.id).where(Tx.relay_id == RelayRequest.carrier_id, Tx.status == MINED)
+                ),
+                exists(
+                    select(Tx.id).where(Tx.relay_id == RelayRequest.carrier_id, Tx.status == SENT)
+                ),
             )
             .values(
                 status=RelayStatus.SENT,
@@ -73,6 +81,7 @@ async def run_relay_job(ctx: AppContext) -> None:
 
 
 def register_jobs(scheduler: Scheduler) -> None:
-    """Relay tracking every few seconds, on the leader replica only."""
+    """Claim batches and relay tracking every few seconds, on the leader replica only (a
+    claim waits at most TRACK_INTERVAL_S for its batch)."""
     if scheduler.ctx.settings.push_pull_address:
         scheduler.add_job("relayer.track", TRACK_INTERVAL_S, run_relay_job, leader_only=True)

@@ -20,12 +20,12 @@ from backend.core.db import Address, Amount, Base, Bytes32, Timestamps
 
 
 class RelayKind(enum.StrEnum):
-    CLAIM = "claim"  # MultiTokenPushPull.pullRewardsFor(wallet, tokens)
+    CLAIM = "claim"  # batched: MultiTokenPushPull.pullRewardsForMany(tokens, claims)
     SEND = "send"  # PasskeyAccount.execute or PasskeyAccountFactory.createAndExecute
 
 
 class RelayStatus(enum.StrEnum):
-    QUEUED = "queued"  # transaction stored; the node has not taken it yet
+    QUEUED = "queued"  # a claim awaiting its batch, or bytes the node has not taken yet
     SENT = "sent"  # the node has it; waiting for a block
     MINED = "mined"  # mined and succeeded
     FAILED = "failed"  # mined and reverted, or its account nonce was used elsewhere
@@ -49,6 +49,12 @@ class RelayRequest(Timestamps, Base):
     operation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("send_operations.id", ondelete="CASCADE"), unique=True
     )
+    # the request whose transaction carries this one (settlement_transactions.relay_id):
+    # itself for a send or a batch's first claim, that first claim for the others; NULL
+    # while a claim waits for the relayer's next batch
+    carrier_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("relay_requests.id", ondelete="CASCADE")
+    )
     gas_limit: Mapped[int] = mapped_column(BigInteger)  # charged until the receipt says
     gas_used: Mapped[int | None] = mapped_column(BigInteger)  # charged once mined
     tx_hash: Mapped[str | None] = Bytes32()  # the hash that mined
@@ -63,6 +69,17 @@ class RelayRequest(Timestamps, Base):
         CheckConstraint("kind <> 'send' OR operation_id IS NOT NULL", name="send_has_operation"),
         Index("ix_relay_requests_wallet_day", "wallet", "kind", "created_at"),
         Index("ix_relay_requests_created", "created_at"),
+        Index(
+            "ix_relay_requests_carrier",
+            "carrier_id",
+            postgresql_where=text("carrier_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_relay_requests_unsent_claims",
+            "chain_id",
+            "created_at",
+            postgresql_where=text("kind = 'claim' AND status = 'queued' AND carrier_id IS NULL"),
+        ),
         # one claim in flight per wallet: a second request gets the first one back
         Index(
             "uq_relay_requests_claim_in_flight",

@@ -3,6 +3,9 @@
 Plain values in, plain values out (tested without a database or a chain); the
 service reads the inputs and applies the answer.
 
+A batch of claims (one transaction) shares the gas it used over its claims in
+proportion to the gas each reserved when it was accepted.
+
 Attribution: a claimed token's share of the gas is paid by the product that
 pushed the most of that token to the wallet (ties: the lowest product id), so a
 product that shares a token with another pays for claims of its own rewards. The
@@ -76,6 +79,19 @@ def split_gas(gas: int, tokens: Sequence[str], owners: Mapping[str, str]) -> dic
             continue
         shares[product] = shares.get(product, 0) + part + (remainder if index == 0 else 0)
     return shares
+
+
+def share_gas(total: int, weights: Sequence[int]) -> list[int]:
+    """A batch's gas split over its requests in proportion to `weights` (the gas each
+    reserved; equal parts when all are 0): the shares add up to `total` exactly, the
+    last request takes the rounding."""
+    if not weights:
+        return []
+    whole = sum(weights)
+    parts = list(weights) if whole > 0 else [1] * len(weights)
+    whole = sum(parts)
+    shares = [total * part // whole for part in parts[:-1]]
+    return [*shares, total - sum(shares)]
 
 
 def over_budget(shares: Mapping[str, int], used_today: Mapping[str, int], budget: int) -> set[str]:

@@ -107,33 +107,12 @@ async def submit(env: RelayerEnv, planned: Planned, recheck: Recheck) -> tuple[R
         advisory_lock(env.ctx.engine, sender_lock(sender.chain_id, address)),
         env.ctx.sessions() as session,
     ):
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"),
-            {"n": f"cascade:relayer:{sender.chain_id}"},
-        )
+        await relayer_lock(session, sender.chain_id)
         existing = await recheck(session)
         if existing is not None:
             await session.rollback()
             return existing, await _hash_of(env, existing)
-        relay = RelayRequest(
-            id=uuid.uuid4(),
-            chain_id=sender.chain_id,
-            kind=planned.kind,
-            wallet=planned.wallet,
-            status=RelayStatus.QUEUED,
-            relayer=address,
-            target=planned.target,
-            payload=planned.payload,
-            operation_id=planned.operation_id,
-            gas_limit=planned.gas_limit,
-        )
-        session.add(relay)
-        await session.flush()
-        session.add_all(
-            RelayCharge(relay_id=relay.id, product_id=product, gas=gas)
-            for product, gas in planned.charges.items()
-            if gas > 0
-        )
+        relay = await _store_request(session, sender, planned, carried=True)
         row = await store_relay(
             session, sender, relay.id, planned.target, planned.data, planned.gas_limit, planned.kind
         )
@@ -147,10 +126,65 @@ async def submit(env: RelayerEnv, planned: Planned, recheck: Recheck) -> tuple[R
     return relay, row.tx_hash
 
 
+async def enqueue(env: RelayerEnv, planned: Planned, recheck: Recheck) -> RelayRequest:
+    """Store `planned` for the relayer's next batch (backend.relayer.batches sends it).
+
+    Under the relayer transaction lock, as `submit`: the policy's re-check and the
+    stored request are one step, and the batch job takes the same lock.
+    """
+    sender = await env.sender()
+    await ensure_funded(sender, planned.gas_limit)
+    async with env.ctx.sessions() as session:
+        await relayer_lock(session, sender.chain_id)
+        existing = await recheck(session)
+        if existing is not None:
+            await session.rollback()
+            return existing
+        relay = await _store_request(session, sender, planned, carried=False)
+        await session.commit()
+    return relay
+
+
+async def relayer_lock(session: AsyncSession, chain_id: int) -> None:
+    """The relayer's transaction lock: policy re-checks, stored requests and batches in turn."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"),
+        {"n": f"cascade:relayer:{chain_id}"},
+    )
+
+
+async def _store_request(
+    session: AsyncSession, sender: Sender, planned: Planned, *, carried: bool
+) -> RelayRequest:
+    """The request and its gas charges; `carried`: its own transaction follows (a send)."""
+    relay = RelayRequest(
+        id=uuid.uuid4(),
+        chain_id=sender.chain_id,
+        kind=planned.kind,
+        wallet=planned.wallet,
+        status=RelayStatus.QUEUED,
+        relayer=sender.signer.address,
+        target=planned.target,
+        payload=planned.payload,
+        operation_id=planned.operation_id,
+        gas_limit=planned.gas_limit,
+    )
+    if carried:
+        relay.carrier_id = relay.id
+    session.add(relay)
+    await session.flush()
+    session.add_all(
+        RelayCharge(relay_id=relay.id, product_id=product, gas=gas)
+        for product, gas in planned.charges.items()
+        if gas > 0
+    )
+    return relay
+
+
 async def _hash_of(env: RelayerEnv, relay: RelayRequest) -> str:
     from backend.relayer.repository import newest_tx_hash
 
     if relay.tx_hash:
         return relay.tx_hash
     async with env.ctx.sessions() as session:
-        return await newest_tx_hash(session, relay.id) or ""
+        return await newest_tx_hash(session, relay) or ""

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.relayer.models import IN_FLIGHT, RelayCharge, RelayKind, RelayRequest
+from backend.relayer.models import IN_FLIGHT, RelayCharge, RelayKind, RelayRequest, RelayStatus
 from backend.rewards.models import Reward, RewardStatus
 from backend.settlement.models import SettlementTransaction as Tx
 from indexer.models import WalletTokenBalance
@@ -101,8 +101,38 @@ async def pushed_by_product(
     return out
 
 
-async def newest_tx_hash(session: AsyncSession, relay_id: uuid.UUID) -> str | None:
-    """The hash to show while a relay is in flight: its newest stored transaction."""
+async def newest_tx_hash(session: AsyncSession, relay: RelayRequest) -> str | None:
+    """The hash to show while a relay is in flight: the newest stored transaction of its
+    carrier (None while a claim waits for its batch)."""
+    if relay.carrier_id is None:
+        return None
     return await session.scalar(
-        select(Tx.tx_hash).where(Tx.relay_id == relay_id).order_by(Tx.id.desc()).limit(1)
+        select(Tx.tx_hash).where(Tx.relay_id == relay.carrier_id).order_by(Tx.id.desc()).limit(1)
     )
+
+
+async def unsent_claims(session: AsyncSession, chain_id: int, limit: int) -> list[RelayRequest]:
+    """Claims waiting for the relayer's next batch, oldest first."""
+    rows = await session.scalars(
+        select(RelayRequest)
+        .where(
+            RelayRequest.chain_id == chain_id,
+            RelayRequest.kind == RelayKind.CLAIM,
+            RelayRequest.status == RelayStatus.QUEUED,
+            RelayRequest.carrier_id.is_(None),
+        )
+        .order_by(RelayRequest.created_at, RelayRequest.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def carried_by(session: AsyncSession, carrier_id: uuid.UUID) -> list[RelayRequest]:
+    """The requests one transaction carries (its carrier included), locked for update."""
+    rows = await session.scalars(
+        select(RelayRequest)
+        .where(RelayRequest.carrier_id == carrier_id)
+        .order_by(RelayRequest.created_at, RelayRequest.id)
+        .with_for_update()
+    )
+    return list(rows)

@@ -68,7 +68,7 @@ async def claim(
     app_context: AppContext,
     relayer_env: RelayerEnvDep,
 ) -> Response[bytes]:
-    """pullRewardsFor(wallet, tokens) sent by the relayer; 202 with the relay to poll."""
+    """Queued for the relayer's next pullRewardsForMany batch; 202 with the relay to poll."""
     wallet = session_wallet(principal)
 
     async def work() -> tuple[int, Any]:

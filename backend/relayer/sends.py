@@ -259,7 +259,7 @@ async def send(
         operation = await _operation(session, wallet, operation_id)
         relayed = await _relay_of(session, operation.id)
         if relayed is not None:
-            return view(relayed, await repository.newest_tx_hash(session, relayed.id))
+            return view(relayed, await repository.newest_tx_hash(session, relayed))
         if env.clock() > operation.expires_at:
             raise Gone("this operation expired; prepare the send again")
         await _check_send_count(session, env, sender.chain_id, wallet)

@@ -1,13 +1,14 @@
 """Gasless claims and the relay status view.
 
-A claim pays out every token the wallet can claim on-chain (or the ones asked for),
-through MultiTokenPushPull.pullRewardsFor(wallet, tokens) sent and paid by the
-relayer. Refusals are 4xx with a code and write nothing, in this order:
-claim_limit_reached (per wallet per day), nothing_to_claim (no pending amount),
-claim_below_minimum (only dust), product_gas_budget_exhausted (every token's
-product is out of gas for today), relayer_budget_exhausted (the relayer's daily
-gas). A claim already in flight for the wallet answers the request instead of a
-second transaction.
+A claim pays out every token the wallet can claim on-chain (or the ones asked for).
+An accepted claim is queued (202, status "queued") and the relayer's job sends every
+queued claim in one MultiTokenPushPull.pullRewardsForMany transaction that it pays
+for (backend.relayer.batches), within a few seconds. Refusals are 4xx with a code
+and write nothing, in this order: claim_limit_reached (per wallet per day),
+nothing_to_claim (no pending amount), claim_below_minimum (only dust),
+product_gas_budget_exhausted (every token's product is out of gas for today),
+relayer_budget_exhausted (the relayer's daily gas). A claim already in flight (queued
+or sent) for the wallet answers the request instead of a second one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
-from backend.relayer import chain, policy, repository
+from backend.relayer import batches, chain, policy, repository
 from backend.relayer.models import RelayKind, RelayRequest
-from backend.relayer.relay import Planned, RelayerEnv, submit
+from backend.relayer.relay import Planned, RelayerEnv, enqueue
 from backend.settlement.transactions import CLAIM, estimate_gas
 
 MAX_GAS = 3_000_000  # a claim above this is refused: something is wrong with a token
@@ -123,7 +124,7 @@ async def claim(env: RelayerEnv, wallet: str, tokens: Sequence[str] | None) -> R
     async with env.ctx.sessions() as session:
         existing = await repository.in_flight_claim(session, chain_id, wallet)
         if existing is not None:
-            return view(existing, await repository.newest_tx_hash(session, existing.id))
+            return view(existing, await repository.newest_tx_hash(session, existing))
         await _check_claim_count(session, env, chain_id, wallet)
         candidates = asked or await repository.candidate_tokens(session, chain_id, wallet)
     pending = await chain.pending_amounts(
@@ -155,8 +156,9 @@ async def claim(env: RelayerEnv, wallet: str, tokens: Sequence[str] | None) -> R
         await check_budget(session, env, chain_id, planned.gas_limit, planned.charges)
         return None
 
-    relay, tx_hash = await submit(env, planned, recheck)
-    return view(relay, tx_hash)
+    relay = await enqueue(env, planned, recheck)
+    async with env.ctx.sessions() as session:
+        return view(relay, await repository.newest_tx_hash(session, relay))
 
 
 async def _plan(
@@ -174,7 +176,8 @@ async def _plan(
     items = list(worth)
     while True:
         tokens = [item.token for item in items]
-        data = chain.calldata(contract, "pullRewardsFor", [wallet, tokens])
+        args = batches.claim_words([(wallet, tokens)])
+        data = chain.calldata(contract, "pullRewardsForMany", list(args))
         call = {
             "from": sender.signer.address,
             "to": settings.push_pull_address,
@@ -223,4 +226,4 @@ async def relay_status(env: RelayerEnv, wallet: str, relay_id: str) -> RelayView
         )
         if relay is None:
             raise NotFound("no such relay request", code="relay_not_found")
-        return view(relay, await repository.newest_tx_hash(session, relay.id))
+        return view(relay, await repository.newest_tx_hash(session, relay))

@@ -121,7 +121,7 @@ class SettlementTransaction(Base):
     # push (ProductBank.pushRewards) | cancel (0-value self-transfer that burns the
     # account nonce of a voided batch, so the sending account never has a gap) |
     # cancel_nonce (ProductBank.cancelNonces: the batch's signature can never pay) |
-    # claim (MultiTokenPushPull.pullRewardsFor) | send (a passkey account's execute) |
+    # claim (MultiTokenPushPull.pullRewardsForMany) | send (a passkey account's execute) |
     # push_many (ProductBankFactory.pushMany: several banks' batches, listed in
     # settlement_transaction_batches; so is a `cancel` that fills such a slot)
     kind: Mapped[str] = mapped_column(String(16), server_default=text("'push'"))

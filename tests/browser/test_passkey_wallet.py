@@ -132,7 +132,7 @@ async def until_relay_final(page: Page, ctx: AppContext, progress_id: str) -> st
         status = await page.evaluate(status_of)
         if status in ("mined", "failed"):
             return str(status)
-        if status == "sent":
+        if status in ("queued", "sent"):  # a claim queued for its batch, or bytes sent
             await track_relays(ctx)
         await asyncio.sleep(0.3)
     raise TimeoutError(f"{progress_id} still {await page.evaluate(status_of)!r}")

@@ -43,17 +43,19 @@ async def test_claim__pays_the_pending_tokens_to_the_wallet_and_the_relayer_pays
 
     assert response.status_code == 202, response.text
     body = response.json()
-    assert body["status"] == "sent" and body["tx_hash"].startswith("0x")
-    await track_relays(ctx, relayer_env)
+    assert (body["status"], body["tx_hash"]) == ("queued", None)  # waits for the next batch
+    assert erc20_balance(env.w3, env.token, user) == 0
+    await track_relays(ctx, relayer_env)  # sends the batch; automine mines it
+    await track_relays(ctx, relayer_env)  # records the receipt
     assert erc20_balance(env.w3, env.token, user) == 7 * TOKENS
     assert env.onchain(user) == 0
     assert env.w3.eth.get_balance(user) == 0  # the user never needed gas
     assert env.w3.eth.get_balance(SIGNER) < relayer_eth
     (relay,) = await rows(ctx, RelayRequest)
     assert (relay.kind, relay.status, relay.wallet) == ("claim", "mined", user)
-    assert relay.tx_hash == body["tx_hash"]
+    assert relay.carrier_id == relay.id  # a batch of one carries itself
     assert relay.payload == [{"token": env.token, "amount": str(7 * TOKENS)}]
-    receipt = env.w3.eth.get_transaction_receipt(body["tx_hash"])
+    receipt = env.w3.eth.get_transaction_receipt(relay.tx_hash)
     assert relay.gas_used == receipt["gasUsed"] and receipt["from"] == SIGNER
     (charge,) = await rows(ctx, RelayCharge)  # the product whose rewards these are pays
     assert (charge.product_id, charge.gas) == (env.product.id, relay.gas_used)
@@ -64,7 +66,7 @@ async def test_claim__pays_the_pending_tokens_to_the_wallet_and_the_relayer_pays
         "relay_id": str(relay.id),
         "kind": "claim",
         "status": "mined",
-        "tx_hash": body["tx_hash"],
+        "tx_hash": relay.tx_hash,
         "explorer_url": None,
         "error": None,
     }
@@ -95,6 +97,10 @@ async def test_claim__asked_again_while_in_flight__answers_the_same_relay_and_se
 
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
+    await track_relays(ctx, relayer_env)  # the batch goes out
+    third = await api.post("/api/wallet/claim", json={}, headers=headers)
+    assert third.json()["relay_id"] == first.json()["relay_id"]
+    assert third.json()["status"] == "sent" and third.json()["tx_hash"].startswith("0x")
     assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 1
     env.rpc("evm_mine")
     await track_relays(ctx, relayer_env)
@@ -237,14 +243,15 @@ async def test_claim__crash_after_the_transaction_is_stored__tracker_sends_the_s
 
     user = wallet()
     await pushed(env, (user, 4 * TOKENS))
+    await service.claim(relayer_env, user, None)
     crash_at(monkeypatch, "tx_stored")
     with pytest.raises(SimulatedCrash):
-        await service.claim(relayer_env, user, None)
+        await track_relays(ctx, relayer_env)  # the batch's bytes are stored, then the crash
     monkeypatch.undo()
     (stored,) = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
     assert env.w3.eth.get_transaction_count(SIGNER, "pending") == stored.account_nonce  # unsent
     (relay,) = await rows(ctx, RelayRequest)
-    assert relay.status == "queued"
+    assert (relay.status, relay.carrier_id) == ("queued", relay.id)
 
     again = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
     assert again.json()["relay_id"] == str(relay.id)  # the stored claim, not a second one
@@ -271,7 +278,9 @@ async def test_claim__stuck_transaction__is_fee_bumped_and_the_replacement_is_re
     user = wallet()
     await pushed(env, (user, TOKENS))
     env.rpc("evm_setAutomine", [False])
-    first = await service.claim(relayer_env, user, None)
+    await service.claim(relayer_env, user, None)
+    await track_relays(ctx, relayer_env)  # the batch goes out
+    (first,) = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
     env.rpc("anvil_dropTransaction", [first.tx_hash])  # the node lost it...
     env.rpc("anvil_setNextBlockBaseFeePerGas", [hex(10**12)])  # ...and fees rose past it
     env.rpc("evm_mine")
@@ -347,11 +356,12 @@ async def test_claim__own_relayer_key__sends_and_pays_from_it_and_its_job_tracks
 
     assert response.status_code == 202, response.text
     await track_relays(ctx, relayer_env)
-    receipt = env.w3.eth.get_transaction_receipt(response.json()["tx_hash"])
+    await track_relays(ctx, relayer_env)
+    (relay,) = await rows(ctx, RelayRequest)
+    receipt = env.w3.eth.get_transaction_receipt(relay.tx_hash)
     assert receipt["from"] == relayer.address and receipt["status"] == 1
     assert env.w3.eth.get_transaction_count(SIGNER, "pending") == signer_nonce
     assert env.w3.eth.get_balance(relayer.address) < 10**18
-    (relay,) = await rows(ctx, RelayRequest)
     assert (relay.relayer, relay.status) == (relayer.address, "mined")
     assert erc20_balance(env.w3, env.token, user) == TOKENS
 
@@ -372,3 +382,115 @@ async def test_claim__relayer_cannot_pay_gas__503_relayer_unfunded_and_nothing_w
     assert response.json()["error"]["code"] == "relayer_unfunded"
     assert await rows(ctx, RelayRequest) == []
     assert env.onchain(user) == TOKENS
+
+
+async def test_claims_of_several_wallets__ride_one_transaction_and_share_its_gas(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    users = [wallet() for _ in range(3)]
+    await pushed(env, *[(user, (index + 1) * TOKENS) for index, user in enumerate(users)])
+    for user in users:
+        answer = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, user))
+        assert answer.status_code == 202 and answer.json()["status"] == "queued"
+    reserved = sum(relay.gas_limit for relay in await rows(ctx, RelayRequest))
+
+    await track_relays(ctx, relayer_env)
+    await track_relays(ctx, relayer_env)
+
+    (tx,) = [t for t in await rows(ctx, Tx) if t.relay_id is not None]
+    receipt = env.w3.eth.get_transaction_receipt(tx.tx_hash)
+    relays = sorted(await rows(ctx, RelayRequest), key=lambda r: r.created_at)
+    assert {r.carrier_id for r in relays} == {relays[0].id} == {tx.relay_id}
+    assert {(r.status, r.tx_hash) for r in relays} == {("mined", tx.tx_hash)}
+    assert sum(r.gas_used for r in relays) == receipt["gasUsed"]
+    assert receipt["gasUsed"] < reserved  # one transaction for three: cheaper than three
+    charges = await rows(ctx, RelayCharge)
+    assert {c.relay_id: c.gas for c in charges} == {r.id: r.gas_used for r in relays}
+    for index, user in enumerate(users):
+        assert erc20_balance(env.w3, env.token, user) == (index + 1) * TOKENS
+        assert env.onchain(user) == 0
+
+
+async def test_claim__wallet_claims_itself_before_the_batch__paid_once(
+    env: Env, ctx: AppContext, api: httpx.AsyncClient, relayer_env: RelayerEnv
+):
+    from eth_account import Account
+
+    from backend.chain import contract
+
+    me = Account.create()
+    env.rpc("anvil_setBalance", [me.address, hex(10**18)])
+    await pushed(env, (me.address, 2 * TOKENS))
+    answer = await api.post("/api/wallet/claim", json={}, headers=await bearer(ctx, me.address))
+    assert answer.status_code == 202
+    push_pull = contract(env.w3, "MultiTokenPushPull", ctx.settings.push_pull_address)
+    call = push_pull.functions.pullReward(env.token).build_transaction(
+        {"from": me.address, "nonce": 0, "gas": 200_000}
+    )
+    raw = me.sign_transaction(call).raw_transaction
+    env.w3.eth.wait_for_transaction_receipt(env.w3.eth.send_raw_transaction(raw))
+    assert erc20_balance(env.w3, env.token, me.address) == 2 * TOKENS
+
+    await track_relays(ctx, relayer_env)  # the batch still goes: the node would run it
+    await track_relays(ctx, relayer_env)
+
+    (relay,) = await rows(ctx, RelayRequest)
+    assert relay.status == "mined"
+    assert erc20_balance(env.w3, env.token, me.address) == 2 * TOKENS  # not a second time
+    assert env.onchain(me.address) == 0
+
+
+async def test_batch__one_claim_would_revert__it_fails_alone_and_the_others_are_paid(
+    env: Env, ctx: AppContext, relayer_env: RelayerEnv
+):
+    from backend.chain import contract, deploy_contract, send
+    from backend.relayer import service
+    from tests.relayer.conftest import KEY
+
+    token = deploy_contract(env.w3, KEY, "FalseReturnToken", "Blocky", "BLK", 18)
+    erc20 = contract(env.w3, "FalseReturnToken", token)
+    push_pull = contract(env.w3, "MultiTokenPushPull", ctx.settings.push_pull_address)
+    blocked, fine = wallet(), wallet()
+    send(env.w3, KEY, push_pull.functions.authorisePusher(SIGNER))
+    send(env.w3, KEY, erc20.functions.mint(SIGNER, 5 * TOKENS))
+    send(env.w3, KEY, erc20.functions.approve(push_pull.address, 5 * TOKENS))
+    send(env.w3, KEY, push_pull.functions.fundBook(token, 5 * TOKENS))
+    words = [2 * TOKENS << 160 | int(blocked, 16), 3 * TOKENS << 160 | int(fine, 16)]
+    send(env.w3, KEY, push_pull.functions.pushRewards(token, words))
+    for user in (blocked, fine):  # both accepted: each would pay now
+        assert (await service.claim(relayer_env, user, [token])).status == "queued"
+    send(env.w3, KEY, erc20.functions.setBlocked(blocked, True))  # then the token refuses one
+
+    await track_relays(ctx, relayer_env)
+    await track_relays(ctx, relayer_env)
+
+    relays = {r.wallet: r for r in await rows(ctx, RelayRequest)}
+    assert relays[fine].status == "mined" and relays[fine].carrier_id == relays[fine].id
+    assert (relays[blocked].status, relays[blocked].error_code) == ("failed", "claim_would_revert")
+    assert relays[blocked].carrier_id is None and relays[blocked].gas_used == 0
+    assert "transfer failed" in (relays[blocked].error_message or "")
+    assert erc20_balance(env.w3, token, fine) == 3 * TOKENS
+    assert push_pull.functions.getPendingAmount(token, blocked).call() == 2 * TOKENS
+    assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 1
+
+
+async def test_batch__two_replicas_at_once__one_transaction_carries_every_claim(
+    env: Env, ctx: AppContext, relayer_app, relayer_env: RelayerEnv
+):
+    from backend.relayer import service
+    from backend.relayer.batches import send_queued_claims
+    from backend.relayer.relay import RelayerEnv as Env_
+
+    users = [wallet() for _ in range(4)]
+    await pushed(env, *[(user, TOKENS) for user in users])
+    for user in users:
+        await service.claim(relayer_env, user, None)
+    other = Env_(ctx, options=relayer_env.options)  # a second replica's relayer
+
+    carried = await asyncio.gather(send_queued_claims(relayer_env), send_queued_claims(other))
+
+    assert sorted(carried) == [0, 4]
+    assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 1
+    await track_relays(ctx, relayer_env)
+    for user in users:
+        assert erc20_balance(env.w3, env.token, user) == TOKENS

@@ -47,3 +47,24 @@ def test_day_window__is_the_utc_calendar_day():
     now = datetime(2026, 12, 6, 23, 59, 30, tzinfo=UTC)
     assert policy.day_start(now) == datetime(2026, 12, 6, tzinfo=UTC)
     assert policy.seconds_to_next_day(now) == 30
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**8),
+    weights=st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=130),
+)
+def test_share_gas__adds_up_to_the_batch_and_follows_the_reserved_gas(total, weights):
+    shares = policy.share_gas(total, weights)
+    assert sum(shares) == total and all(share >= 0 for share in shares)
+    whole = sum(weights) or len(weights)
+    for share, weight in zip(shares[:-1], weights[:-1], strict=True):
+        assert share == total * (weight if sum(weights) else 1) // whole
+    # the last takes the rounding only: never more than one unit per other request over
+    last = weights[-1] if sum(weights) else 1
+    assert total * last // whole <= shares[-1] <= total * last // whole + len(weights)
+
+
+def test_share_gas__a_batch_of_two_equal_claims_halves_its_gas():
+    assert policy.share_gas(95_547, [70_000, 70_000]) == [47_773, 47_774]
+    assert policy.share_gas(10, [0, 0, 0]) == [3, 3, 4]
+    assert policy.share_gas(10, []) == []

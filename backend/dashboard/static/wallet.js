@@ -241,7 +241,7 @@
 
   // --- gasless claim -------------------------------------------------------------------
   const CLAIM_TEXT = {
-    queued: 'Claim queued: the relayer sends it in a moment.',
+    queued: 'Claim queued: the relayer sends it with the next batch of claims, within seconds.',
     sent: 'Claim sent; waiting for it to be mined…',
     mined: 'Claimed: the tokens are in your wallet.',
   }
