@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     relayer_claims_per_wallet_per_day: int = Field(
         3, ge=0, description="gasless claims one wallet may ask for per UTC day"
     )
+    relayer_claim_wait_s: float = Field(
+        0,
+        ge=0,
+        le=3600,
+        description="longest a gasless claim waits for others to share its transaction "
+        "(beyond the relayer job's 3 s)",
+    )
     relayer_sends_per_wallet_per_day: int = Field(
         5, ge=0, description="sponsored passkey sends one wallet may ask for per UTC day"
     )

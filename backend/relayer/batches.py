@@ -2,7 +2,8 @@
 
 `service.claim` stores an accepted claim as a queued request. The relayer's job
 (every few seconds, on the leader) takes the queued claims in arrival order and sends
-them as one MultiTokenPushPull.pullRewardsForMany(tokens, claims): the transaction's
+them as one MultiTokenPushPull.pullRewardsForMany(tokens, claims) once the oldest has
+waited RELAYER_CLAIM_WAIT_S (0: at the job's next run) or they fill one: the transaction's
 base cost and the cold contract and token accounts are paid once for all of them
 (measured in `bench/gas.py`, "claim_batches"). The transaction is owned by the batch's
 first request, its carrier; every request it carries names that carrier, set in the
@@ -108,12 +109,14 @@ async def _sendable(
 
 
 async def send_queued_claims(env: RelayerEnv) -> int:
-    """Send the oldest queued claims in one transaction; how many it carries."""
+    """Send the oldest queued claims in one transaction once they are due (the oldest has
+    waited RELAYER_CLAIM_WAIT_S, or they fill a transaction); how many it carries."""
     if not env.settings.push_pull_address:
         return 0
     sender = await env.sender()
+    wait_s = env.settings.relayer_claim_wait_s
     async with env.ctx.sessions() as session:  # the common case, without taking a lock
-        if not await repository.unsent_claims(session, sender.chain_id, 1):
+        if not await repository.claims_due(session, sender.chain_id, wait_s, MAX_CLAIM_WORDS):
             return 0
     async with (
         advisory_lock(env.ctx.engine, sender_lock(sender.chain_id, sender.signer.address)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,6 +109,33 @@ async def newest_tx_hash(session: AsyncSession, relay: RelayRequest) -> str | No
     return await session.scalar(
         select(Tx.tx_hash).where(Tx.relay_id == relay.carrier_id).order_by(Tx.id.desc()).limit(1)
     )
+
+
+async def claims_due(session: AsyncSession, chain_id: int, wait_s: float, full: int) -> bool:
+    """Whether the queued claims should go now: the oldest has waited `wait_s` (database
+    time), or `full` of them wait. One statement."""
+    oldest_first = (
+        select(RelayRequest.created_at)
+        .where(
+            RelayRequest.chain_id == chain_id,
+            RelayRequest.kind == RelayKind.CLAIM,
+            RelayRequest.status == RelayStatus.QUEUED,
+            RelayRequest.carrier_id.is_(None),
+        )
+        .order_by(RelayRequest.created_at)
+        .limit(full)
+        .subquery()
+    )
+    oldest, count, now = (
+        await session.execute(
+            select(func.min(oldest_first.c.created_at), func.count(), func.now()).select_from(
+                oldest_first
+            )
+        )
+    ).one()
+    if oldest is None:
+        return False
+    return bool(count >= full or oldest <= now - timedelta(seconds=wait_s))
 
 
 async def unsent_claims(session: AsyncSession, chain_id: int, limit: int) -> list[RelayRequest]:

@@ -58,7 +58,7 @@ def accepted(result: service.RelayView) -> RelayAccepted:
 @post(
     "/claim",
     status_code=HTTP_202_ACCEPTED,
-    summary="Claim the session wallet's pending rewards; the relayer pays gas",
+    summary="Claim the session wallet's pending rewards, queued for the relayer's next batch",
     responses=created(RelayAccepted, 202),
 )
 async def claim(

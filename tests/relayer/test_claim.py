@@ -494,3 +494,29 @@ async def test_batch__two_replicas_at_once__one_transaction_carries_every_claim(
     await track_relays(ctx, relayer_env)
     for user in users:
         assert erc20_balance(env.w3, env.token, user) == TOKENS
+
+
+async def test_claim_wait__claims_wait_for_company_until_due_or_a_full_transaction(
+    env: Env, ctx: AppContext, relayer_env: RelayerEnv, monkeypatch: pytest.MonkeyPatch
+):
+    from backend.relayer import batches, service
+
+    users = [wallet() for _ in range(3)]
+    await pushed(env, *[(user, TOKENS) for user in users])
+    configure(ctx, relayer_claim_wait_s=3600)
+    await service.claim(relayer_env, users[0], None)
+    await track_relays(ctx, relayer_env)
+    assert [t for t in await rows(ctx, Tx) if t.relay_id is not None] == []  # waits
+    monkeypatch.setattr(batches, "MAX_CLAIM_WORDS", 2)  # a transaction holds two claims
+    await service.claim(relayer_env, users[1], None)
+    await track_relays(ctx, relayer_env)  # full: goes before its wait is over
+    await track_relays(ctx, relayer_env)
+    assert [erc20_balance(env.w3, env.token, user) for user in users] == [TOKENS, TOKENS, 0]
+    await service.claim(relayer_env, users[2], None)
+    await track_relays(ctx, relayer_env)
+    assert erc20_balance(env.w3, env.token, users[2]) == 0  # alone: waits again
+    configure(ctx, relayer_claim_wait_s=0)
+    await track_relays(ctx, relayer_env)
+    await track_relays(ctx, relayer_env)
+    assert erc20_balance(env.w3, env.token, users[2]) == TOKENS
+    assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 2
