@@ -7,7 +7,10 @@ at that rate for H simulated hours, runs one push cycle per settlement interval
 (hourly, then every five minutes, each with a fresh wallet pool, on the same
 chain), and counts what settlement costs per reward: gas, transactions, RPC
 calls and SQL statements, and the time a cycle takes. Figures for 5,000 banks
-are extrapolated per bank-hour, with the arithmetic printed.
+are extrapolated per bank-hour, with the arithmetic printed. After each run, wallets
+whose only reward was pushed claim it: one from its own key, others through the
+relayer (its service and its batching job), 1 to 8 claims a transaction, priced at
+the design's claim rate (Cadence.relayed_claim_gas).
 
 Used by `bench/settle.py --traffic`.
 """
@@ -15,6 +18,8 @@ Used by `bench/settle.py --traffic`.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import math
 import random
 import time
 import uuid
@@ -32,6 +37,11 @@ from backend.chain import connect, contract, deploy_bank, send
 from backend.core.context import AppContext
 from backend.interactions.models import Interaction
 from backend.products.models import Product, ProductBank
+from backend.relayer import service as relayer_service
+from backend.relayer.batches import send_queued_claims
+from backend.relayer.job import TRACK_INTERVAL_S, track_relays
+from backend.relayer.models import RelayRequest
+from backend.relayer.relay import RelayerEnv
 from backend.rewards.models import Reward
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBankRole, SettlementBatch
@@ -66,10 +76,12 @@ class Cadence:
     cycle_seconds_total: float = 0.0
     cycle_seconds_max: float = 0.0
     # a wallet whose only reward of the run is pushed claims it: from its own key
-    # (pullReward, ETH given to it first) and, for another such wallet, gasless
-    # through the relayer's call (pullRewardsFor)
+    # (pullReward, ETH given to it first), and gasless through the relayer (its service
+    # queues the claims, its job sends them in one pullRewardsForMany): the gas of the
+    # relayer's transaction per number of such claims it carries, 1 to 8
     claim_first_reward: int = 0
-    claim_first_reward_gasless: int = 0
+    first_rewards: int = 0  # rewards that were their wallet's first of the run
+    relayed_batches: dict[int, int] = field(default_factory=dict)
 
     def figures(self, banks: int) -> dict[str, Any]:
         per_reward = self.gas / self.rewards if self.rewards else 0.0
@@ -97,8 +109,41 @@ class Cadence:
             # a user's first reward end to end: its push share (the average per reward
             # at this cadence) plus the claim measured above
             "first_reward_gas": round(per_reward) + self.claim_first_reward,
-            "first_reward_gas_gasless": round(per_reward) + self.claim_first_reward_gasless,
+            # a lone relayed claim (nobody else's claim in its batch)
+            "first_reward_gas_gasless": round(per_reward) + self.relayed_batches.get(1, 0),
+            # a relayed claim at the design's rate: the expected share of its batch
+            "claim_first_reward_relayed": self.relayed_claim_gas(),
+            "first_reward_gas_relayed": round(per_reward) + self.relayed_claim_gas(),
         }
+
+    def relayed_claim_gas(self) -> int:
+        """A first claim's expected gas through the relayer at the design's traffic.
+
+        The design's first rewards (the share of this run's rewards that were a wallet's
+        first) each claimed once, as a Poisson stream at FIRST_CLAIMS_PER_S; the relayer
+        sends the claims queued in each TRACK_INTERVAL_S window together, so a claim
+        shares its transaction with N ~ Poisson(rate x window) others and pays
+        gas(1 + N) / (1 + N), taken from the batches measured above (a batch larger than
+        the largest measured is priced at that one's per-claim gas: more claims cost
+        less each, so this can only overstate).
+        """
+        if not self.relayed_batches:
+            return 0
+        mean = self.first_claims_per_s * TRACK_INTERVAL_S
+        largest = max(self.relayed_batches)
+        expected = 0.0
+        seen = 0.0
+        for others in range(largest):
+            weight = math.exp(-mean) * mean**others / math.factorial(others)
+            size = others + 1
+            expected += weight * self.relayed_batches[size] / size
+            seen += weight
+        expected += (1 - seen) * self.relayed_batches[largest] / largest
+        return round(expected)
+
+    @property
+    def first_claims_per_s(self) -> float:
+        return DESIGN_REWARDS_PER_DAY * self.first_rewards / max(self.rewards, 1) / 86_400
 
 
 class Counters:
@@ -285,7 +330,8 @@ async def run_cadence(
                 f"{result.rewards} rewards in {result.transactions} tx",
                 flush=True,
             )
-    result.claim_first_reward, result.claim_first_reward_gasless = await _claim_first_rewards(
+    result.first_rewards = await _first_rewards(ctx, keys)
+    result.claim_first_reward, result.relayed_batches = await _claim_first_rewards(
         ctx, keys, campaigns[0].token
     )
     async with ctx.sessions() as session:
@@ -304,9 +350,26 @@ async def run_cadence(
     return result
 
 
-async def _claim_first_rewards(ctx: AppContext, keys: list[Any], token: str) -> tuple[int, int]:
-    """Gas of claiming a first reward: (from the wallet's own key, gasless through the
-    relayer's call), each by a wallet of the pool whose only reward is pushed, or 0."""
+RELAYED_BATCH_SIZES = range(1, 9)
+
+
+async def _first_rewards(ctx: AppContext, keys: list[Any]) -> int:
+    """How many of the run's rewards were their wallet's first (wallets of this run)."""
+    async with ctx.sessions() as session:
+        wallets = await session.scalar(
+            select(func.count(func.distinct(Reward.wallet))).where(
+                Reward.wallet.in_([each.address for each in keys])
+            )
+        )
+    return int(wallets or 0)
+
+
+async def _claim_first_rewards(
+    ctx: AppContext, keys: list[Any], token: str
+) -> tuple[int, dict[int, int]]:
+    """Gas of claiming a first reward, each by wallets of the pool whose only reward is
+    pushed: (from one wallet's own key, {n: the relayer's transaction carrying n such
+    claims}); (0, {}) when the pool has too few."""
     by_address = {each.address: each for each in keys}
     async with ctx.sessions() as session:
         rows = (
@@ -318,29 +381,49 @@ async def _claim_first_rewards(ctx: AppContext, keys: list[Any], token: str) -> 
                     func.count() == 1,
                     func.count().filter(Reward.status == "pushed") == 1,
                 )
-                .limit(2)
+                .order_by(Reward.wallet)
+                .limit(1 + sum(RELAYED_BATCH_SIZES))
             )
         ).all()
+    if len(rows) < 1 + sum(RELAYED_BATCH_SIZES):
+        return 0, {}
     w3 = connect(ctx.rpc_url)  # outside the counted provider
     push_pull = contract(w3, "MultiTokenPushPull", ctx.settings.push_pull_address)
-    gas = [0, 0]
-    for index, (wallet, amount) in enumerate(rows):
+    for wallet, amount in rows:
         pending = push_pull.functions.getPendingAmount(token, wallet).call()
         if pending != int(amount):
             raise RuntimeError(f"{wallet} has {pending} pending, its one reward is {amount}")
-        # the sender gets ETH from the node; never the push job's key, whose account
-        # nonces the job allocates itself
-        sender = by_address[wallet] if index == 0 else Account.create()
-        w3.provider.make_request("anvil_setBalance", [sender.address, hex(10**18)])
-        if index == 0:
-            call = push_pull.functions.pullReward(token)
-        else:
-            call = push_pull.functions.pullRewardsFor(wallet, [token])
-        receipt = send(w3, sender.key, call)
+    (own, _), rest = rows[0], [wallet for wallet, _ in rows[1:]]
+    w3.provider.make_request("anvil_setBalance", [own, hex(10**18)])
+    receipt = send(w3, by_address[own].key, push_pull.functions.pullReward(token))
+    relayed: dict[int, int] = {}
+    env = RelayerEnv(ctx)
+    for size in RELAYED_BATCH_SIZES:
+        chosen, rest = rest[:size], rest[size:]
+        relayed[size] = await _relayed_batch(ctx, env, chosen)
+    for wallet, _ in rows:
         if push_pull.functions.getPendingAmount(token, wallet).call() != 0:
             raise RuntimeError(f"{wallet}'s claim left its reward pending")
-        gas[index] = int(receipt["gasUsed"])
-    return gas[0], gas[1]
+    return int(receipt["gasUsed"]), relayed
+
+
+async def _relayed_batch(ctx: AppContext, env: RelayerEnv, wallets: list[str]) -> int:
+    """The wallets claim through the relayer's service; its job sends them in one
+    transaction, tracked until mined: that transaction's gas."""
+    for wallet in wallets:
+        await relayer_service.claim(env, wallet, None)
+    if await send_queued_claims(env) != len(wallets):
+        raise RuntimeError(f"the relayer's batch did not carry all {len(wallets)} claims")
+    for _ in range(60):
+        await track_relays(ctx, env)
+        async with ctx.sessions() as session:
+            relays = (
+                await session.scalars(select(RelayRequest).where(RelayRequest.wallet.in_(wallets)))
+            ).all()
+        if all(relay.status == "mined" for relay in relays):
+            return sum(int(relay.gas_used or 0) for relay in relays)
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the relayer's batch was not mined")
 
 
 async def _batches_beyond_first_per_bank(ctx: AppContext, tx_hashes: list[str]) -> int:
@@ -490,6 +573,13 @@ def report_lines(result: dict[str, Any]) -> list[str]:
             f"{c['design_gas_per_day']:,} gas/day",
             f"  a first reward end to end: {c['gas_per_reward']:,} push share + "
             f"{c['claim_first_reward']:,} claim = {c['first_reward_gas']:,} gas "
-            f"({c['first_reward_gas_gasless']:,} with a gasless claim)",
+            f"({c['first_reward_gas_gasless']:,} with a lone gasless claim)",
+            "  relayed claims, gas per transaction by claims carried: "
+            + ", ".join(f"{n}: {gas:,}" for n, gas in c["relayed_batches"].items()),
+            f"  at the design's {c['first_rewards'] / max(c['rewards'], 1):.0%} first rewards, "
+            f"{DESIGN_REWARDS_PER_DAY * c['first_rewards'] // max(c['rewards'], 1):,} first "
+            f"claims a day in {TRACK_INTERVAL_S} s batches: a claim's expected share "
+            f"{c['claim_first_reward_relayed']:,}; first reward relayed "
+            f"{c['first_reward_gas_relayed']:,} gas",
         ]
     return lines
