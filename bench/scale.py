@@ -28,10 +28,11 @@ off as in bench/ingest.py) and a real uvicorn server, then:
              (bench/scale_analytics.py)
 
 Usage: .venv/bin/python bench/scale.py [--json] [--products 5000] [--interactions 1000000]
-           [--seconds 8] [--concurrency 16] [--probe 50000] [--only analytics]
+           [--seconds 8] [--concurrency 16] [--probe 50000] [--only analytics|evaluator]
            [--analytics-interactions 10000000] [--analytics-days 10] [--analytics-runs 20]
            [--analytics-rewards-for N]
---only analytics seeds the products and runs the analytics-at-scale phase alone.
+--only analytics seeds the products and runs the analytics-at-scale phase alone;
+--only evaluator, the two evaluator phases alone.
 With --json the last line printed is one JSON object (keys include spread_vs_one_product,
 campaigns_10k_vs_1, load.per_s, sizes, analytics, analytics_ms: the median of the
 analytics at scale; with --only analytics, that phase's keys only). Only loopback traffic.
@@ -379,6 +380,37 @@ async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[st
     }
 
 
+async def run_evaluator_only(products: int, probe: int) -> dict[str, Any]:
+    """Seed the products, then the two evaluator phases alone (no server, no load)."""
+    from backend.runtime.postgres import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="cascade-scale-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp), database="cascade_bench")
+        database_url = postgres.start()
+        try:
+            _say(f"seeding {products:,} products with 2 campaigns each, and one lone product")
+            lone, spread = await _seed(database_url, products)
+            shuffled = random.Random(1).sample(spread, len(spread))
+            wallets = _wallets(20_000)
+            env = server_env(database_url, tmp)
+            _say(f"evaluator: {probe:,} interactions for 1 campaign")
+            one = await _bench_evaluator(database_url, [lone[0]], wallets, probe, env, postgres.pid)
+            _say(f"evaluator: {probe:,} interactions over {2 * products:,} campaigns")
+            many = await _bench_evaluator(
+                database_url, [p for p, _ in shuffled], wallets, probe, env, postgres.pid
+            )
+        finally:
+            postgres.stop()
+    return {
+        "products": products + 1,
+        "campaigns": 2 * products + 1,
+        "cpus": os.cpu_count(),
+        "evaluator": {"one_campaign": one, "campaigns_10k": many},
+        "campaigns_10k_vs_1": many["per_s"] / one["per_s"],
+        "python": sys.version.split()[0],
+    }
+
+
 async def run(
     products: int,
     interactions: int,
@@ -461,9 +493,21 @@ async def run(
     }
 
 
+def _evaluator_lines(result: dict[str, Any]) -> str:
+    lines = []
+    for name, phase in (("1 campaign", "one_campaign"), ("10,000 campaigns", "campaigns_10k")):
+        e = result["evaluator"][phase]
+        lines.append(
+            f"evaluator, {name:<17}{e['interactions']:>9,} in {e['seconds']:.2f} s ="
+            f" {e['per_s']:>8,.0f}/s  ({e['rewards']:,} reward rows)"
+        )
+    lines.append(f"campaigns 10k / 1 = {result['campaigns_10k_vs_1']:.2f}")
+    return "\n".join(lines)
+
+
 def _table(result: dict[str, Any]) -> str:
     one, spread = result["single"]["one"], result["single"]["spread"]
-    load, sizes, evaluator = result["load"], result["sizes"], result["evaluator"]
+    load, sizes = result["load"], result["sizes"]
     lines = [
         f"scale benchmark: {result['products']:,} products, {result['campaigns']:,} campaigns,"
         f" {result['cpus']} CPUs, load average {result['load_average_1m']['before']:.2f} ->"
@@ -490,13 +534,7 @@ def _table(result: dict[str, Any]) -> str:
             f"  indexes {size['indexes_mib']:>8,.0f} MiB"
             f"  = {size['mib_per_million_rows']:,.0f} MiB per million rows"
         )
-    for name, phase in (("1 campaign", "one_campaign"), ("10,000 campaigns", "campaigns_10k")):
-        e = evaluator[phase]
-        lines.append(
-            f"evaluator, {name:<17}{e['interactions']:>9,} in {e['seconds']:.2f} s ="
-            f" {e['per_s']:>8,.0f}/s  ({e['rewards']:,} reward rows)"
-        )
-    lines.append(f"campaigns 10k / 1 = {result['campaigns_10k_vs_1']:.2f}")
+    lines.append(_evaluator_lines(result))
     for name, a in result["analytics"].items():
         lines.append(
             f"analytics, {name:<15} median {a['median_ms']:.1f} ms, max {a['max_ms']:.1f} ms"
@@ -514,7 +552,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="each single-endpoint phase")
     parser.add_argument("--concurrency", type=int, default=16, help="single-endpoint clients")
     parser.add_argument("--probe", type=int, default=50_000, help="each evaluator phase")
-    parser.add_argument("--only", choices=["analytics"], help="run only this phase")
+    parser.add_argument("--only", choices=["analytics", "evaluator"], help="run only this phase")
     parser.add_argument(
         "--analytics-interactions", type=int, default=10_000_000, help="stored, generated"
     )
@@ -535,6 +573,9 @@ def main() -> None:
     if args.only == "analytics":
         result = asyncio.run(run_analytics_only(args.products, at_scale))
         print("\n".join(scale_analytics.lines(result["analytics_at_scale"])))
+    elif args.only == "evaluator":
+        result = asyncio.run(run_evaluator_only(args.products, args.probe))
+        print(_evaluator_lines(result))
     else:
         result = asyncio.run(
             run(

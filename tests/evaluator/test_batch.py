@@ -314,3 +314,37 @@ def test_referral_cache__told_every_product__drops_every_chain():
     referral_service._on_cache_change("edges:*")
 
     assert cache.get("0x" + "11" * 32, "0x" + "aa" * 20) is None
+
+
+async def test_batch__products_with_a_backlog__a_batch_takes_each_products_rows_together(
+    client, db_session, clean_db
+):
+    products = [await make_product(db_session) for _ in range(3)]
+    for product, _ in products:
+        await make_campaign(db_session, product, trigger="webshop.open")
+    for _ in range(20):  # interleaved arrivals: p0, p1, p2, p0, ...
+        for product, key in products:
+            await store(client, key, product.id, wallet(), "webshop.open")
+
+    report = await evaluate_once(clean_db.sessions, secret=TEST_SECRET, limit=20)
+
+    # the head's first 20 // 10 rows name two products: ten rows of each, not 7/7/6 of three
+    assert report.evaluated == 20
+    assert report.products == {products[0][0].id, products[1][0].id}
+    assert len(await drain(clean_db, limit=20)) == 2  # the other 40 in two more batches
+    assert await count(db_session, "SELECT count(*) FROM rewards") == 60
+
+
+async def test_batch__traffic_spread_thin__the_batch_is_filled_from_other_products(
+    client, db_session, clean_db
+):
+    products = [await make_product(db_session) for _ in range(30)]
+    for product, key in products:
+        await make_campaign(db_session, product, trigger="webshop.open")
+        await store(client, key, product.id, wallet(), "webshop.open")
+
+    report = await evaluate_once(clean_db.sessions, secret=TEST_SECRET, limit=20)
+
+    # the head's two products had one row each: 18 more from the next products in line
+    assert report.evaluated == 20 and len(report.products) == 20
+    assert report.products == {product.id for product, _ in products[:20]}
