@@ -74,11 +74,22 @@ CLAIM_SQL = text(
         ) AS candidates
         WHERE product_id <> ALL(CAST(:taken AS varchar[]))
           AND pg_try_advisory_xact_lock(:space, hashtext(product_id))
+    ), share AS (
+        SELECT CAST(ceil(CAST(:limit AS numeric) / GREATEST(count(*), 1)) AS bigint) AS rows
+        FROM mine
     ), claimed AS (
-        SELECT interaction_id, product_id, received_at FROM evaluation_queue
-        WHERE product_id IN (SELECT product_id FROM mine)
-        ORDER BY interaction_id LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        -- each product's oldest rows through its (product_id, interaction_id) index, at most
+        -- its share of the batch: never a walk of the whole queue for a product whose rows
+        -- are fewer than the batch
+        SELECT x.interaction_id, x.product_id, x.received_at
+        FROM mine CROSS JOIN share
+        CROSS JOIN LATERAL (
+            SELECT e.interaction_id, e.product_id, e.received_at FROM evaluation_queue AS e
+            WHERE e.product_id = mine.product_id
+            ORDER BY e.interaction_id LIMIT share.rows
+            FOR UPDATE SKIP LOCKED
+        ) AS x
+        ORDER BY x.interaction_id LIMIT :limit
     )
     SELECT q.interaction_id, q.product_id, i.id IS NOT NULL AS stored, i.wallet, i.type,
            CASE WHEN i.type = 'referral.referred' THEN i.data END AS data, i.flag,
@@ -312,9 +323,9 @@ async def _evaluate(
 # products), a batch then touches ~1/HEAD_SHARE as many products, and each product's
 # campaigns, limits and daily counts are locked, read and written once for all its rows
 # (bench/scale.py --only evaluator: 10,000 campaigns went from 0.55 to 1.05 of the one
-# campaign rate). When that head was mostly distinct products with few rows each (traffic
-# spread thin), the batch is filled from the rest of the queue's head in the same
-# transaction, so it does not shrink to a tenth.
+# campaign rate). When those products had fewer rows than a batch (traffic spread thin, or
+# a few products' runs), the batch is filled from the next products of a longer head in
+# the same transaction, so it does not shrink to a tenth.
 HEAD_SHARE = 10
 
 
@@ -322,10 +333,10 @@ async def _claim(session: AsyncSession, only: Collection[str] | None, limit: int
     """Lock the products this evaluator may work on and their oldest queued rows."""
     narrow = max(limit // HEAD_SHARE, 1)
     rows = list(await _claim_rows(session, only, narrow, limit, []))
-    taken = sorted({row.product_id for row in rows})
-    if len(rows) < limit and len(taken) * 2 >= narrow:
-        # a head of mostly distinct products, every queued row of which is taken (the
-        # limit did not bind): the rest of the batch from other products
+    if narrow <= len(rows) < limit:
+        # a long queue whose head products had fewer rows than a batch: the rest of the
+        # batch from the next products (a product's later rows wait for a later batch)
+        taken = sorted({row.product_id for row in rows})
         rows += await _claim_rows(session, only, limit, limit - len(rows), taken)
         rows.sort(key=lambda row: row.interaction_id)
     return _rows(rows)
