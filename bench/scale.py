@@ -306,8 +306,14 @@ async def _sizes(database_url: str) -> dict[str, Any]:
         for table in ("interactions", "rewards"):
             await connection.execute(f"ANALYZE {table}")
             rows = await connection.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
-            heap = await connection.fetchval("SELECT pg_table_size($1::regclass)", table)
-            indexes = await connection.fetchval("SELECT pg_indexes_size($1::regclass)", table)
+            # a partitioned table (interactions, by month) holds nothing itself: its
+            # partitions' sizes, or the table's own when it has none
+            heap, indexes = await connection.fetchrow(
+                "SELECT COALESCE(sum(pg_table_size(relid)), pg_table_size($1::regclass))::bigint,"
+                " COALESCE(sum(pg_indexes_size(relid)), pg_indexes_size($1::regclass))::bigint"
+                " FROM pg_partition_tree($1::regclass) WHERE isleaf",
+                table,
+            )
             per_million = 1e6 / max(rows, 1) / 2**20
             result[table] = {
                 "rows": rows,
