@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -51,6 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -362,8 +364,10 @@ async def _analytics(database_url: str, product_ids: list[str], runs: int = 5) -
     return result
 
 
-async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[str, Any]:
-    """Seed the products, then the analytics-at-scale phase alone (no server, no load)."""
+@contextlib.asynccontextmanager
+async def _seeded(products: int) -> AsyncIterator[tuple[str, str, int, Any, list[Any]]]:
+    """A temporary embedded PostgreSQL with the products seeded: (its directory, its URL,
+    its pid, the lone product, the spread ones); stopped on exit."""
     from backend.runtime.postgres import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="cascade-scale-") as tmp:
@@ -372,11 +376,17 @@ async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[st
         try:
             _say(f"seeding {products:,} products with 2 campaigns each, and one lone product")
             lone, spread = await _seed(database_url, products)
-            result = await scale_analytics.run(
-                database_url, lone[0], [p for p, _ in spread], say=_say, **at_scale
-            )
+            yield tmp, database_url, postgres.pid, lone, spread
         finally:
             postgres.stop()
+
+
+async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[str, Any]:
+    """Seed the products, then the analytics-at-scale phase alone (no server, no load)."""
+    async with _seeded(products) as (_, database_url, _, lone, spread):
+        result = await scale_analytics.run(
+            database_url, lone[0], [p for p, _ in spread], say=_say, **at_scale
+        )
     return {
         "products": products + 1,
         "cpus": os.cpu_count(),
@@ -388,25 +398,16 @@ async def run_analytics_only(products: int, at_scale: dict[str, Any]) -> dict[st
 
 async def run_evaluator_only(products: int, probe: int) -> dict[str, Any]:
     """Seed the products, then the two evaluator phases alone (no server, no load)."""
-    from backend.runtime.postgres import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="cascade-scale-") as tmp:
-        postgres = EmbeddedPostgres(Path(tmp), database="cascade_bench")
-        database_url = postgres.start()
-        try:
-            _say(f"seeding {products:,} products with 2 campaigns each, and one lone product")
-            lone, spread = await _seed(database_url, products)
-            shuffled = random.Random(1).sample(spread, len(spread))
-            wallets = _wallets(20_000)
-            env = server_env(database_url, tmp)
-            _say(f"evaluator: {probe:,} interactions for 1 campaign")
-            one = await _bench_evaluator(database_url, [lone[0]], wallets, probe, env, postgres.pid)
-            _say(f"evaluator: {probe:,} interactions over {2 * products:,} campaigns")
-            many = await _bench_evaluator(
-                database_url, [p for p, _ in shuffled], wallets, probe, env, postgres.pid
-            )
-        finally:
-            postgres.stop()
+    async with _seeded(products) as (tmp, database_url, pid, lone, spread):
+        shuffled = random.Random(1).sample(spread, len(spread))
+        wallets = _wallets(20_000)
+        env = server_env(database_url, tmp)
+        _say(f"evaluator: {probe:,} interactions for 1 campaign")
+        one = await _bench_evaluator(database_url, [lone[0]], wallets, probe, env, pid)
+        _say(f"evaluator: {probe:,} interactions over {2 * products:,} campaigns")
+        many = await _bench_evaluator(
+            database_url, [p for p, _ in shuffled], wallets, probe, env, pid
+        )
     return {
         "products": products + 1,
         "campaigns": 2 * products + 1,
