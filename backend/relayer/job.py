@@ -10,6 +10,7 @@ to know the relayer.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import exists, select, update
@@ -26,12 +27,17 @@ from backend.settlement.transactions import MINED, SENT, TrackResult, track
 
 TRACK_INTERVAL_S = 3
 
+log = logging.getLogger(__name__)
+
 
 async def track_relays(ctx: AppContext, env: RelayerEnv | None = None) -> TrackResult:
     """One pass: send the queued claims' batch, undo what a reorg took away, then walk the
     relayer's open relay slots."""
     env = env or RelayerEnv(ctx)
-    await send_queued_claims(env)
+    try:
+        await send_queued_claims(env)
+    except Exception:  # e.g. the relayer cannot pay: the claims wait, tracking goes on
+        log.exception("the queued claims could not be sent")
     sender = await env.sender()
     chain_nonce = await sender.reader.account_nonce(sender.signer.address, "latest")
     async with ctx.sessions() as session:

@@ -520,3 +520,27 @@ async def test_claim_wait__claims_wait_for_company_until_due_or_a_full_transacti
     await track_relays(ctx, relayer_env)
     assert erc20_balance(env.w3, env.token, users[2]) == TOKENS
     assert len([t for t in await rows(ctx, Tx) if t.relay_id is not None]) == 2
+
+
+async def test_batch__relayer_cannot_pay_when_the_batch_goes__claims_wait_and_tracking_goes_on(
+    env: Env, ctx: AppContext, relayer_env: RelayerEnv
+):
+    from backend.relayer import service
+
+    first, second = wallet(), wallet()
+    await pushed(env, (first, TOKENS), (second, TOKENS))
+    await service.claim(relayer_env, first, None)
+    await track_relays(ctx, relayer_env)  # sent, not yet recorded as mined
+    await service.claim(relayer_env, second, None)
+    relayer_eth = env.w3.eth.get_balance(SIGNER)
+    env.rpc("anvil_setBalance", [SIGNER, hex(0)])  # the relayer's account runs dry
+    try:
+        await track_relays(ctx, relayer_env)  # the batch cannot go; the first is still tracked
+        relays = {r.wallet: r for r in await rows(ctx, RelayRequest)}
+        assert relays[first].status == "mined"
+        assert (relays[second].status, relays[second].carrier_id) == ("queued", None)
+    finally:
+        env.rpc("anvil_setBalance", [SIGNER, hex(relayer_eth)])
+    await track_relays(ctx, relayer_env)  # funded again: the waiting claim goes
+    await track_relays(ctx, relayer_env)
+    assert erc20_balance(env.w3, env.token, second) == TOKENS
