@@ -51,6 +51,7 @@ REVERTS: dict[str, str] = {
     "pushpull: too many tokens": "too_many_tokens",
     "pushpull: transfer failed": "transfer_failed",
     "pushpull: zero recipient": "zero_recipient",
+    "pushpull: bad token index": "bad_token_index",
     # ProductBankFactory
     "factory: not authorised": "not_authorised",
     "factory: empty product id": "empty_product_id",
