@@ -22,12 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import update
 
 from backend.chain.nonces import sender_lock
 from backend.core.locks import advisory_lock
-from backend.relayer import chain, repository
-from backend.relayer.models import RelayCharge, RelayRequest, RelayStatus
+from backend.relayer import chain, outcomes, repository
+from backend.relayer.models import RelayRequest, RelayStatus
 from backend.relayer.relay import RelayerEnv, ensure_funded, relayer_lock
 from backend.settlement import faults
 from backend.settlement.alerts import log
@@ -126,9 +125,8 @@ async def send_queued_claims(env: RelayerEnv) -> int:
         waiting = fit(await repository.unsent_claims(session, sender.chain_id, MAX_CLAIM_WORDS))
         batch, refused = await _sendable(env, sender, waiting)
         for request, reason in refused.items():
-            _refuse(request, reason)
-            await session.execute(
-                update(RelayCharge).where(RelayCharge.relay_id == request.id).values(gas=0)
+            await outcomes.fail_unsent(
+                session, request, "claim_would_revert", f"the claim would revert: {reason}"
             )
         if not batch:
             await session.commit()
@@ -153,10 +151,3 @@ async def send_queued_claims(env: RelayerEnv) -> int:
         extra={"claims": len(batch), "tx_hash": row.tx_hash, "refused": len(refused)},
     )
     return len(batch)
-
-
-def _refuse(request: RelayRequest, reason: str) -> None:
-    request.status = RelayStatus.FAILED
-    request.gas_used = 0
-    request.error_code = "claim_would_revert"
-    request.error_message = f"the claim would revert: {reason}"

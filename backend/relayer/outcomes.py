@@ -51,15 +51,22 @@ async def record_receipt(
 async def record_dropped(session: AsyncSession, relay_id: uuid.UUID) -> None:
     """Its account nonce was used by a transaction outside Cascade: nothing of ours mined."""
     for relay in await repository.carried_by(session, relay_id):
-        if relay.status not in (RelayStatus.QUEUED, RelayStatus.SENT):
-            continue
-        await session.execute(
-            update(RelayCharge).where(RelayCharge.relay_id == relay.id).values(gas=0)
-        )
-        relay.status = RelayStatus.FAILED
-        relay.gas_used = 0
-        relay.error_code = "nonce_used_elsewhere"
-        relay.error_message = "the relayer's account nonce was used outside Cascade; ask again"
+        if relay.status in (RelayStatus.QUEUED, RelayStatus.SENT):
+            await fail_unsent(
+                session,
+                relay,
+                "nonce_used_elsewhere",
+                "the relayer's account nonce was used outside Cascade; ask again",
+            )
+
+
+async def fail_unsent(session: AsyncSession, relay: RelayRequest, code: str, message: str) -> None:
+    """A request nothing of ours mined for: failed with `code`, its gas charges released."""
+    await session.execute(update(RelayCharge).where(RelayCharge.relay_id == relay.id).values(gas=0))
+    relay.status = RelayStatus.FAILED
+    relay.gas_used = 0
+    relay.error_code = code
+    relay.error_message = message
 
 
 async def mark_sent(session: AsyncSession, relay_id: uuid.UUID) -> None:

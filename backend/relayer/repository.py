@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, union
+from sqlalchemy import ColumnElement, and_, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.relayer.models import IN_FLIGHT, RelayCharge, RelayKind, RelayRequest, RelayStatus
@@ -111,17 +111,22 @@ async def newest_tx_hash(session: AsyncSession, relay: RelayRequest) -> str | No
     )
 
 
+def _unsent_claim(chain_id: int) -> ColumnElement[bool]:
+    """A claim waiting for the relayer's next batch (queued, no transaction carries it)."""
+    return and_(
+        RelayRequest.chain_id == chain_id,
+        RelayRequest.kind == RelayKind.CLAIM,
+        RelayRequest.status == RelayStatus.QUEUED,
+        RelayRequest.carrier_id.is_(None),
+    )
+
+
 async def claims_due(session: AsyncSession, chain_id: int, wait_s: float, full: int) -> bool:
     """Whether the queued claims should go now: the oldest has waited `wait_s` (database
     time), or `full` of them wait. One statement."""
     oldest_first = (
         select(RelayRequest.created_at)
-        .where(
-            RelayRequest.chain_id == chain_id,
-            RelayRequest.kind == RelayKind.CLAIM,
-            RelayRequest.status == RelayStatus.QUEUED,
-            RelayRequest.carrier_id.is_(None),
-        )
+        .where(_unsent_claim(chain_id))
         .order_by(RelayRequest.created_at)
         .limit(full)
         .subquery()
@@ -142,12 +147,7 @@ async def unsent_claims(session: AsyncSession, chain_id: int, limit: int) -> lis
     """Claims waiting for the relayer's next batch, oldest first."""
     rows = await session.scalars(
         select(RelayRequest)
-        .where(
-            RelayRequest.chain_id == chain_id,
-            RelayRequest.kind == RelayKind.CLAIM,
-            RelayRequest.status == RelayStatus.QUEUED,
-            RelayRequest.carrier_id.is_(None),
-        )
+        .where(_unsent_claim(chain_id))
         .order_by(RelayRequest.created_at, RelayRequest.id)
         .limit(limit)
     )
