@@ -48,26 +48,45 @@ sys.path.insert(0, str(ROOT))
 BATCH_SIZE = 500
 SECRET = "bench-secret-0123456789abcdef0123"
 
+# What `cascade serve` runs (backend.cli.serve.run_server) without the chain's jobs: the
+# API process and, beside it, the evaluator process.
 SERVER = """
-import sys, uvicorn
+import signal, sys, uvicorn
 from backend.api.app import create_app
 from backend.core.config import load_settings
+from backend.runtime.evaluator import EvaluatorProcess
+from backend.runtime.spec import ServeSpec
 settings = load_settings()
-app = create_app(settings, database_url=settings.database_url, rpc_url=settings.rpc_url)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            access_log=False, log_config=None)
+evaluator = EvaluatorProcess(ServeSpec(settings, settings.database_url, settings.rpc_url))
+evaluator.start()
+signal.signal(signal.SIGTERM, signal.default_int_handler)  # as `cascade serve`: stop it too
+app = create_app(settings, database_url=settings.database_url, rpc_url=settings.rpc_url,
+                 evaluator="process")
+try:
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+                access_log=False, log_config=None)
+except KeyboardInterrupt:
+    pass
+finally:
+    evaluator.stop()
 """
 # --workers N: the processes `cascade serve --workers N` runs
 SERVER_WORKERS = """
-import json, os, sys, uvicorn
-from backend.cli.serve import WORKER_SPEC_ENV
+import os, sys, uvicorn
 from backend.core.config import load_settings
+from backend.runtime.evaluator import EvaluatorProcess
+from backend.runtime.spec import ServeSpec
 settings = load_settings()
-os.environ[WORKER_SPEC_ENV] = json.dumps({"settings": settings.model_dump(mode="json"),
-    "database_url": settings.database_url, "rpc_url": settings.rpc_url})
-uvicorn.run("backend.cli.serve:worker_app", factory=True, host="127.0.0.1",
-            port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning",
-            access_log=False, log_config=None)
+spec = ServeSpec(settings, settings.database_url, settings.rpc_url)
+os.environ.update(spec.environ())
+evaluator = EvaluatorProcess(spec)
+evaluator.start()
+try:
+    uvicorn.run("backend.cli.serve:worker_app", factory=True, host="127.0.0.1",
+                port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning",
+                access_log=False, log_config=None)
+finally:
+    evaluator.stop()
 """
 
 

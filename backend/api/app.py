@@ -18,6 +18,7 @@ from backend.api.middleware import request_id_middleware
 from backend.campaigns.service import delete_product as delete_product_and_pause_campaigns
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.evaluation.worker import Evaluator, Mode
 from backend.observability.middleware import metrics_middleware
 from backend.products.authorization import resolve_principal
 from backend.products.service import ProductDeleter
@@ -56,21 +57,20 @@ def create_app(
     context: AppContext | None = None,
     debug: bool = False,
     run_jobs: bool = False,
-    run_evaluator: bool = True,
+    evaluator: Mode = "thread",
 ) -> Litestar:
     """Build the app around one AppContext (created here unless given).
 
     `run_jobs` starts the background scheduler (settlement push...) with the app;
-    `cascade serve` sets it, tests build apps without jobs. The evaluator (stored
-    interactions -> rewards) runs in every served app unless `run_evaluator` is off;
-    without a lifespan (in-process test clients) it does not run, and a request that
-    asks to wait evaluates its own product instead (backend.evaluation.worker).
+    `cascade serve` sets it, tests build apps without jobs. `evaluator` says where stored
+    interactions become rewards (backend.evaluation.worker): "thread" (default) runs the
+    loop in this process with the lifespan, "process" when `cascade serve` runs it in a
+    process of its own, "none" nowhere. Without a lifespan (in-process test clients) it
+    does not run, and a request that asks to wait evaluates its own product instead.
     """
-    from backend.evaluation.worker import Evaluator
-
     app_context = context or AppContext(settings, database_url, rpc_url)
     jobs: list[Any] = []
-    evaluator = Evaluator(app_context)
+    evaluation = Evaluator(app_context, mode=evaluator)
 
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler
@@ -133,13 +133,13 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,  # our handler (backend.core.logs) stays the only one
         on_startup=[
-            *([evaluator.start] if run_evaluator else []),
+            evaluation.start,
             *([start_jobs] if run_jobs else []),
         ],
-        on_shutdown=[stop_jobs, evaluator.stop, close_context],
+        on_shutdown=[stop_jobs, evaluation.stop, close_context],
         debug=debug,
     )
     document_errors(h for route in app.routes for h in getattr(route, "route_handlers", ()))
     app.state.context = app_context
-    app.state.evaluation = evaluator  # what `Prefer: wait` waits on
+    app.state.evaluation = evaluation  # what `Prefer: wait` waits on
     return app

@@ -1,9 +1,9 @@
-"""`cascade serve`: the API (and, as later issues add them, the jobs) in one process."""
+"""`cascade serve`: the API and its jobs in one process (or `--workers` of them), and the
+evaluator in one process of its own beside them (backend.runtime.evaluator)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -18,7 +18,9 @@ from backend.core.config import ConfigError, Settings
 from backend.core.db import create_engine
 from backend.runtime.anvil import free_port
 from backend.runtime.contracts import ensure_core_contracts
+from backend.runtime.evaluator import EvaluatorProcess
 from backend.runtime.services import Endpoints, embedded_services
+from backend.runtime.spec import ServeSpec
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,6 @@ async def prepare_database(settings: Settings, database_url: str) -> None:
         await engine.dispose()
 
 
-WORKER_SPEC_ENV = "CASCADE_SERVE_WORKER_SPEC"
-
-
 def worker_app() -> Any:
     """The app of one `--workers` process: uvicorn imports this in every worker.
 
@@ -54,29 +53,42 @@ def worker_app() -> Any:
     from backend.api.app import create_app
     from backend.core.logs import configure_logging
 
-    spec = json.loads(os.environ[WORKER_SPEC_ENV])
-    settings = Settings.model_validate(spec["settings"])
-    configure_logging(settings.log_format, settings.log_level)
+    spec = ServeSpec.from_environ()
+    configure_logging(spec.settings.log_format, spec.settings.log_level)
     return create_app(
-        settings, database_url=spec["database_url"], rpc_url=spec["rpc_url"], run_jobs=True
+        spec.settings,
+        database_url=spec.database_url,
+        rpc_url=spec.rpc_url,
+        run_jobs=True,
+        evaluator="process",
     )
 
 
 def run_server(
     settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int = 1
 ) -> None:
+    """The API processes, with the evaluator process beside them for as long as they run."""
+    # uvicorn drains on SIGTERM, then re-raises it with the default handler, which would
+    # kill us before the evaluator and embedded postgres/anvil are stopped; as
+    # KeyboardInterrupt it reaches the same clean path as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    spec = ServeSpec(settings, endpoints.database_url, endpoints.rpc_url)
+    evaluator = EvaluatorProcess(spec)
+    evaluator.start()
+    try:
+        _run_api(spec, host, port, workers)
+    finally:
+        evaluator.stop()
+
+
+def _run_api(spec: ServeSpec, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from backend.api.app import create_app
 
+    settings = spec.settings
     if workers > 1:
-        os.environ[WORKER_SPEC_ENV] = json.dumps(
-            {
-                "settings": settings.model_dump(mode="json"),
-                "database_url": endpoints.database_url,
-                "rpc_url": endpoints.rpc_url,
-            }
-        )
+        os.environ.update(spec.environ())
         done(f"listening on http://{host}:{port} with {workers} workers (docs: /schema)")
         uvicorn.run(
             "backend.cli.serve:worker_app",
@@ -93,9 +105,10 @@ def run_server(
 
     app = create_app(
         settings,
-        database_url=endpoints.database_url,
-        rpc_url=endpoints.rpc_url,
+        database_url=spec.database_url,
+        rpc_url=spec.rpc_url,
         run_jobs=True,
+        evaluator="process",
     )
     config = uvicorn.Config(
         app,
@@ -107,10 +120,6 @@ def run_server(
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    # uvicorn drains on SIGTERM, then re-raises it with the default handler, which would
-    # kill us before embedded postgres/anvil are stopped; as KeyboardInterrupt it reaches
-    # the same clean path as Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     done(f"listening on http://{host}:{port}  (docs: http://{host}:{port}/schema)")
     server.run()
 
@@ -128,9 +137,8 @@ def run_server(
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="API processes. More use more cores, but caches are per process: a revoked API "
-    "key, a product or campaign change made through another process and a new referral "
-    "edge are seen when the cache expires (5, 10, 5 and 30 s), and the per-IP limit "
+    help="API processes (the evaluator is one more process beside them). Caches are per "
+    "process and dropped by LISTEN/NOTIFY when what they hold changes; the per-IP limit "
     "counts per process.",
 )
 @handles_config_errors

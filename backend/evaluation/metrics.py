@@ -1,6 +1,12 @@
-"""The evaluator's series, on prometheus_client's default registry (rendered by /metrics)."""
+"""The evaluator's series, on prometheus_client's default registry (rendered by /metrics).
+
+The evaluator process of `cascade serve` counts them in prometheus_client's multiprocess
+files (PROMETHEUS_MULTIPROC_DIR = `process_dir(...)`); the API processes show those.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -21,4 +27,17 @@ LAG = Histogram(
 QUEUE_OLDEST = Gauge(
     "cascade_evaluation_queue_oldest_seconds",
     "Age of the oldest interaction waiting for evaluation (0 when none), last observation",
+    multiprocess_mode="mostrecent",
 )
+
+FAMILIES = (
+    "cascade_interactions_evaluated",
+    "cascade_evaluation_batch_size",
+    "cascade_evaluation_lag_seconds",
+    "cascade_evaluation_queue_oldest_seconds",
+)
+
+
+def process_dir(data_dir: Path) -> Path:
+    """Where the evaluator process of a deployment with this DATA_DIR writes its series."""
+    return data_dir / "run" / "evaluator-metrics"

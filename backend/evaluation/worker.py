@@ -1,23 +1,28 @@
-"""The evaluator inside a serving process: a loop woken by new interactions, and the waits
-of clients that asked for their rewards (`Prefer: wait=N`).
+"""The evaluation loop, and what a serving process does around it: wake-ups, cache
+notices and the waits of clients that asked for their rewards (`Prefer: wait=N`).
 
-Every `cascade serve` process runs one (the app's lifespan starts it); they share the
-work through the database (backend.evaluation.batch locks a product's queue for one
-evaluator at a time). The loop runs batches while there is work, then sleeps until
-woken: at once by an interaction this process stored, through LISTEN/NOTIFY by one
-another process stored (each process forwards its own stores, at most every
-FORWARD_S), and at the latest after POLL_S (a missed notification, a writer without
-an evaluator).
+The loop (`EvaluationLoop`) runs batches while there is work, then sleeps until woken:
+at once by an interaction stored in its own process, through LISTEN/NOTIFY by one
+stored in another (each serving process forwards its own stores, at most every
+FORWARD_S), and at the latest after POLL_S (a missed notification, a writer without a
+loop). Loops anywhere share the work through the database (backend.evaluation.batch
+locks a product's queue for one evaluator at a time).
 
-The loop has a thread and an event loop of its own, with its own small connection
-pool and the listening connection: on the request loop, each of a batch's round trips
-would wait behind every request being served (measured: a batch cycle of ~250 ms at
-1,000 requests/s instead of tens of milliseconds). What a batch changes in this
-process (caches, waiting requests) is handed back to the request loop.
+Where the loop runs is the serving process's choice (`Evaluator(mode=...)`):
 
-A waiting request in a process that runs the loop only waits: the loop is woken by
-the very store it waits for. An app without the loop (tests, tools) evaluates the
-waiting request's products itself, with the same batch function: one evaluation path.
+- "process": `cascade serve` runs one loop in an evaluator process of its own
+  (backend.runtime.evaluator), beside the API processes. Measured on 2 cores
+  (bench/ingest.py): the same loop on a thread of the API process costs the request
+  path a third of its rate and doubles its p99, the two sharing one interpreter lock.
+  The API process then only listens (caches, finished batches) and forwards its stores.
+- "thread": a thread of this process, with its own event loop and small pool (apps
+  built by tests and the demo: one process to start and stop).
+- "none": nothing evaluates here and nothing listens; a waiting request evaluates its
+  own products with the same batch function (tests, tools): one evaluation path.
+
+The listening connection lives on the app's event loop (what it delivers, cache drops
+and finished batches, belongs there); a batch never does: each of its round trips
+would wait behind every request being served.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
+from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +42,7 @@ from backend.core.context import AppContext
 from backend.core.db import create_engine, session_factory
 from backend.evaluation import metrics
 from backend.evaluation.batch import BATCH_SIZE, Report, apply_locally, evaluate_once
+from backend.observability.metrics import counted_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +53,11 @@ POLL_S = 1.0  # the loop looks for work at least this often
 LINGER_S = 0.025
 SMALL_BATCH = 100
 FORWARD_S = 0.05  # at most one "interactions queued" notification per process this often
-HELP_POLL_S = 0.02  # a waiter without a local loop re-checks this often
+HELP_POLL_S = 0.02  # a waiter without a loop anywhere re-checks this often
 ERROR_BACKOFF_S = 1.0
 POOL_SIZE = 2  # the loop's own connections: a batch, and the queue gauge
+
+Mode = Literal["process", "thread", "none"]
 
 QUEUED_SQL = text(
     "SELECT interaction_id FROM evaluation_queue WHERE interaction_id = ANY(CAST(:ids AS bigint[]))"
@@ -76,144 +85,62 @@ def _post(loop: asyncio.AbstractEventLoop | None, callback: Callable[[], None]) 
         pass
 
 
-class Evaluator:
-    """`start()` / `stop()` with the app; `wait(...)` for a request that asked to wait."""
+class EvaluationLoop:
+    """Batches while there is work, then a sleep until `wake()` or POLL_S (on one loop)."""
 
     def __init__(
         self,
-        ctx: AppContext,
+        database_url: str,
+        secret: str,
         *,
         batch_size: int = BATCH_SIZE,
         poll_s: float = POLL_S,
         linger_s: float = LINGER_S,
+        local: Callable[[Report], None] | None = None,
     ):
-        self.ctx = ctx
+        self.database_url = database_url
+        self.secret = secret
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.linger_s = linger_s
-        self.listener: pg_events.Listener | None = None
-        self._thread: threading.Thread | None = None
-        self._app_loop: asyncio.AbstractEventLoop | None = None  # requests, caches, waiters
-        self._loop: asyncio.AbstractEventLoop | None = None  # the evaluation loop's own
-        self._wake: asyncio.Event | None = None  # on the evaluation loop
-        self._progress: asyncio.Event | None = None  # on the app loop
-        self._ready = threading.Event()
-        self._forward_due = False
+        self.local = local  # a durable batch's effects in this process (default: here)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
         self._stopping = False
 
-    @property
-    def running(self) -> bool:
-        """Whether this process's evaluation loop is alive (then waiters only wait)."""
-        return self._thread is not None and self._thread.is_alive()
+    def wake(self) -> None:
+        """Look for work now (from any thread)."""
+        _post(self._loop, self._set_wake)
 
-    # --- lifecycle (on the app loop) ----------------------------------------------------
-
-    async def start(self, *_: object) -> None:
-        """Start the loop's thread, its pool and its listening connection (lifespan)."""
-        if self._thread is not None:
-            return
-        self._app_loop = asyncio.get_running_loop()
-        self._progress = asyncio.Event()
-        self._stopping = False
-        self._ready.clear()
-        pg_events.on(pg_events.QUEUED_HERE, self._queued_here)
-        pg_events.on(pg_events.INTERACTIONS, self._queued_elsewhere)
-        pg_events.on(pg_events.EVALUATED, self._evaluated)
-        pg_events.on_gap(self._gap)
-        self._thread = threading.Thread(
-            target=self._thread_main, name="cascade-evaluator", daemon=True
-        )
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait, 30)
-
-    async def stop(self, *_: object) -> None:
-        """Finish the batch in progress, then stop (lifespan)."""
+    def stop(self) -> None:
+        """Finish the batch in progress, then return from `run()` (from any thread)."""
         self._stopping = True
-        for channel, handler in (
-            (pg_events.QUEUED_HERE, self._queued_here),
-            (pg_events.INTERACTIONS, self._queued_elsewhere),
-            (pg_events.EVALUATED, self._evaluated),
-        ):
-            pg_events.off(channel, handler)
-        pg_events.off_gap(self._gap)
-        _post(self._loop, self._set_wake)
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 15)
-            self._thread = None
-
-    # --- wake-ups (called from any thread) ----------------------------------------------
-
-    def _queued_here(self, _payload: str) -> None:
-        _post(self._loop, self._wake_and_forward)
-
-    def _queued_elsewhere(self, _payload: str) -> None:
-        _post(self._loop, self._set_wake)
-
-    def _evaluated(self, _payload: str) -> None:
-        _post(self._app_loop, self._set_progress)
-
-    def _gap(self) -> None:
-        _post(self._loop, self._set_wake)
+        self.wake()
 
     def _set_wake(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
-    def _wake_and_forward(self) -> None:
-        self._set_wake()
-        if not self._forward_due:
-            self._forward_due = True
-            asyncio.get_running_loop().call_later(FORWARD_S, self._forward)
-
-    def _forward(self) -> None:
-        self._forward_due = False
-        if self.listener is not None:
-            asyncio.ensure_future(self.listener.notify(pg_events.INTERACTIONS, ""))
-
-    def _set_progress(self) -> None:
-        progress, self._progress = self._progress, asyncio.Event()
-        if progress is not None:
-            progress.set()
-
-    def _hand_over(self, report: Report) -> None:
-        """A durable batch's local effects, applied on the app loop (the caches' owner)."""
-        _post(self._app_loop, lambda: apply_locally(report))
-
-    # --- the loop (on its own thread) ---------------------------------------------------
-
-    def _thread_main(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception:  # never silently: the process keeps serving, waiters fall back
-            log.exception("the evaluation loop stopped")
-        finally:
-            self._ready.set()
-
-    async def _main(self) -> None:
+    async def run(self, ready: Callable[[], None] | None = None) -> None:
+        """The loop, with its own pool, until `stop()`."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        engine = create_engine(self.ctx.database_url, pool_size=POOL_SIZE)
+        engine = create_engine(self.database_url, pool_size=POOL_SIZE)
         sessions = session_factory(engine)
-        self.listener = pg_events.Listener(
-            self.ctx.database_url, name="cascade-evaluator", deliver_on=self._app_loop
-        )
-        self.listener.start()
-        self._ready.set()
+        if ready is not None:
+            ready()
         try:
-            await self._run(sessions)
+            await self._batches(sessions)
         finally:
-            await self.listener.stop()
-            self.listener = None
             await engine.dispose()
 
-    async def _run(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    async def _batches(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         assert self._wake is not None
-        secret = self.ctx.settings.effective_secret_key
         while not self._stopping:
             self._wake.clear()  # before looking: a store during the batch wakes the next turn
             try:
                 report = await evaluate_once(
-                    sessions, secret=secret, limit=self.batch_size, local=self._hand_over
+                    sessions, secret=self.secret, limit=self.batch_size, local=self.local
                 )
             except asyncio.CancelledError:
                 raise
@@ -239,6 +166,137 @@ class Evaluator:
         except Exception:  # a gauge is not worth a failing loop
             return
         metrics.QUEUE_OLDEST.set(oldest if depth else 0.0)
+
+
+class Evaluator:
+    """The serving process's side: `start()` / `stop()` with the app, `wait(...)` for a
+    request that asked to wait. See the module docstring for the modes."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        mode: Mode = "thread",
+        batch_size: int = BATCH_SIZE,
+        poll_s: float = POLL_S,
+        linger_s: float = LINGER_S,
+    ):
+        self.ctx = ctx
+        self.mode = mode
+        self.batch_size = batch_size
+        self.poll_s = poll_s
+        self.listener: pg_events.Listener | None = None
+        self.loop: EvaluationLoop | None = None
+        if mode == "thread":
+            self.loop = EvaluationLoop(
+                ctx.database_url,
+                ctx.settings.effective_secret_key,
+                batch_size=batch_size,
+                poll_s=poll_s,
+                linger_s=linger_s,
+                local=self._hand_over,
+            )
+        self._thread: threading.Thread | None = None
+        self._app_loop: asyncio.AbstractEventLoop | None = None  # requests, caches, waiters
+        self._progress: asyncio.Event | None = None  # on the app loop
+        self._ready = threading.Event()
+        self._forward_due = False
+        self._started = False
+
+    @property
+    def running(self) -> bool:
+        """Whether a loop evaluates this process's stores (then waiters only wait)."""
+        if self.mode == "process":
+            return self._started
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- lifecycle (on the app loop) ----------------------------------------------------
+
+    async def start(self, *_: object) -> None:
+        """Listen, and start the loop's thread in "thread" mode (lifespan)."""
+        if self._started or self.mode == "none":
+            return
+        self._started = True
+        self._app_loop = asyncio.get_running_loop()
+        self._progress = asyncio.Event()
+        pg_events.on(pg_events.QUEUED_HERE, self._queued_here)
+        pg_events.on(pg_events.INTERACTIONS, self._queued_elsewhere)
+        pg_events.on(pg_events.EVALUATED, self._evaluated)
+        pg_events.on_gap(self._gap)
+        if self.mode == "process":  # its series are counted there
+            counted_elsewhere(metrics.process_dir(self.ctx.settings.data_dir), metrics.FAMILIES)
+        self.listener = pg_events.Listener(self.ctx.database_url, name="cascade-api")
+        self.listener.start()
+        if self.loop is not None:
+            self._ready.clear()
+            self._thread = threading.Thread(
+                target=self._thread_main, name="cascade-evaluator", daemon=True
+            )
+            self._thread.start()
+            await asyncio.to_thread(self._ready.wait, 30)
+
+    async def stop(self, *_: object) -> None:
+        """Finish the batch in progress, then stop (lifespan)."""
+        if not self._started:
+            return
+        for channel, handler in (
+            (pg_events.QUEUED_HERE, self._queued_here),
+            (pg_events.INTERACTIONS, self._queued_elsewhere),
+            (pg_events.EVALUATED, self._evaluated),
+        ):
+            pg_events.off(channel, handler)
+        pg_events.off_gap(self._gap)
+        if self.loop is not None:
+            self.loop.stop()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 15)
+            self._thread = None
+        if self.listener is not None:
+            await self.listener.stop()
+            self.listener = None
+        self._started = False
+
+    # --- wake-ups (on the app loop: the listener and the request path run there) ---------
+
+    def _queued_here(self, _payload: str) -> None:
+        if self.loop is not None:
+            self.loop.wake()
+        if not self._forward_due:
+            self._forward_due = True
+            asyncio.get_running_loop().call_later(FORWARD_S, self._forward)
+
+    def _queued_elsewhere(self, _payload: str) -> None:
+        if self.loop is not None:
+            self.loop.wake()
+
+    def _gap(self) -> None:
+        if self.loop is not None:
+            self.loop.wake()
+
+    def _forward(self) -> None:
+        self._forward_due = False
+        if self.listener is not None:
+            asyncio.ensure_future(self.listener.notify(pg_events.INTERACTIONS, ""))
+
+    def _evaluated(self, _payload: str) -> None:
+        progress, self._progress = self._progress, asyncio.Event()
+        if progress is not None:
+            progress.set()
+
+    def _hand_over(self, report: Report) -> None:
+        """A durable batch's local effects, applied on the app loop (the caches' owner)."""
+        _post(self._app_loop, lambda: apply_locally(report))
+
+    # --- the loop's thread ("thread" mode) ----------------------------------------------
+
+    def _thread_main(self) -> None:
+        assert self.loop is not None
+        try:
+            asyncio.run(self.loop.run(ready=self._ready.set))
+        except Exception:  # never silently: the process keeps serving, waiters fall back
+            log.exception("the evaluation loop stopped")
+        finally:
+            self._ready.set()
 
     # --- waiting (on the app loop) ------------------------------------------------------
 

@@ -13,6 +13,7 @@ shows explicit zeros instead of a missing series before the first event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import (
@@ -123,16 +124,47 @@ def _initialise_labels() -> None:
 _initialise_labels()
 
 
+# Families counted by another process of this deployment (the evaluator process of
+# `cascade serve`), read from prometheus_client's multiprocess files: name -> directory.
+_elsewhere: dict[str, Path] = {}
+
+
+def counted_elsewhere(directory: Path, names: Iterable[str]) -> None:
+    """Show the families `names` as the process writing `directory` counts them (its
+    PROMETHEUS_MULTIPROC_DIR), instead of this process's own (idle) series."""
+    for name in names:
+        _elsewhere[name] = directory
+
+
+def _collect_elsewhere() -> list[Metric]:
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    families: list[Metric] = []
+    for directory in sorted(set(_elsewhere.values())):
+        if not directory.is_dir():
+            continue
+        try:
+            found = MultiProcessCollector(None, path=str(directory)).collect()
+            families += [f for f in found if _elsewhere.get(f.name) == directory]
+        except Exception:  # a file being rewritten: show this scrape without them
+            continue
+    return families
+
+
 class _Exposition:
-    """Our families, then the default registry's; on a name clash the default one wins."""
+    """Our families, then the default registry's; on a name clash the default one wins,
+    and a family counted elsewhere (`counted_elsewhere`) replaces both."""
 
     def collect(self) -> Iterator[Metric]:
-        others = list(DEFAULT_REGISTRY.collect())
-        taken = family_names(others)
+        elsewhere = _collect_elsewhere() if _elsewhere else []
+        skip = set(_elsewhere)
+        others = [f for f in DEFAULT_REGISTRY.collect() if f.name not in skip]
+        taken = family_names(others) | skip
         for family in REGISTRY.collect():
             if family.name not in taken:
                 yield family
         yield from others
+        yield from elsewhere
 
 
 def render() -> bytes:

@@ -129,9 +129,7 @@ def target(world: World, database_url: str, rpc_url: str) -> Iterator[Target]:
     world.run(shop_secrets)
     # no evaluator: it would write rewards of earlier accepted items while a refused one is
     # being checked for "nothing written"
-    app = create_app(
-        world.settings, database_url=database_url, rpc_url=rpc_url, run_evaluator=False
-    )
+    app = create_app(world.settings, database_url=database_url, rpc_url=rpc_url, evaluator="none")
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Target(client, world, seed.product_id, seed.api_key)
 
