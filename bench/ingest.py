@@ -52,16 +52,17 @@ SECRET = "bench-secret-0123456789abcdef0123"
 # API process and, beside it, the evaluator process.
 SERVER = """
 import signal, sys, uvicorn
+from pathlib import Path
 from backend.api.app import create_app
 from backend.core.config import load_settings
 from backend.runtime.evaluator import EvaluatorProcess
-from backend.runtime.spec import ServeSpec
 settings = load_settings()
-evaluator = EvaluatorProcess(ServeSpec(settings, settings.database_url, settings.rpc_url))
+spec = EvaluatorProcess.spec_for(settings, settings.database_url, settings.rpc_url)
+evaluator = EvaluatorProcess(spec)
 evaluator.start()
 signal.signal(signal.SIGTERM, signal.default_int_handler)  # as `cascade serve`: stop it too
 app = create_app(settings, database_url=settings.database_url, rpc_url=settings.rpc_url,
-                 evaluator="process")
+                 evaluator="process", evaluator_metrics=Path(spec.evaluator_metrics))
 try:
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
                 access_log=False, log_config=None)
@@ -75,9 +76,8 @@ SERVER_WORKERS = """
 import os, sys, uvicorn
 from backend.core.config import load_settings
 from backend.runtime.evaluator import EvaluatorProcess
-from backend.runtime.spec import ServeSpec
 settings = load_settings()
-spec = ServeSpec(settings, settings.database_url, settings.rpc_url)
+spec = EvaluatorProcess.spec_for(settings, settings.database_url, settings.rpc_url)
 os.environ.update(spec.environ())
 evaluator = EvaluatorProcess(spec)
 evaluator.start()

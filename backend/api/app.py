@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -58,6 +59,7 @@ def create_app(
     debug: bool = False,
     run_jobs: bool = False,
     evaluator: Mode = "thread",
+    evaluator_metrics: Path | None = None,
 ) -> Litestar:
     """Build the app around one AppContext (created here unless given).
 
@@ -65,12 +67,13 @@ def create_app(
     `cascade serve` sets it, tests build apps without jobs. `evaluator` says where stored
     interactions become rewards (backend.evaluation.worker): "thread" (default) runs the
     loop in this process with the lifespan, "process" when `cascade serve` runs it in a
-    process of its own, "none" nowhere. Without a lifespan (in-process test clients) it
+    process of its own (which writes its metrics to `evaluator_metrics`), "none" nowhere.
+    Without a lifespan (in-process test clients) it
     does not run, and a request that asks to wait evaluates its own product instead.
     """
     app_context = context or AppContext(settings, database_url, rpc_url)
     jobs: list[Any] = []
-    evaluation = Evaluator(app_context, mode=evaluator)
+    evaluation = Evaluator(app_context, mode=evaluator, metrics_dir=evaluator_metrics)
 
     async def start_jobs(_: Litestar) -> None:
         from backend.core.scheduler import Scheduler

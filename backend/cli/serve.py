@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -61,6 +62,7 @@ def worker_app() -> Any:
         rpc_url=spec.rpc_url,
         run_jobs=True,
         evaluator="process",
+        evaluator_metrics=Path(spec.evaluator_metrics),
     )
 
 
@@ -72,7 +74,7 @@ def run_server(
     # kill us before the evaluator and embedded postgres/anvil are stopped; as
     # KeyboardInterrupt it reaches the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    spec = ServeSpec(settings, endpoints.database_url, endpoints.rpc_url)
+    spec = EvaluatorProcess.spec_for(settings, endpoints.database_url, endpoints.rpc_url)
     evaluator = EvaluatorProcess(spec)
     evaluator.start()
     try:
@@ -109,6 +111,7 @@ def _run_api(spec: ServeSpec, host: str, port: int, workers: int) -> None:
         rpc_url=spec.rpc_url,
         run_jobs=True,
         evaluator="process",
+        evaluator_metrics=Path(spec.evaluator_metrics),
     )
     config = uvicorn.Config(
         app,

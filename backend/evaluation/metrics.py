@@ -38,6 +38,7 @@ FAMILIES = (
 )
 
 
-def process_dir(data_dir: Path) -> Path:
-    """Where the evaluator process of a deployment with this DATA_DIR writes its series."""
-    return data_dir / "run" / "evaluator-metrics"
+def process_dir(data_dir: Path, serve_pid: int) -> Path:
+    """Where the evaluator process of the `cascade serve` with this pid writes its series
+    (one directory per serve: two on one host may share a DATA_DIR)."""
+    return data_dir / "run" / "evaluator-metrics" / str(serve_pid)

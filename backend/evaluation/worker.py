@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import text
@@ -42,7 +43,7 @@ from backend.core.context import AppContext
 from backend.core.db import create_engine, session_factory
 from backend.evaluation import metrics
 from backend.evaluation.batch import BATCH_SIZE, Report, apply_locally, evaluate_once
-from backend.observability.metrics import counted_elsewhere
+from backend.observability.metrics import counted_elsewhere, counted_here
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +178,14 @@ class Evaluator:
         ctx: AppContext,
         *,
         mode: Mode = "thread",
+        metrics_dir: Path | None = None,
         batch_size: int = BATCH_SIZE,
         poll_s: float = POLL_S,
         linger_s: float = LINGER_S,
     ):
         self.ctx = ctx
         self.mode = mode
+        self.metrics_dir = metrics_dir  # "process": where that process writes its series
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.listener: pg_events.Listener | None = None
@@ -223,8 +226,8 @@ class Evaluator:
         pg_events.on(pg_events.INTERACTIONS, self._queued_elsewhere)
         pg_events.on(pg_events.EVALUATED, self._evaluated)
         pg_events.on_gap(self._gap)
-        if self.mode == "process":  # its series are counted there
-            counted_elsewhere(metrics.process_dir(self.ctx.settings.data_dir), metrics.FAMILIES)
+        if self.metrics_dir is not None:  # its series are counted there
+            counted_elsewhere(self.metrics_dir, metrics.FAMILIES)
         self.listener = pg_events.Listener(self.ctx.database_url, name="cascade-api")
         self.listener.start()
         if self.loop is not None:
@@ -254,6 +257,8 @@ class Evaluator:
         if self.listener is not None:
             await self.listener.stop()
             self.listener = None
+        if self.metrics_dir is not None:
+            counted_here(metrics.FAMILIES)
         self._started = False
 
     # --- wake-ups (on the app loop: the listener and the request path run there) ---------

@@ -136,6 +136,12 @@ def counted_elsewhere(directory: Path, names: Iterable[str]) -> None:
         _elsewhere[name] = directory
 
 
+def counted_here(names: Iterable[str]) -> None:
+    """Undo `counted_elsewhere` for `names` (the other process is stopped)."""
+    for name in names:
+        _elsewhere.pop(name, None)
+
+
 def _collect_elsewhere() -> list[Metric]:
     from prometheus_client.multiprocess import MultiProcessCollector
 

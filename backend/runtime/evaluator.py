@@ -24,8 +24,10 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from backend.core import pg_events
+from backend.core.config import Settings
 from backend.evaluation.metrics import process_dir
 from backend.evaluation.worker import EvaluationLoop
 from backend.runtime.spec import ServeSpec
@@ -43,14 +45,21 @@ class EvaluatorProcess:
 
     def __init__(self, spec: ServeSpec):
         self.spec = spec
-        self.metrics_dir = process_dir(spec.settings.data_dir)
+        self.metrics_dir = Path(spec.evaluator_metrics)
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
+    @staticmethod
+    def spec_for(settings: Settings, database_url: str, rpc_url: str) -> ServeSpec:
+        """The spec of this serve process, with its evaluator's metrics directory."""
+        directory = process_dir(settings.data_dir, os.getpid())
+        return ServeSpec(settings, database_url, rpc_url, str(directory))
+
     def start(self) -> None:
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a new deployment counts anew
+        _forget_dead_serves(self.metrics_dir.parent)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # this serve counts anew
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
         self.process = self._spawn()
@@ -103,6 +112,26 @@ class EvaluatorProcess:
                 process.wait()
         if self._watcher is not None:
             self._watcher.join(5)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+
+def _forget_dead_serves(parent: Path) -> None:
+    """Drop the metrics directories of serve processes that are gone (a SIGKILL leaves its)."""
+    if not parent.is_dir():
+        return
+    for directory in parent.iterdir():
+        if directory.name.isdigit() and not _alive(int(directory.name)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def main() -> None:

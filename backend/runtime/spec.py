@@ -20,6 +20,7 @@ class ServeSpec:
     settings: Settings
     database_url: str
     rpc_url: str
+    evaluator_metrics: str = ""  # where the evaluator process writes its series
 
     def environ(self) -> dict[str, str]:
         """The environment entry that carries this spec."""
@@ -27,6 +28,7 @@ class ServeSpec:
             "settings": self.settings.model_dump(mode="json"),
             "database_url": self.database_url,
             "rpc_url": self.rpc_url,
+            "evaluator_metrics": self.evaluator_metrics,
         }
         return {SPEC_ENV: json.dumps(payload)}
 
@@ -37,4 +39,5 @@ class ServeSpec:
             Settings.model_validate(payload["settings"]),
             payload["database_url"],
             payload["rpc_url"],
+            payload.get("evaluator_metrics", ""),
         )

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+import httpx
 import psutil
 
 from backend.runtime.anvil import free_port
@@ -35,6 +36,7 @@ def test_serve__two_workers__both_serve_and_ctrl_c_stops_them(pg_tmp_path, datab
         assert ready.json()["status"] == "ready"
         deadline = time.monotonic() + 30
         workers: list[psutil.Process] = []
+        evaluators: list[psutil.Process] = []
         while time.monotonic() < deadline and len(workers) < 2:
             workers = [
                 child
@@ -43,8 +45,17 @@ def test_serve__two_workers__both_serve_and_ctrl_c_stops_them(pg_tmp_path, datab
             ]
             time.sleep(0.2)
         assert len(workers) == 2
+        evaluators = [
+            child
+            for child in psutil.Process(process.pid).children()
+            if "backend.runtime.evaluator" in " ".join(child.cmdline())
+        ]
+        assert len(evaluators) == 1  # one evaluator beside the workers, not one in each
+        # the workers show the evaluator process's series (counted there, not here)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "\ncascade_interactions_evaluated_total 0.0\n" in metrics
     finally:
         output = _stop(process)
     assert process.returncode == 0, output
     assert "with 2 workers" in output and "stopped" in output
-    assert not any(worker.is_running() for worker in workers)
+    assert not any(worker.is_running() for worker in workers + evaluators)

@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from backend.evaluation.metrics import process_dir
 from backend.runtime.evaluator import NICE
 from tests.core.test_serve import _start, _stop, _wait_ready
 from tests.factories import make_campaign, make_product, wallet
@@ -47,15 +48,19 @@ async def _until(check, limit_s: float, what: str):
 
 
 @pytest.fixture
-async def serve(pg_tmp_path, database_url, rpc_url, clean_db) -> AsyncIterator[tuple[object, str]]:
-    process, port = _start(
-        pg_tmp_path,
-        DATABASE_URL=database_url,
-        RPC_URL=rpc_url,
-        SECRET_KEY="x" * 32,
-        SIGNER_KEY="0x" + "22" * 32,
-        LOG_LEVEL="WARNING",
-    )
+def serve_env(database_url, rpc_url) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "RPC_URL": rpc_url,
+        "SECRET_KEY": "x" * 32,
+        "SIGNER_KEY": "0x" + "22" * 32,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+async def serve(pg_tmp_path, serve_env, clean_db) -> AsyncIterator[tuple[object, str]]:
+    process, port = _start(pg_tmp_path, **serve_env)
     try:
         await asyncio.to_thread(_wait_ready, port, process)
         yield process, f"http://127.0.0.1:{port}"
@@ -113,9 +118,21 @@ async def test_serve__evaluator_process__pays_counts_and_is_restarted_after_a_ki
     assert again.is_running()
 
 
-async def test_serve__killed__its_evaluator_process_stops_too(serve):
+async def test_serve__killed__its_evaluator_process_stops_too(serve, serve_env, pg_tmp_path):
     process, _ = serve
     [evaluator] = await _until(lambda: _evaluators(process.pid), 10, "an evaluator process")
+    metrics_dir = process_dir(pg_tmp_path / "data", process.pid)
+    assert metrics_dir.is_dir()
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     await _until(lambda: not evaluator.is_running(), 10, "the orphan stopping")
+
+    # the next serve on this DATA_DIR drops the dead one's files, and its own on a clean stop
+    again, port = _start(pg_tmp_path, **serve_env)
+    try:
+        await asyncio.to_thread(_wait_ready, port, again)
+        assert not metrics_dir.exists()
+        assert process_dir(pg_tmp_path / "data", again.pid).is_dir()
+    finally:
+        await asyncio.to_thread(_stop, again)
+    assert not process_dir(pg_tmp_path / "data", again.pid).exists()
