@@ -19,6 +19,7 @@ from backend.api.middleware import request_id_middleware
 from backend.campaigns.service import delete_product as delete_product_and_pause_campaigns
 from backend.core.config import Settings
 from backend.core.context import AppContext
+from backend.core.heap import freeze_startup_objects
 from backend.evaluation.worker import Evaluator, Mode
 from backend.observability.middleware import metrics_middleware
 from backend.products.authorization import resolve_principal
@@ -84,6 +85,9 @@ def create_app(
         scheduler.start()
         jobs.append(scheduler)
 
+    def freeze_after_startup(_: Litestar) -> None:
+        freeze_startup_objects()
+
     async def stop_jobs(_: Litestar) -> None:
         for scheduler in jobs:
             await scheduler.shutdown()
@@ -138,6 +142,7 @@ def create_app(
         on_startup=[
             evaluation.start,
             *([start_jobs] if run_jobs else []),
+            freeze_after_startup,  # last: everything above is loaded
         ],
         on_shutdown=[stop_jobs, evaluation.stop, close_context],
         debug=debug,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from backend.core import pg_events
 from backend.core.config import Settings
+from backend.core.heap import freeze_startup_objects
 from backend.evaluation.metrics import process_dir
 from backend.evaluation.worker import EvaluationLoop
 from backend.runtime.spec import ServeSpec
@@ -154,11 +155,16 @@ async def _serve(spec: ServeSpec, parent: int) -> None:
         here.add_signal_handler(sig, loop.stop)
     watch = asyncio.create_task(_orphaned(parent, loop))
     try:
-        await loop.run(ready=lambda: log.info("evaluator ready", extra={"pid": os.getpid()}))
+        await loop.run(ready=_ready)
     finally:
         watch.cancel()
         await listener.stop()
     log.info("evaluator stopped", extra={"pid": os.getpid()})
+
+
+def _ready() -> None:
+    freeze_startup_objects()  # its full collections would pause batches as they pause requests
+    log.info("evaluator ready", extra={"pid": os.getpid()})
 
 
 async def _orphaned(parent: int, loop: EvaluationLoop) -> None:
