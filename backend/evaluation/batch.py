@@ -359,26 +359,39 @@ async def _claim_rows(
 
 
 def _rows(rows: Sequence[Any]) -> list[_Row]:
+    """CLAIM_SQL's rows as records. Unpacked by position, in the SELECT's column order: a
+    SQLAlchemy Row's attribute access costs about a microsecond a column, which made this
+    loop a fifth of the evaluator's CPU (py-spy, 50,000 queued interactions)."""
     claimed: list[_Row] = []
     now = datetime.now(UTC)
-    for row in rows:
-        if not row.stored:  # its interaction is gone (product deleted): nothing to evaluate
-            claimed.append(
-                _Row(row.interaction_id, row.product_id, "", "", {}, "gone", now, None, False)
-            )
+    for (
+        interaction_id,
+        product_id,
+        stored,
+        wallet,
+        type_,
+        data,
+        flag,
+        received_at,
+        order_amount,
+        order_paid,
+        rewarded_before,
+    ) in rows:
+        if not stored:  # its interaction is gone (product deleted): nothing to evaluate
+            claimed.append(_Row(interaction_id, product_id, "", "", {}, "gone", now, None, False))
             continue
         claimed.append(
             _Row(
-                row.interaction_id,
-                row.product_id,
-                row.wallet,
-                row.type,
-                row.data or {},
-                row.flag,
-                row.received_at,
-                None if row.order_amount is None else int(row.order_amount),
-                bool(row.order_paid),
-                bool(row.rewarded_before),
+                interaction_id,
+                product_id,
+                wallet,
+                type_,
+                data or {},
+                flag,
+                received_at,
+                None if order_amount is None else int(order_amount),
+                bool(order_paid),
+                bool(rewarded_before),
             )
         )
     return claimed
