@@ -53,7 +53,9 @@ POLL_S = 1.0  # the loop looks for work at least this often
 # interaction. A backlog (a batch of at least SMALL_BATCH) is worked off without pause.
 LINGER_S = 0.025
 SMALL_BATCH = 100
-FORWARD_S = 0.05  # at most one "interactions queued" notification per process this often
+# At most one "interactions queued" notification per process this often: the first store
+# after a quiet spell at once, the stores within FORWARD_S of it with one more at its end.
+FORWARD_S = 0.05
 HELP_POLL_S = 0.02  # a waiter without a loop anywhere re-checks this often
 ERROR_BACKOFF_S = 1.0
 POOL_SIZE = 2  # the loop's own connections: a batch, and the queue gauge
@@ -204,6 +206,7 @@ class Evaluator:
         self._progress: asyncio.Event | None = None  # on the app loop
         self._ready = threading.Event()
         self._forward_due = False
+        self._forwarded_at = float("-inf")
         self._started = False
 
     @property
@@ -266,9 +269,15 @@ class Evaluator:
     def _queued_here(self, _payload: str) -> None:
         if self.loop is not None:
             self.loop.wake()
-        if not self._forward_due:
-            self._forward_due = True
-            asyncio.get_running_loop().call_later(FORWARD_S, self._forward)
+        if self._forward_due:
+            return  # the notification already scheduled covers this store too
+        loop = asyncio.get_running_loop()
+        wait = self._forwarded_at + FORWARD_S - loop.time()
+        if wait <= 0:  # the first store after a quiet spell is announced at once
+            self._forward()
+            return
+        self._forward_due = True
+        loop.call_later(wait, self._forward)
 
     def _queued_elsewhere(self, _payload: str) -> None:
         if self.loop is not None:
@@ -280,6 +289,7 @@ class Evaluator:
 
     def _forward(self) -> None:
         self._forward_due = False
+        self._forwarded_at = asyncio.get_running_loop().time()
         if self.listener is not None:
             asyncio.ensure_future(self.listener.notify(pg_events.INTERACTIONS, ""))
 

@@ -143,3 +143,37 @@ async def test_worker__two_processes_share_the_queue__each_interaction_once(
         "SELECT count(*) FROM (SELECT 1 FROM rewards GROUP BY interaction_id HAVING count(*) > 1) d"
     )
     assert await count(db_session, twice) == 0
+
+
+async def test_api_process__forwards_its_stores__first_at_once_then_one_per_window(
+    clean_db, monkeypatch
+):
+    """With the evaluator in another process, this process's stores reach it by NOTIFY: the
+    first store of a quiet spell at once, the stores within the window after it as one."""
+    from backend.core.pg_events import Listener
+    from backend.evaluation import worker
+
+    monkeypatch.setattr(worker, "FORWARD_S", 1.5)
+    heard: list[float] = []
+    ear = Listener(clean_db.database_url, name="test-ear")
+    ear.subscribe(pg_events.INTERACTIONS, lambda _payload: heard.append(time.monotonic()))
+    ear.start()
+    api = Evaluator(clean_db, mode="process")
+    await api.start()
+    try:
+        assert api.listener is not None
+        await asyncio.wait_for(ear.connected.wait(), 10)
+        await asyncio.wait_for(api.listener.connected.wait(), 10)
+        started = time.monotonic()
+        pg_events.dispatch(pg_events.QUEUED_HERE, "p1")
+        while not heard and time.monotonic() - started < 1.0:
+            await asyncio.sleep(0.01)
+        assert len(heard) == 1 and heard[0] - started < 1.0  # not held for the window
+        for _ in range(3):  # within the window: one more notification, at its end
+            pg_events.dispatch(pg_events.QUEUED_HERE, "p1")
+        await asyncio.sleep(2.5)
+        assert len(heard) == 2
+        assert heard[1] - heard[0] >= 1.4
+    finally:
+        await api.stop()
+        await ear.stop()
