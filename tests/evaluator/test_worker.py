@@ -155,8 +155,14 @@ async def test_api_process__forwards_its_stores__first_at_once_then_one_per_wind
 
     monkeypatch.setattr(worker, "FORWARD_S", 1.5)
     heard: list[float] = []
+    first = asyncio.Event()
+
+    def hear(_payload: str) -> None:
+        heard.append(time.monotonic())
+        first.set()
+
     ear = Listener(clean_db.database_url, name="test-ear")
-    ear.subscribe(pg_events.INTERACTIONS, lambda _payload: heard.append(time.monotonic()))
+    ear.subscribe(pg_events.INTERACTIONS, hear)
     ear.start()
     api = Evaluator(clean_db, mode="process")
     await api.start()
@@ -166,8 +172,7 @@ async def test_api_process__forwards_its_stores__first_at_once_then_one_per_wind
         await asyncio.wait_for(api.listener.connected.wait(), 10)
         started = time.monotonic()
         pg_events.dispatch(pg_events.QUEUED_HERE, "p1")
-        while not heard and time.monotonic() - started < 1.0:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(first.wait(), 1.0)  # not held for the window
         assert len(heard) == 1 and heard[0] - started < 1.0  # not held for the window
         for _ in range(3):  # within the window: one more notification, at its end
             pg_events.dispatch(pg_events.QUEUED_HERE, "p1")
