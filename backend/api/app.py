@@ -85,7 +85,7 @@ def create_app(
         scheduler.start()
         jobs.append(scheduler)
 
-    def freeze_after_startup(_: Litestar) -> None:
+    async def freeze_after_startup(_: Litestar) -> None:
         freeze_startup_objects()
 
     async def stop_jobs(_: Litestar) -> None:
