@@ -11,6 +11,7 @@ import psutil
 
 from backend.runtime.anvil import free_port
 from tests.core.test_serve import CASCADE, _stop, _wait_ready
+from tests.observability.samples import parse
 
 
 def test_serve__two_workers__both_serve_and_ctrl_c_stops_them(pg_tmp_path, database_url, rpc_url):
@@ -52,8 +53,8 @@ def test_serve__two_workers__both_serve_and_ctrl_c_stops_them(pg_tmp_path, datab
         ]
         assert len(evaluators) == 1  # one evaluator beside the workers, not one in each
         # the workers show the evaluator process's series (counted there, not here)
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        assert "\ncascade_interactions_evaluated_total 0.0\n" in metrics
+        metrics = parse(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+        assert metrics[("cascade_interactions_evaluated_total", frozenset())] == 0.0
     finally:
         output = _stop(process)
     assert process.returncode == 0, output

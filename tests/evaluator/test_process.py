@@ -19,8 +19,10 @@ from backend.runtime.evaluator import NICE
 from tests.core.test_serve import _start, _stop, _wait_ready
 from tests.factories import make_campaign, make_product, wallet
 from tests.interactions.helpers import count
+from tests.observability.samples import scrape, value
 
 EVALUATOR_MODULE = "backend.runtime.evaluator"
+EVALUATED_TOTAL = "cascade_interactions_evaluated_total"
 
 
 def _evaluators(serve_pid: int) -> list[psutil.Process]:
@@ -69,13 +71,6 @@ async def serve(pg_tmp_path, serve_env, clean_db) -> AsyncIterator[tuple[object,
             await asyncio.to_thread(_stop, process)
 
 
-def _evaluated_total(metrics_text: str) -> float:
-    for line in metrics_text.splitlines():
-        if line.startswith("cascade_interactions_evaluated_total "):
-            return float(line.split()[1])
-    raise AssertionError("cascade_interactions_evaluated_total missing from /metrics")
-
-
 async def test_serve__evaluator_process__pays_counts_and_is_restarted_after_a_kill(
     db_session, serve
 ):
@@ -102,8 +97,8 @@ async def test_serve__evaluator_process__pays_counts_and_is_restarted_after_a_ki
             return await count(db_session, "SELECT count(*) FROM rewards") == n
 
         await _until(lambda: paid(3), 5, "three rewards")
-        metrics = (await client.get("/metrics")).text
-        assert _evaluated_total(metrics) == 3.0  # counted in the evaluator, shown here
+        metrics = await scrape(client)
+        assert value(metrics, EVALUATED_TOTAL) == 3.0  # counted in the evaluator, shown here
 
         os.kill(evaluator.pid, signal.SIGKILL)
         [again] = await _until(
@@ -113,8 +108,8 @@ async def test_serve__evaluator_process__pays_counts_and_is_restarted_after_a_ki
         )
         await interact()
         await _until(lambda: paid(4), 10, "the fourth reward, after the restart")
-        metrics = (await client.get("/metrics")).text
-        assert _evaluated_total(metrics) == 4.0  # the dead process's count is kept
+        metrics = await scrape(client)
+        assert value(metrics, EVALUATED_TOTAL) == 4.0  # the dead process's count is kept
     assert again.is_running()
 
 
