@@ -48,45 +48,19 @@ sys.path.insert(0, str(ROOT))
 BATCH_SIZE = 500
 SECRET = "bench-secret-0123456789abcdef0123"
 
-# What `cascade serve` runs (backend.cli.serve.run_server) without the chain's jobs: the
-# API process and, beside it, the evaluator process.
+# `cascade serve`'s own server (backend.cli.serve.run_server: the API process(es) and the
+# evaluator process beside them), without the chain's jobs. argv: port, workers.
 SERVER = """
-import signal, sys, uvicorn
-from pathlib import Path
-from backend.api.app import create_app
+import sys
+from backend.cli.serve import run_server
 from backend.core.config import load_settings
-from backend.runtime.evaluator import EvaluatorProcess
+from backend.runtime.services import Endpoints
 settings = load_settings()
-spec = EvaluatorProcess.spec_for(settings, settings.database_url, settings.rpc_url)
-evaluator = EvaluatorProcess(spec)
-evaluator.start()
-signal.signal(signal.SIGTERM, signal.default_int_handler)  # as `cascade serve`: stop it too
-app = create_app(settings, database_url=settings.database_url, rpc_url=settings.rpc_url,
-                 evaluator="process", evaluator_metrics=Path(spec.evaluator_metrics))
 try:
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False, log_config=None)
-except KeyboardInterrupt:
+    run_server(settings, Endpoints(settings.database_url, settings.rpc_url), "127.0.0.1",
+               int(sys.argv[1]), int(sys.argv[2]), run_jobs=False)
+except KeyboardInterrupt:  # stopped with SIGTERM, cleanly
     pass
-finally:
-    evaluator.stop()
-"""
-# --workers N: the processes `cascade serve --workers N` runs
-SERVER_WORKERS = """
-import os, sys, uvicorn
-from backend.core.config import load_settings
-from backend.runtime.evaluator import EvaluatorProcess
-settings = load_settings()
-spec = EvaluatorProcess.spec_for(settings, settings.database_url, settings.rpc_url)
-os.environ.update(spec.environ())
-evaluator = EvaluatorProcess(spec)
-evaluator.start()
-try:
-    uvicorn.run("backend.cli.serve:worker_app", factory=True, host="127.0.0.1",
-                port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning",
-                access_log=False, log_config=None)
-finally:
-    evaluator.stop()
 """
 
 
@@ -735,9 +709,7 @@ async def run(
             port = free_port()
             env = server_env(database_url, tmp)
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-                [sys.executable, "-c", SERVER, str(port)]
-                if workers == 1
-                else [sys.executable, "-c", SERVER_WORKERS, str(port), str(workers)],
+                [sys.executable, "-c", SERVER, str(port), str(workers)],
                 cwd=ROOT,
                 env=env,
             )

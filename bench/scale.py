@@ -440,7 +440,7 @@ async def run(
             port = free_port()
             env = server_env(database_url, tmp)
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-                [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env
+                [sys.executable, "-c", SERVER, str(port), "1"], cwd=ROOT, env=env
             )
             base_url = f"http://127.0.0.1:{port}"
             await _wait_ready(base_url)

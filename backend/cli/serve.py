@@ -51,30 +51,45 @@ def worker_app() -> Any:
     environment. Every worker runs the scheduler: its leader-only jobs run in
     whichever process holds the leader advisory lock (backend.core.scheduler).
     """
-    from backend.api.app import create_app
     from backend.core.logs import configure_logging
 
     spec = ServeSpec.from_environ()
     configure_logging(spec.settings.log_format, spec.settings.log_level)
+    return _app(spec)
+
+
+def _app(spec: ServeSpec) -> Any:
+    """An API process's app: its evaluator is the process `run_server` starts beside it."""
+    from backend.api.app import create_app
+
     return create_app(
         spec.settings,
         database_url=spec.database_url,
         rpc_url=spec.rpc_url,
-        run_jobs=True,
+        run_jobs=spec.run_jobs,
         evaluator="process",
         evaluator_metrics=Path(spec.evaluator_metrics),
     )
 
 
 def run_server(
-    settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int = 1
+    settings: Settings,
+    endpoints: Endpoints,
+    host: str,
+    port: int,
+    workers: int = 1,
+    *,
+    run_jobs: bool = True,
 ) -> None:
-    """The API processes, with the evaluator process beside them for as long as they run."""
+    """The API processes, with the evaluator process beside them for as long as they run
+    (bench/ingest.py runs it too, without the jobs)."""
     # uvicorn drains on SIGTERM, then re-raises it with the default handler, which would
     # kill us before the evaluator and embedded postgres/anvil are stopped; as
     # KeyboardInterrupt it reaches the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    spec = EvaluatorProcess.spec_for(settings, endpoints.database_url, endpoints.rpc_url)
+    spec = EvaluatorProcess.spec_for(
+        settings, endpoints.database_url, endpoints.rpc_url, run_jobs=run_jobs
+    )
     evaluator = EvaluatorProcess(spec)
     evaluator.start()
     try:
@@ -86,9 +101,6 @@ def run_server(
 def _run_api(spec: ServeSpec, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from backend.api.app import create_app
-
-    settings = spec.settings
     if workers > 1:
         os.environ.update(spec.environ())
         done(f"listening on http://{host}:{port} with {workers} workers (docs: /schema)")
@@ -105,14 +117,7 @@ def _run_api(spec: ServeSpec, host: str, port: int, workers: int) -> None:
         )
         return
 
-    app = create_app(
-        settings,
-        database_url=spec.database_url,
-        rpc_url=spec.rpc_url,
-        run_jobs=True,
-        evaluator="process",
-        evaluator_metrics=Path(spec.evaluator_metrics),
-    )
+    app = _app(spec)
     config = uvicorn.Config(
         app,
         host=host,

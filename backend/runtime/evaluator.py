@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from backend.core import pg_events
@@ -39,6 +40,7 @@ NICE = 5  # below the request path, still far above anything idle
 PARENT_CHECK_S = 1.0
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 STOP_TIMEOUT_S = 20.0
+HEALTHY_S = 60.0
 
 
 class EvaluatorProcess:
@@ -48,15 +50,17 @@ class EvaluatorProcess:
         self.spec = spec
         self.metrics_dir = Path(spec.evaluator_metrics)
         self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
         self._stopping = threading.Event()
+        self._spawning = threading.Lock()  # a restart and `stop()` never cross
         self._watcher: threading.Thread | None = None
 
     @staticmethod
-    def spec_for(settings: Settings, database_url: str, rpc_url: str) -> ServeSpec:
+    def spec_for(
+        settings: Settings, database_url: str, rpc_url: str, *, run_jobs: bool = True
+    ) -> ServeSpec:
         """The spec of this serve process, with its evaluator's metrics directory."""
         directory = process_dir(settings.data_dir, os.getpid())
-        return ServeSpec(settings, database_url, rpc_url, str(directory))
+        return ServeSpec(settings, database_url, rpc_url, str(directory), run_jobs)
 
     def start(self) -> None:
         _forget_dead_serves(self.metrics_dir.parent)
@@ -80,15 +84,19 @@ class EvaluatorProcess:
         return process
 
     def _watch(self) -> None:
-        """Restart the child when it dies on its own (a crash, an OOM kill)."""
+        """Restart the child when it dies on its own (a crash, an OOM kill); the back-off
+        starts again after a child that lived HEALTHY_S."""
         failures = 0
         while not self._stopping.is_set():
             process = self.process
             if process is None:
                 return
+            began = time.monotonic()
             code = process.wait()
             if self._stopping.is_set():
                 return
+            if time.monotonic() - began >= HEALTHY_S:
+                failures = 0
             delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
             log.error(
                 "evaluator process exited; restarting",
@@ -97,11 +105,14 @@ class EvaluatorProcess:
             failures += 1
             if self._stopping.wait(delay):
                 return
-            self.restarts += 1
-            self.process = self._spawn()
+            with self._spawning:
+                if self._stopping.is_set():
+                    return
+                self.process = self._spawn()
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._spawning:  # after this, no restart can start a child nobody stops
+            self._stopping.set()
         process = self.process
         if process is not None and process.poll() is None:
             process.terminate()

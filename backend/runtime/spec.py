@@ -21,6 +21,7 @@ class ServeSpec:
     database_url: str
     rpc_url: str
     evaluator_metrics: str = ""  # where the evaluator process writes its series
+    run_jobs: bool = True  # the scheduler's jobs in the API processes (benchmarks: off)
 
     def environ(self) -> dict[str, str]:
         """The environment entry that carries this spec."""
@@ -29,6 +30,7 @@ class ServeSpec:
             "database_url": self.database_url,
             "rpc_url": self.rpc_url,
             "evaluator_metrics": self.evaluator_metrics,
+            "run_jobs": self.run_jobs,
         }
         return {SPEC_ENV: json.dumps(payload)}
 
@@ -40,4 +42,5 @@ class ServeSpec:
             payload["database_url"],
             payload["rpc_url"],
             payload.get("evaluator_metrics", ""),
+            payload.get("run_jobs", True),
         )
