@@ -32,7 +32,7 @@ from backend.settlement.recovery import (
     resolve_all,
 )
 from backend.settlement.signer import Signer, load_signer
-from backend.settlement.transactions import Sender, track
+from backend.settlement.transactions import Sender, fill_nonce_gaps, track
 
 # How many times one cycle waits for its transactions and recovers after them: the
 # first wait sees what it sent; the others, the follow-ups that asked for (a batch a
@@ -146,6 +146,9 @@ async def recover(
     `blocks` carries the block hashes heal_reorgs read, from one pass of a cycle to the next.
     """
     await heal_reorgs(ctx.sessions, sender, outcome, blocks)
+    # A reorg that took a transaction of the signer Cascade never stored leaves a nonce
+    # gap below our open slots: filled first, or the node holds them back for good.
+    outcome.sent += await fill_nonce_gaps(ctx.sessions, sender)
     tracked = await track(ctx.sessions, sender)
     outcome.rebroadcast += tracked.rebroadcast
     outcome.replaced += tracked.replaced

@@ -7,6 +7,10 @@ sender; it holds the original transaction and its fee-bumped replacements, and
 it stays open until one of them is mined. A slot is never abandoned: once
 its batches have nothing left to pay (void, failed, or paid by another transaction),
 the next replacement is a 0-value self-transfer, so the account never has a nonce gap.
+A reorg can still open one below the stored slots: a transaction of the account that
+Cascade did not store (an admin send from the same key, or the one that took a slot
+marked dropped) leaves the chain, and the node holds every later transaction back;
+`fill_nonce_gaps` fills such a nonce with a self-transfer of its own.
 A slot belongs to a settlement batch, to a relay request (gasless claim, passkey send:
 backend.relayer), or to a bundle: the batches of several banks that one
 ProductBankFactory.pushMany carries (listed in settlement_transaction_batches, for the
@@ -25,10 +29,12 @@ from typing import Any, Protocol
 
 from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from backend.chain.nonces import sender_lock
+from backend.core.locks import advisory_lock
 from backend.settlement import faults
 from backend.settlement.alerts import TRANSACTIONS, log
 from backend.settlement.chain import ChainReader
@@ -44,6 +50,8 @@ PUSH_MANY = "push_many"  # ProductBankFactory.pushMany: several banks' batches (
 PUSHES = (PUSH, PUSH_MANY)
 CLAIM, SEND = "claim", "send"  # relayed for a user (owner: a relay request)
 CANCEL_GAS = 21_000
+# Nonce gaps filled per pass at most (the next pass goes on from the node's new nonce).
+MAX_GAP_FILL = 32
 # A slot whose batches are all here has nothing left to pay: its bytes are never sent
 # again (they would revert or must not pay); a self-transfer fills the slot instead.
 DONE = frozenset({BatchStatus.VOID, BatchStatus.FAILED, BatchStatus.PUSHED})
@@ -316,6 +324,78 @@ async def open_slots(
         )
         nonces = await session.scalars(query.distinct().order_by(Tx.account_nonce))
         return list(nonces)
+
+
+async def fill_nonce_gaps(sessions: async_sessionmaker[AsyncSession], sender: Sender) -> list[str]:
+    """Fill the account nonces below our open transactions that nothing will ever use.
+
+    Every nonce Cascade allocates is stored with its transaction, but the account also
+    sends what Cascade does not store (admin sends from the same key), and a stored slot
+    is marked dropped when such a transaction took its nonce. A reorg can take those
+    transactions away: their nonces reopen below our open slots, the node holds each
+    later transaction back for good (no fee bump cures a gap), and a batch whose push or
+    cancelNonces waits there never settles. Each nonce from the node's pending nonce
+    (where the account's sendable transactions end, so a reorged-out transaction the
+    node still holds is never overwritten) up to our highest open slot that no open
+    transaction of ours holds gets a 0-value self-transfer of no owner (kind cancel),
+    stored and committed before it is broadcast like every other, under the sender's
+    lock (an admin send picks its nonce under it). Returns the fillers' hashes.
+    """
+    address = sender.signer.address
+    reader = sender.reader
+    async with sessions() as session:
+        highest = await session.scalar(
+            select(func.max(Tx.account_nonce)).where(Tx.sender == address, Tx.status == SENT)
+        )
+        if highest is None or await reader.account_nonce(address, "pending") >= highest:
+            return []
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        async with advisory_lock(engine, sender_lock(sender.chain_id, address)):
+            pending = await reader.account_nonce(address, "pending")
+            held = set(
+                await session.scalars(
+                    select(Tx.account_nonce).where(
+                        Tx.sender == address,
+                        Tx.status == SENT,
+                        Tx.account_nonce >= pending,
+                        Tx.account_nonce < highest,
+                    )
+                )
+            )
+            holes = [nonce for nonce in range(pending, highest) if nonce not in held]
+            if not holes:
+                await session.commit()
+                return []
+            max_fee, tip = await reader.fees()
+            rows = [
+                _store(
+                    session,
+                    sender,
+                    {
+                        "type": 2,
+                        "chainId": sender.chain_id,
+                        "nonce": nonce,
+                        "to": address,
+                        "value": 0,
+                        "data": b"",
+                        "gas": CANCEL_GAS,
+                        "maxFeePerGas": max_fee,
+                        "maxPriorityFeePerGas": tip,
+                    },
+                    CANCEL,
+                )
+                for nonce in holes[:MAX_GAP_FILL]
+            ]
+            await session.commit()
+            log.warning(
+                "account nonce gap below open transactions; filling it",
+                extra={"nonces": [row.account_nonce for row in rows], "chain_pending": pending},
+            )
+            faults.crash_point("tx_stored")
+            for row in rows:
+                await broadcast(sender, row)
+    return [row.tx_hash for row in rows]
 
 
 async def track(

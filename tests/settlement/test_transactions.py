@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from backend.chain import send
 from backend.rewards.models import Reward
+from backend.settlement.chain import DISTRIBUTOR_ROLE
 from backend.settlement.job import push_once
 from backend.settlement.models import SettlementBatch
 from backend.settlement.options import load_options
 from backend.settlement.transactions import _bump
 from tests.factories import wallet
-from tests.settlement.conftest import FAST, PATIENT, TOKENS, Env, assert_consistent
+from tests.settlement.conftest import FAST, KEY, PATIENT, SIGNER, TOKENS, Env, assert_consistent
 from tests.settlement.helpers import SimulatedCrash, crash_at
 
 EAGER = load_options(replace_after_s=0, retry_base_s=0)
@@ -115,6 +117,39 @@ async def test_push__reorg_removes_confirmed_push__resubmitted_and_settled_once(
     assert again.block_hash != pushed.block_hash
     assert env.onchain(wallets[0]) == 2 * TOKENS
     await assert_consistent(env, wallets)
+
+
+async def test_push__reorg_takes_key_rotation_and_push__nonce_gap_filled_and_settled_once(
+    env: Env,
+):
+    """The signer's key also sends what settlement never stores (here the owner's key
+    rotation); a reorg that takes it and our later push away leaves a nonce gap below the
+    push. The node holds everything above a gap back for good: the gap is filled with
+    self-transfers, the batch (signed for an epoch the chain no longer reached) is
+    cancelled, and its rows settle once under a new batch."""
+    wallets = await _one_batch(env)
+    bank = env.bank_contract.functions
+    before = env.w3.eth.get_transaction_count(SIGNER)
+    send(env.w3, KEY, bank.revokeRole(DISTRIBUTOR_ROLE, SIGNER))  # two account nonces
+    send(env.w3, KEY, bank.grantRole(DISTRIBUTOR_ROLE, SIGNER))  # settlement never stored
+    first = await push_once(env.ctx, options=FAST)
+    assert first.batches_pushed == 1
+    (push,) = await env.transactions()
+    assert push.account_nonce == before + 2
+
+    env.rpc("anvil_reorg", [3, []])  # rotation and push leave the chain, nothing re-sent
+    assert env.w3.eth.get_transaction_count(SIGNER) == before
+    for _ in range(4):
+        await push_once(env.ctx, options=FAST)
+        env.rpc("evm_mine")
+
+    async with env.ctx.sessions() as session:
+        batches = (await session.scalars(select(SettlementBatch.status))).all()
+    assert sorted(batches) == ["pushed", "void"]  # before the fix: stuck in cancelling
+    await assert_consistent(env, wallets)  # no gap left, nothing unsettled, paid once
+    fillers = [tx for tx in await env.transactions() if tx.kind == "cancel"]
+    assert sorted(tx.account_nonce for tx in fillers) == [before, before + 1]
+    assert {(tx.batch_id, tx.relay_id, tx.status) for tx in fillers} == {(None, None, "mined")}
 
 
 async def test_push__deadline_passed_with_stuck_tx__void_cancelled_and_rebatched(
