@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,13 +32,32 @@ from backend.interactions.schemas import InteractionIn
 from backend.interactions.service import store_purchase
 from backend.products.settings_cache import ProductInfo, product_info
 
+# At most this many batches of one process hold their wallet locks at once (up to 1,000
+# each, in PostgreSQL's lock table, which is shared by all connections and holds about
+# max_locks_per_transaction x max_connections: 6,400 with the defaults); the others wait
+# here holding no lock. Two keep both cores busy (bench/ingest.py measured no gain beyond).
+CONCURRENT_BATCHES = 4
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _gate() -> asyncio.Semaphore:
+    """This event loop's bound on batches holding locks (a semaphore belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(CONCURRENT_BATCHES)
+    return gate
+
 
 async def ingest_batch(
     session: AsyncSession, caller: Caller, raw_items: Sequence[Any], *, secret: str
 ) -> list[BatchItemResult]:
     """Up to 1,000 interactions in one transaction, each answered on its own.
 
-    Every (product, wallet) bucket lock the batch needs is taken first, in order;
+    Every (product, wallet) lock the batch needs is taken first, in order (at most
+    CONCURRENT_BATCHES batches of a process hold theirs at once);
     then plain interactions are checked and stored with set-based statements and
     purchases one by one, in the batch's order (their ids follow it). The stored items'
     signals (the request's, each item's own device id) are written in the same
@@ -65,20 +86,21 @@ async def ingest_batch(
         if caller.rate_limited or item.dedup_key is not None
     ]
     stored: list[BatchItemResult] = []
-    for attempt in range(RETRIES):
-        try:
-            await store.lock_buckets(session, guarded)
-            stored = await _store_batch(session, caller, accepted)
-            await _record_signals(session, caller, accepted, stored, secret)
-            await session.commit()
-            break
-        except DBAPIError as exc:
-            await session.rollback()
-            if not is_transient(exc) or attempt == RETRIES - 1:
+    async with _gate():
+        for attempt in range(RETRIES):
+            try:
+                await store.lock_wallets(session, guarded)
+                stored = await _store_batch(session, caller, accepted)
+                await _record_signals(session, caller, accepted, stored, secret)
+                await session.commit()
+                break
+            except DBAPIError as exc:
+                await session.rollback()
+                if not is_transient(exc) or attempt == RETRIES - 1:
+                    raise
+            except BaseException:
+                await session.rollback()
                 raise
-        except BaseException:
-            await session.rollback()
-            raise
     results.extend(stored)
     duplicates = [r.result for r in stored if r.result is not None and r.result.duplicate]
     if duplicates:
@@ -182,7 +204,7 @@ async def _store_batch(
         if item.type in ORDER_TYPES:
             await flush()  # keep arrival order: everything before it gets smaller ids
             # its store statement checks the limit again and finds the same count: this
-            # transaction's own rows included, the bucket lock held since the batch began
+            # transaction's own rows included, the wallet's lock held since the batch began
             purchase = await store_purchase(session, caller, product, item)
             stored_ids[index] = purchase.interaction_id
             results.append(BatchItemResult(index, purchase))
