@@ -25,17 +25,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 CLAIM = "purchase.started"
 
 # Groups are written in key order: two writers of one product's days never deadlock.
+# Each interaction is read by its primary key (id, received_at), one lookup per row (a
+# LATERAL subquery): a range of received_at across the partitioned table made the planner
+# walk a whole (product_id, type, received_at) index instead, a batch of 50 costing 7 ms
+# more at 24,000 stored rows and growing with the table (evaluation lag rising run by run).
 COUNT_SQL = text(
     """
-    WITH claims AS (
-        SELECT product_id, received_at, type FROM interactions
-        WHERE id = ANY(CAST(:ids AS bigint[])) AND received_at BETWEEN :first AND :last
-          AND flag IS NULL AND type = 'purchase.started'
-        FOR SHARE
+    WITH batch AS (
+        SELECT k.id, k.at
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[])) AS k(id, at)
+    ), claims AS (
+        SELECT i.product_id, i.received_at, i.type FROM batch
+        CROSS JOIN LATERAL (
+            SELECT x.product_id, x.received_at, x.type FROM interactions AS x
+            WHERE x.id = batch.id AND x.received_at = batch.at
+              AND x.flag IS NULL AND x.type = 'purchase.started'
+            FOR SHARE
+        ) AS i
     ), others AS (
-        SELECT product_id, received_at, type FROM interactions
-        WHERE id = ANY(CAST(:ids AS bigint[])) AND received_at BETWEEN :first AND :last
-          AND flag IS NULL AND type <> 'purchase.started'
+        SELECT i.product_id, i.received_at, i.type FROM batch
+        CROSS JOIN LATERAL (
+            SELECT x.product_id, x.received_at, x.type FROM interactions AS x
+            WHERE x.id = batch.id AND x.received_at = batch.at
+              AND x.flag IS NULL AND x.type <> 'purchase.started'
+            LIMIT 1
+        ) AS i
     )
     INSERT INTO interaction_days AS d (product_id, day, type, count)
     SELECT product_id, (received_at AT TIME ZONE 'UTC')::date, type, count(*)
@@ -67,15 +81,11 @@ async def count_evaluated(
     session: AsyncSession, interactions: Sequence[tuple[int, datetime]]
 ) -> None:
     """Add these interactions, (id, received_at), being taken off the queue in this
-    transaction, to their days. The ids decide; the times only name the partitions."""
+    transaction, to their days (each read by its primary key)."""
     if interactions:
         await session.execute(
             COUNT_SQL,
-            {
-                "ids": [i for i, _ in interactions],
-                "first": min(at for _, at in interactions),
-                "last": max(at for _, at in interactions),
-            },
+            {"ids": [i for i, _ in interactions], "ats": [at for _, at in interactions]},
         )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from backend.core import migrate
 from backend.evaluation.batch import evaluate_once
 from backend.evaluation.faults import STEPS
+from backend.interactions import days
 from tests.conftest import TEST_SECRET
 from tests.core.test_migrations import scratch_engine  # noqa: F401 - the fixture
 from tests.evaluator.test_crash import KILLED, _run_evaluator, _seed
@@ -297,3 +298,47 @@ async def test_migration__backfill__equals_raw_counts(scratch_engine):  # noqa: 
             (product, day1, "purchase.completed"): 1,
         }
     )
+
+
+async def _count_buffers(db_session, product_id: str, background: int) -> int:
+    """Shared buffers `count_evaluated`'s statement touches for a batch of 50 stored after
+    `background` other interactions (measured in a transaction rolled back)."""
+    await db_session.execute(
+        text(
+            "INSERT INTO interactions (product_id, wallet, type, source) "
+            "SELECT :p, 'w' || n, 'webshop.open', 'api_key' FROM generate_series(1, :n) AS n"
+        ),
+        {"p": product_id, "n": background},
+    )
+    await db_session.commit()
+    batch = (
+        await db_session.execute(
+            text(
+                "INSERT INTO interactions (product_id, wallet, type, source) "
+                "SELECT :p, 'b' || n, 'webshop.open', 'api_key' FROM generate_series(1, 50) AS n "
+                "RETURNING id, received_at"
+            ),
+            {"p": product_id},
+        )
+    ).all()
+    plan = await db_session.scalar(
+        text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + days.COUNT_SQL.text),
+        {"ids": [r.id for r in batch], "ats": [r.received_at for r in batch]},
+    )
+    await db_session.rollback()
+    top = plan[0]["Plan"]
+    return int(top["Shared Hit Blocks"]) + int(top["Shared Read Blocks"])
+
+
+async def test_rollup__count_of_a_batch__reads_the_same_pages_whatever_the_table_holds(
+    db_session,
+):
+    # each interaction read by its primary key: a range of received_at over the partitioned
+    # table once made the planner walk a whole index, a cost growing with the table
+    product, _ = await make_product(db_session)
+    product_id = product.id  # the commits below expire the ORM object
+
+    small = await _count_buffers(db_session, product_id, 1_000)
+    large = await _count_buffers(db_session, product_id, 60_000)
+
+    assert large <= small * 1.5 + 20, (small, large)
