@@ -8,6 +8,14 @@ with Retry-After, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 RETRIES = 3
 
@@ -23,3 +31,22 @@ def is_transient(exc: BaseException) -> bool:
                 return True
         current = current.__cause__ or current.__context__
     return False
+
+
+async def commit_retrying(session: AsyncSession, work: Callable[[], Awaitable[T]]) -> T:
+    """`work()` then commit, as one transaction of `session`; run again from the start
+    (at most RETRIES times) when PostgreSQL aborted it as transient. Anything else rolls
+    back and propagates."""
+    for attempt in range(RETRIES):
+        try:
+            result = await work()
+            await session.commit()
+            return result
+        except DBAPIError as exc:
+            await session.rollback()
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+        except BaseException:
+            await session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

@@ -10,11 +10,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import DomainError, InvalidInput
-from backend.core.transient import RETRIES, is_transient
+from backend.core.transient import commit_retrying
 from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import store
@@ -85,22 +84,15 @@ async def ingest_batch(
         for _, item, product in accepted
         if caller.rate_limited or item.dedup_key is not None
     ]
-    stored: list[BatchItemResult] = []
+
+    async def store_all() -> list[BatchItemResult]:
+        await store.lock_wallets(session, guarded)
+        stored = await _store_batch(session, caller, accepted)
+        await _record_signals(session, caller, accepted, stored, secret)
+        return stored
+
     async with _gate():
-        for attempt in range(RETRIES):
-            try:
-                await store.lock_wallets(session, guarded)
-                stored = await _store_batch(session, caller, accepted)
-                await _record_signals(session, caller, accepted, stored, secret)
-                await session.commit()
-                break
-            except DBAPIError as exc:
-                await session.rollback()
-                if not is_transient(exc) or attempt == RETRIES - 1:
-                    raise
-            except BaseException:
-                await session.rollback()
-                raise
+        stored = await commit_retrying(session, store_all)
     results.extend(stored)
     duplicates = [r.result for r in stored if r.result is not None and r.result.duplicate]
     if duplicates:

@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backend.core.transient import RETRIES, is_transient
+from backend.core.transient import RETRIES, commit_retrying, is_transient
 from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import orders, store
@@ -157,19 +156,7 @@ async def _ingest_purchase(
     session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared
 ) -> IngestResult:
     """A purchase and its order bookkeeping, in one transaction (committed here)."""
-    for attempt in range(RETRIES):
-        try:
-            result = await store_purchase(session, caller, product, item)
-            await session.commit()
-            return result
-        except DBAPIError as exc:
-            await session.rollback()
-            if not is_transient(exc) or attempt == RETRIES - 1:
-                raise
-        except BaseException:
-            await session.rollback()
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+    return await commit_retrying(session, lambda: store_purchase(session, caller, product, item))
 
 
 async def store_purchase(

@@ -67,3 +67,31 @@ async def test_ingest__deadlock_every_time__clean_503_and_nothing_written(
     assert response.json()["error"]["code"] == "conflict_retry"
     assert response.headers["retry-after"] == "1"
     assert await count(db_session, "SELECT count(*) FROM interactions") == 0
+
+
+async def test_batch__deadlock_after_its_rows_were_written__rolled_back_and_run_once_more(
+    client, db_session, monkeypatch
+):
+    product, key = await make_product(db_session)
+    real = store.store_many
+    calls = {"n": 0}
+
+    async def written_then_deadlock(*args, **kwargs):
+        calls["n"] += 1
+        ids = await real(*args, **kwargs)  # in the batch's transaction, not committed
+        if calls["n"] == 1:
+            raise _db_error("40P01")
+        return ids
+
+    monkeypatch.setattr(store, "store_many", written_then_deadlock)
+    items = [{"product_id": product.id, "wallet": wallet(), "type": "webshop.open"}] * 3
+    response = await client.post(
+        "/api/external/interactions/batch",
+        json={"interactions": items},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+    assert response.status_code == 202, response.text
+    assert [r["status"] for r in response.json()["results"]] == [202, 202, 202]
+    assert calls["n"] == 2
+    assert await count(db_session, "SELECT count(*) FROM interactions") == 3
