@@ -360,17 +360,19 @@ async def _measure(
             "first": first.date(),
             "after": analytics._day_after(campaign.ends_at),
         }
-        parts = []
-        for _ in range(runs):
-            began = time.perf_counter()
-            await session.execute(analytics._INTERACTIONS, window)
-            parts.append((time.perf_counter() - began) * 1000)
         plans = {}
+        statements_ms = {}  # each statement of compute() alone: which one costs what
         for name in ("_INTERACTIONS", "_REWARDS", "_FRAUD", "_WALLETS", "_REFERRERS"):
             statement = getattr(analytics, name)
             params = (
                 window if name == "_INTERACTIONS" else {"campaign_id": campaign_id, "limit": 10}
             )
+            timings = []
+            for _ in range(runs):
+                began = time.perf_counter()
+                (await session.execute(statement, params)).all()
+                timings.append((time.perf_counter() - began) * 1000)
+            statements_ms[name.lower().lstrip("_")] = statistics.median(timings)
             explained = await session.execute(
                 text(f"EXPLAIN (FORMAT JSON) {statement.text}"), params
             )
@@ -406,7 +408,7 @@ async def _measure(
         await session.rollback()
 
     after_ms = statistics.median(after)
-    interactions_ms = statistics.median(parts)
+    interactions_ms = statements_ms["interactions"]
     rewards_ms = max(after_ms - interactions_ms, 0.0)
     raw_ms = statistics.median(before_interactions)
     scale = 365 / days
@@ -418,6 +420,7 @@ async def _measure(
             "p95_ms": _p95(after),
             "interactions_part_ms": interactions_ms,
             "rewards_part_ms": rewards_ms,
+            "statements_ms": statements_ms,
             "plans": plans,
         },
         "reward_rows": {"median_ms": statistics.median(row_reads), "p95_ms": _p95(row_reads)},
@@ -456,6 +459,8 @@ def lines(result: dict[str, Any]) -> list[str]:
             f" {after['p95_ms']:.1f} ms over {result['runs']} calls (interactions part"
             f" {after['interactions_part_ms']:.2f} ms, rewards part {after['rewards_part_ms']:.1f}"
             " ms)",
+            "    each statement alone, median ms: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in after["statements_ms"].items()),
             f"    the reward-row reads the totals replaced: median"
             f" {c['reward_rows']['median_ms']:.1f} ms, p95 {c['reward_rows']['p95_ms']:.1f} ms",
             f"    before (raw scan):     median {before['median_ms']:.1f} ms, p95"
