@@ -6,8 +6,8 @@ interactions. The window is whole UTC days: from the day of starts_at (or creati
 to the day of ends_at (a campaign ending at midnight excludes that day) or today.
 Reward figures come from the totals the trigger on `rewards` keeps (migration 0019,
 backend.rewards.totals): per status a few change rows to sum, per wallet one row, so
-their cost follows the campaign's wallets, not its rewards. Only the fraud breakdown
-reads reward rows: those a rule held or refused, through a partial index.
+their cost follows the campaign's wallets, not its rewards. The fraud breakdown comes
+from the fraud totals the same way (migration 0022): per day, reason and outcome.
 """
 
 from __future__ import annotations
@@ -119,27 +119,14 @@ _REWARDS = text(
     GROUP BY 1
     """
 )
-# A refused reward's reason is "fraud: <codes>"; a held one keeps hold_reasons after review.
+# Held and refused rewards per day, reason and outcome: the totals the trigger keeps
+# (migration 0022 holds the rule), summed over the campaign's change rows.
 _FRAUD = text(
     """
-    WITH r AS (
-        SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
-               amount, hold_reasons,
-               CASE WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud: %'
-                    THEN string_to_array(substr(cancelled_reason, 8), ',')
-                    WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud review: rejected%'
-                    THEN hold_reasons END AS rejected
-        FROM rewards
-        WHERE campaign_id = :campaign_id
-          AND (hold_reasons IS NOT NULL OR cancelled_reason LIKE 'fraud%')
-    ), tagged AS (
-        SELECT day, amount, 'held' AS outcome, unnest(hold_reasons) AS reason
-        FROM r WHERE hold_reasons IS NOT NULL
-        UNION ALL
-        SELECT day, amount, 'rejected', unnest(rejected) FROM r WHERE rejected IS NOT NULL
-    )
-    SELECT day, reason, outcome, count(*) AS n, sum(amount) AS total
-    FROM tagged GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, outcome, sum(n) AS n,
+           sum(amount) AS total
+    FROM reward_fraud_totals WHERE campaign_id = :campaign_id
+    GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
     """
 )
 # wallets with a reward not cancelled

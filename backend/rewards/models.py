@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -122,6 +122,27 @@ class RewardTotal(Base):
     n: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(Numeric(78, 0))  # a change: may be negative
     held: Mapped[int] = mapped_column(BigInteger)  # rows with hold_reasons (ever held)
+
+
+class RewardFraudTotal(Base):
+    """A change to one campaign's fraud breakdown per (UTC day of the reward, reason,
+    outcome): rewards a rule held ("held", once per hold reason) or refused ("rejected").
+
+    Written by the trigger on `rewards` (migration 0022), never by application code, as
+    append-only change rows like `reward_totals`; backend.rewards.totals.compact folds them.
+    """
+
+    __tablename__ = "reward_fraud_totals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[date]
+    reason: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(Numeric(78, 0))  # a change: may be negative
 
 
 class RewardWalletTotal(Base):

@@ -1,7 +1,8 @@
-"""Folding the reward totals the trigger on `rewards` appends.
+"""Folding the reward totals the triggers on `rewards` append.
 
 Migration 0019 holds the trigger, the one writer of `reward_totals` and
-`reward_wallet_totals`: every statement that inserts, updates or deletes rewards
+`reward_wallet_totals` (migration 0022's trigger writes `reward_fraud_totals`, folded
+alike): every statement that inserts, updates or deletes rewards
 appends its net change per (campaign, status) and adjusts the per-wallet figures. The
 campaign analytics sum a campaign's change rows, so their count is what a read costs;
 `compact` folds each campaign that has gathered more than a few into one row per
@@ -37,10 +38,33 @@ COMPACT_SQL = text(
     """
 )
 
+COMPACT_FRAUD_SQL = text(
+    """
+    WITH busy AS (
+        SELECT campaign_id FROM reward_fraud_totals
+        GROUP BY campaign_id HAVING count(*) > :keep
+        ORDER BY campaign_id LIMIT :campaigns
+    ), gone AS (
+        DELETE FROM reward_fraud_totals AS t USING busy WHERE t.campaign_id = busy.campaign_id
+        RETURNING t.campaign_id, t.day, t.reason, t.outcome, t.n, t.amount
+    ), folded AS (
+        INSERT INTO reward_fraud_totals (campaign_id, day, reason, outcome, n, amount)
+        SELECT campaign_id, day, reason, outcome, sum(n), sum(amount) FROM gone
+        GROUP BY 1, 2, 3, 4
+        HAVING sum(n) <> 0 OR sum(amount) <> 0
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) AS folded, (SELECT count(*) FROM folded) AS kept
+    """
+)
+
 
 async def compact(session: AsyncSession, keep: int = KEEP_ROWS) -> tuple[int, int]:
-    """Fold busy campaigns' change rows; (rows folded, rows they became). The caller commits."""
-    row = (
-        await session.execute(COMPACT_SQL, {"keep": keep, "campaigns": CAMPAIGNS_PER_PASS})
-    ).one()
-    return int(row.folded), int(row.kept)
+    """Fold busy campaigns' change rows, per-status and fraud; (rows folded, rows they
+    became). The caller commits."""
+    params = {"keep": keep, "campaigns": CAMPAIGNS_PER_PASS}
+    folded = kept = 0
+    for statement in (COMPACT_SQL, COMPACT_FRAUD_SQL):
+        row = (await session.execute(statement, params)).one()
+        folded, kept = folded + int(row.folded), kept + int(row.kept)
+    return folded, kept

@@ -23,6 +23,8 @@ from tests.interactions.helpers import rows
 
 # `batched` needs a settlement batch row; to a totals row it is one more status string
 STATUSES = ("pending", "pushed", "cancelled", "held")
+# cancellations: a rule's refusal (its codes), a review's rejection (the hold reasons), other
+REFUSALS = ("fraud: velocity,same_device", "fraud review: rejected by ops", "refunded")
 RAW_STATUS = """
     SELECT campaign_id, status, count(*) AS n, sum(amount) AS amount,
            count(*) FILTER (WHERE hold_reasons IS NOT NULL) AS held
@@ -44,6 +46,32 @@ TOTAL_WALLETS = """
     WHERE c.product_id = :p AND t.live <> 0
 """
 
+# the fraud breakdown as the analytics computed it from the reward rows before 0022
+RAW_FRAUD = """
+    WITH r AS (
+        SELECT campaign_id, (created_at AT TIME ZONE 'UTC')::date AS day, amount, hold_reasons,
+               CASE WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud: %'
+                    THEN string_to_array(substr(cancelled_reason, 8), ',')
+                    WHEN status = 'cancelled' AND cancelled_reason LIKE 'fraud review: rejected%'
+                    THEN hold_reasons END AS rejected
+        FROM rewards
+        WHERE product_id = :p AND (hold_reasons IS NOT NULL OR cancelled_reason LIKE 'fraud%')
+    ), tagged AS (
+        SELECT campaign_id, day, amount, 'held' AS outcome, unnest(hold_reasons) AS reason
+        FROM r WHERE hold_reasons IS NOT NULL
+        UNION ALL
+        SELECT campaign_id, day, amount, 'rejected', unnest(rejected) FROM r
+        WHERE rejected IS NOT NULL
+    )
+    SELECT campaign_id, day, reason, outcome, count(*) AS n, sum(amount) AS amount
+    FROM tagged GROUP BY 1, 2, 3, 4
+"""
+TOTAL_FRAUD = """
+    SELECT t.campaign_id, t.day, t.reason, t.outcome, sum(t.n) AS n, sum(t.amount) AS amount
+    FROM reward_fraud_totals AS t JOIN campaigns AS c ON c.id = t.campaign_id
+    WHERE c.product_id = :p GROUP BY 1, 2, 3, 4 HAVING sum(t.n) <> 0
+"""
+
 
 async def _assert_totals_match(session, product: str) -> None:
     def keyed(found, key: int) -> dict[Any, tuple[int, ...]]:
@@ -55,6 +83,9 @@ async def _assert_totals_match(session, product: str) -> None:
     assert keyed(await rows(session, TOTAL_WALLETS, p=product), 2) == keyed(
         await rows(session, RAW_WALLETS, p=product), 2
     )
+    assert keyed(await rows(session, TOTAL_FRAUD, p=product), 4) == keyed(
+        await rows(session, RAW_FRAUD, p=product), 4
+    )
 
 
 reward = st.tuples(
@@ -63,11 +94,13 @@ reward = st.tuples(
     st.integers(0, 2),  # level
     st.integers(1, 10**20),  # amount
     st.sampled_from(STATUSES),
+    st.integers(0, 2),  # days ago
 )
 step = st.one_of(
     st.tuples(st.just("insert"), st.lists(reward, min_size=1, max_size=6)),
     st.tuples(st.just("move"), st.sampled_from(STATUSES), st.integers(0, 2**16)),
     st.tuples(st.just("hold"), st.integers(0, 2**16)),
+    st.tuples(st.just("refuse"), st.sampled_from(REFUSALS), st.integers(0, 2**16)),
     st.tuples(st.just("delete"), st.integers(0, 2**16)),
     st.tuples(st.just("compact"), st.integers(0, 3)),
     st.tuples(st.just("drop_campaign"), st.integers(0, 1)),
@@ -89,14 +122,15 @@ async def test_totals__any_statements__equal_the_rows_after_every_commit(
     interaction = 0
     for kind, *args in steps:
         if kind == "insert":
-            for c, w, level, amount, status in args[0]:
+            for c, w, level, amount, status, days_ago in args[0]:
                 interaction += 1
                 await db_session.execute(
                     text(
                         "INSERT INTO rewards (product_id, campaign_id, interaction_id, wallet, "
-                        "level, token, amount, status, batch_id, hold_reasons) "
+                        "level, token, amount, status, batch_id, hold_reasons, created_at) "
                         "SELECT :p, :c, :i, :w, :l, :t, :a, :s, NULL, "
-                        "CASE WHEN CAST(:s AS varchar) = 'held' THEN ARRAY['velocity'] END "
+                        "CASE WHEN CAST(:s AS varchar) = 'held' THEN ARRAY['velocity'] END, "
+                        "now() - make_interval(days => :d) "
                         "WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = :c)"
                     ),
                     {
@@ -108,6 +142,7 @@ async def test_totals__any_statements__equal_the_rows_after_every_commit(
                         "l": level,
                         "t": TEST_TOKEN,
                         "a": amount,
+                        "d": days_ago,
                     },
                 )
         elif kind == "move":  # a subset of rows (picked by the bits of a mask) to a status
@@ -126,6 +161,15 @@ async def test_totals__any_statements__equal_the_rows_after_every_commit(
                     "WHERE product_id = :p AND (:m >> (id % 16)::int) & 1 = 1"
                 ),
                 {"p": product.id, "m": args[0]},
+            )
+        elif kind == "refuse":
+            reason, mask = args
+            await db_session.execute(
+                text(
+                    "UPDATE rewards SET status = 'cancelled', cancelled_reason = :r "
+                    "WHERE product_id = :p AND (:m >> (id % 16)::int) & 1 = 1"
+                ),
+                {"r": reason, "p": product.id, "m": mask},
             )
         elif kind == "delete":
             await db_session.execute(
@@ -219,3 +263,61 @@ async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F8
         await _assert_totals_match(conn, product)
         wallets = await rows(conn, TOTAL_WALLETS, p=product)
         assert sorted((int(r.live), int(r.referred)) for r in wallets) == [(1, 1), (1, 1), (2, 0)]
+
+
+async def test_migration_0022__fraud_backfill__equals_the_rows(scratch_engine):  # noqa: F811
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revision = script.get_revision("0022_reward_fraud_totals")
+    assert revision is not None and isinstance(revision.down_revision, str)
+    await migrate.upgrade(scratch_engine, revision.down_revision)
+    async with scratch_engine.begin() as conn:
+        product = await _product_at_old_revision(conn)
+        campaign = await conn.scalar(
+            text(
+                "INSERT INTO campaigns (id, product_id, chain_campaign_id, name, trigger, token, "
+                "reward_type, reward_config, user_bps, decay_bps, max_depth, requires_referral, "
+                "status) VALUES (gen_random_uuid(), :p, :chain, 'c', 'webshop.open', :t, "
+                "'fixed', '{\"amount\": \"1\"}', 5000, 8000, 2, false, 'active') RETURNING id"
+            ),
+            {"p": product, "chain": "0x" + "22" * 32, "t": TEST_TOKEN},
+        )
+        for n, (status, held, reason, days_ago) in enumerate(
+            [
+                ("pending", False, None, 0),
+                ("held", True, None, 0),
+                ("pushed", True, None, 1),  # held, then released by a review
+                ("cancelled", False, "fraud: velocity,same_device", 0),
+                ("cancelled", True, "fraud review: rejected", 2),
+                ("cancelled", False, "refunded", 0),
+            ]
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO rewards (product_id, campaign_id, interaction_id, wallet, level, "
+                    "token, amount, status, hold_reasons, cancelled_reason, created_at) VALUES "
+                    "(:p, :c, :i, :w, 0, :t, :a, :s, "
+                    "CASE WHEN CAST(:h AS boolean) THEN ARRAY['velocity', 'new_wallet'] END, "
+                    ":r, now() - make_interval(days => :d))"
+                ),
+                {
+                    "p": product,
+                    "c": campaign,
+                    "i": n,
+                    "w": wallet(),
+                    "t": TEST_TOKEN,
+                    "a": 10 * (n + 1),
+                    "s": status,
+                    "h": held,
+                    "r": reason,
+                    "d": days_ago,
+                },
+            )
+    await migrate.upgrade(scratch_engine)
+    async with scratch_engine.connect() as conn:
+        await _assert_totals_match(conn, product)
+        tags = await rows(conn, TOTAL_FRAUD, p=product)
+        # held: 3 rewards x 2 reasons; rejected: 2 codes of one refusal, 2 of one review
+        assert sorted((r.outcome, int(r.n)) for r in tags) == sorted(
+            [("held", 1), ("held", 1), ("held", 1), ("held", 1), ("held", 1), ("held", 1)]
+            + [("rejected", 1), ("rejected", 1), ("rejected", 1), ("rejected", 1)]
+        )
