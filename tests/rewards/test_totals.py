@@ -214,12 +214,13 @@ async def test_compact__folds_a_busy_campaign_into_one_row_per_status(clean_db, 
     assert await compact(db_session) == (0, 0)  # nothing busy any more
 
 
-async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F811
+async def _campaign_before(engine, revision_id: str) -> tuple[str, Any]:
+    """The schema migrated to just before `revision_id`, with a product and a campaign."""
     script = ScriptDirectory.from_config(migrate.alembic_config())
-    revision = script.get_revision("0019_reward_totals")
+    revision = script.get_revision(revision_id)
     assert revision is not None and isinstance(revision.down_revision, str)
-    await migrate.upgrade(scratch_engine, revision.down_revision)
-    async with scratch_engine.begin() as conn:
+    await migrate.upgrade(engine, revision.down_revision)
+    async with engine.begin() as conn:
         product = await _product_at_old_revision(conn)
         campaign = await conn.scalar(
             text(
@@ -228,8 +229,14 @@ async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F8
                 "status) VALUES (gen_random_uuid(), :p, :chain, 'c', 'webshop.open', :t, "
                 "'fixed', '{\"amount\": \"1\"}', 5000, 8000, 2, false, 'active') RETURNING id"
             ),
-            {"p": product, "chain": "0x" + "11" * 32, "t": TEST_TOKEN},
+            {"p": product, "chain": "0x" + revision_id[:4].rjust(64, "1"), "t": TEST_TOKEN},
         )
+    return product, campaign
+
+
+async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F811
+    product, campaign = await _campaign_before(scratch_engine, "0019_reward_totals")
+    async with scratch_engine.begin() as conn:
         people = [wallet() for _ in range(3)]
         for n, (who, level, amount, status, held) in enumerate(
             [
@@ -266,21 +273,8 @@ async def test_migration__backfill__equals_the_rows(scratch_engine):  # noqa: F8
 
 
 async def test_migration_0022__fraud_backfill__equals_the_rows(scratch_engine):  # noqa: F811
-    script = ScriptDirectory.from_config(migrate.alembic_config())
-    revision = script.get_revision("0022_reward_fraud_totals")
-    assert revision is not None and isinstance(revision.down_revision, str)
-    await migrate.upgrade(scratch_engine, revision.down_revision)
+    product, campaign = await _campaign_before(scratch_engine, "0022_reward_fraud_totals")
     async with scratch_engine.begin() as conn:
-        product = await _product_at_old_revision(conn)
-        campaign = await conn.scalar(
-            text(
-                "INSERT INTO campaigns (id, product_id, chain_campaign_id, name, trigger, token, "
-                "reward_type, reward_config, user_bps, decay_bps, max_depth, requires_referral, "
-                "status) VALUES (gen_random_uuid(), :p, :chain, 'c', 'webshop.open', :t, "
-                "'fixed', '{\"amount\": \"1\"}', 5000, 8000, 2, false, 'active') RETURNING id"
-            ),
-            {"p": product, "chain": "0x" + "22" * 32, "t": TEST_TOKEN},
-        )
         for n, (status, held, reason, days_ago) in enumerate(
             [
                 ("pending", False, None, 0),
