@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import DomainError, InvalidInput
@@ -134,77 +132,37 @@ async def _record_signals(
 async def _store_batch(
     session: AsyncSession, caller: Caller, items: Sequence[tuple[int, Prepared, ProductInfo]]
 ) -> list[BatchItemResult]:
-    """Dedup, limit and store a batch's valid items inside the caller's transaction."""
-    keyed = [
-        (product.id, item.wallet, item.type, item.dedup_key, product.dedup_window_s)
-        for _, item, product in items
-        if item.dedup_key is not None
-    ]
-    seen = await store.originals(session, keyed)  # type: ignore[arg-type]
-    pairs = sorted({(product.id, item.wallet) for _, item, product in items})
-    usage = await store.usage(session, pairs) if caller.rate_limited else {}
+    """Dedup, limit and store a batch's valid items inside the caller's transaction, in
+    order: each run of plain interactions by one store call (the rules of
+    store.store_group, which sees what earlier calls of this transaction stored), each
+    purchase with its order bookkeeping."""
     results: list[BatchItemResult] = []
-    counted: dict[tuple[str, str], list[Any]] = {p: list(u) for p, u in usage.items()}
-    chunk: list[tuple[int, Prepared, ProductInfo]] = []
-    pending_keys: dict[tuple[str, str, str, str], int] = {}  # dedup key -> index of its item
-    stored_ids: dict[int, int] = {}  # index -> interaction id
-    now: datetime | None = None
+    run: list[tuple[int, Prepared, ProductInfo]] = []
 
-    async def flush() -> None:
-        ids = await store.store_many(
-            session,
-            [(product.id, item) for _, item, product in chunk],
-            source=caller.source,
-            source_ref=caller.source_ref,
-            client_ip=caller.client_ip,
-        )
-        for (index, item, _), interaction_id in zip(chunk, ids, strict=True):
-            stored_ids[index] = interaction_id
-            ingest_metrics.interaction_stored_on_commit(session, item.type)
-            results.append(
-                BatchItemResult(index, IngestResult(interaction_id, flag=item.flag, type=item.type))
-            )
-        chunk.clear()
-
-    later: list[tuple[int, int, str]] = []  # (index, index of its original here, type)
-    for index, item, product in items:
-        dedup = (
-            (product.id, item.wallet, item.type, item.dedup_key)
-            if item.dedup_key is not None
-            else None
-        )
-        if dedup is not None and dedup in seen:
-            results.append(
-                BatchItemResult(index, IngestResult(seen[dedup], duplicate=True, type=item.type))
-            )
-            continue
-        if dedup is not None and dedup in pending_keys:
-            later.append((index, pending_keys[dedup], item.type))
-            continue
-        limit = caller.limit(product)
-        if limit is not None:
-            if now is None:
-                now = await session.scalar(text("SELECT now()"))
-            assert now is not None
-            used = counted.setdefault((product.id, item.wallet), [0, now])
-            if used[0] >= limit:
-                results.append(BatchItemResult(index, error=rate_limited(limit, used[1], now)))
+    async def store_run() -> None:
+        entries = [caller.entry(product, item) for _, item, product in run]
+        outcomes = await store.store_in(session, entries)
+        for (index, item, product), stored in zip(run, outcomes, strict=True):
+            if stored.duplicate_of is not None:
+                result = IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
+            elif stored.id is None:
+                limited = rate_limited(caller.limit(product), stored.oldest, stored.now)
+                results.append(BatchItemResult(index, error=limited))
                 continue
-            used[0] += 1
-        if dedup is not None:
-            pending_keys[dedup] = index
-        if item.type in ORDER_TYPES:
-            await flush()  # keep arrival order: everything before it gets smaller ids
-            # its store statement checks the limit again and finds the same count: this
-            # transaction's own rows included, the wallet's lock held since the batch began
-            purchase = await store_purchase(session, caller, product, item)
-            stored_ids[index] = purchase.interaction_id
-            results.append(BatchItemResult(index, purchase))
-        else:
-            chunk.append((index, item, product))
-    if chunk:
-        await flush()
-    for index, original_index, kind in later:
-        original = stored_ids[original_index]
-        results.append(BatchItemResult(index, IngestResult(original, duplicate=True, type=kind)))
+            else:
+                ingest_metrics.interaction_stored_on_commit(session, item.type)
+                result = IngestResult(stored.id, flag=item.flag, type=item.type)
+            results.append(BatchItemResult(index, result))
+        run.clear()
+
+    for index, item, product in items:
+        if item.type not in ORDER_TYPES:
+            run.append((index, item, product))
+            continue
+        if run:
+            await store_run()  # keep arrival order: everything before it gets smaller ids
+        # its store call sees this transaction's rows: the same dedup window and count
+        results.append(BatchItemResult(index, await store_purchase(session, caller, product, item)))
+    if run:
+        await store_run()
     return results

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -27,6 +27,14 @@ CUSTOM_INTERACTION = "custom"
 INTERACTION_TYPES = (*sorted(BUILTIN_TYPES), CUSTOM_INTERACTION)
 for _type in INTERACTION_TYPES:  # explicit zeros before the first interaction
     INTERACTIONS_INGESTED.labels(type=_type)
+
+# Single requests stored together (backend.interactions.coalesce): one observation per call.
+GROUP_SIZE = Histogram(
+    "cascade_ingest_group_size",
+    "Single requests stored by one call, per call",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200),
+    registry=REGISTRY,
+)
 
 
 def interaction_label(interaction_type: str) -> str:

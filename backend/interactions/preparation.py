@@ -15,7 +15,7 @@ from eth_hash.auto import keccak
 from backend.auth.principal import Principal
 from backend.core.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from backend.fraud import signals as fraud_signals
-from backend.interactions import orders, values
+from backend.interactions import orders, store, values
 from backend.interactions.ratelimit import ip_limiter
 from backend.interactions.schemas import SERVER_ONLY_TYPES, InteractionIn, is_known_type
 from backend.products.models import Role
@@ -75,6 +75,18 @@ class Caller:
     def limit(self, product: ProductInfo) -> int | None:
         """The hourly per-wallet limit that applies to this caller (None: none)."""
         return product.rate_limit_per_hour if self.rate_limited else None
+
+    def entry(self, product: ProductInfo, item: Prepared) -> store.Entry:
+        """`item` as this caller stores it: its product's rules, and where it came from."""
+        return store.Entry(
+            product.id,
+            item,
+            product.dedup_window_s,
+            self.limit(product),
+            self.source,
+            self.source_ref,
+            self.client_ip,
+        )
 
 
 @dataclass

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backend.core.transient import RETRIES, commit_retrying, is_transient
+from backend.core.transient import commit_retrying
 from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import orders, store
 from backend.interactions.answers import IngestResult, describe
+from backend.interactions.coalesce import coalescer
 from backend.interactions.preparation import (
     COMPLETED,
     ORDER_TYPES,
@@ -95,52 +96,26 @@ async def _record_signals(
 
 
 async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepared) -> IngestResult:
-    """One statement as its own transaction: no BEGIN, no COMMIT, one round trip (the
-    product's settings are cached; a miss is read first and its transaction closed)."""
+    """One call as its own transaction, in a group with the caller's other requests that
+    arrive meanwhile (backend.interactions.coalesce): no BEGIN, no COMMIT, one round trip
+    (the product's settings are cached; a miss is read first and its transaction closed)."""
     product = await product_info(session, item.product_id)
     if session.in_transaction():
         await session.rollback()  # the read only
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
-    for attempt in range(RETRIES):
-        try:
-            stored = await store.store_one_autocommit(
-                engine,
-                product_id=product.id,
-                item=item,
-                source=caller.source,
-                source_ref=caller.source_ref,
-                client_ip=caller.client_ip,
-                window_s=product.dedup_window_s,
-                limit=caller.limit(product),
-            )
-        except Exception as exc:
-            # a deadlock victim wrote nothing: the same statement again is safe
-            if not is_transient(exc) or attempt == RETRIES - 1:
-                raise
-            continue
-        if stored.duplicate_of is not None:
-            return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
-        if stored.id is None:
-            raise rate_limited(caller.limit(product), stored.oldest, stored.now)
-        ingest_metrics.interaction_stored(item.type)  # already durable
-        return IngestResult(stored.id, flag=item.flag, type=item.type)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+    stored = await coalescer(engine).submit(caller.entry(product, item))
+    if stored.duplicate_of is not None:
+        return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
+    if stored.id is None:
+        raise rate_limited(caller.limit(product), stored.oldest, stored.now)
+    return IngestResult(stored.id, flag=item.flag, type=item.type)
 
 
 async def _store(
     session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared, *, autocommit: bool
 ) -> IngestResult:
-    stored = await store.store_one(
-        session,
-        product_id=product.id,
-        item=item,
-        source=caller.source,
-        source_ref=caller.source_ref,
-        client_ip=caller.client_ip,
-        window_s=product.dedup_window_s,
-        limit=caller.limit(product),
-    )
+    stored = await store.store_one(session, caller.entry(product, item))
     if stored.duplicate_of is not None:
         return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
     if stored.id is None:
@@ -244,16 +219,7 @@ async def completion_interaction(
     if currency is not None:
         data["currency"] = currency
     item = Prepared(product_id, wallet, COMPLETED, data, order_id=order_id)
-    stored = await store.store_one(
-        session,
-        product_id=product_id,
-        item=item,
-        source="webhook",
-        source_ref=None,
-        client_ip=None,
-        window_s=0,
-        limit=None,
-    )
+    stored = await store.store_one(session, store.Entry(product_id, item, 0, None, "webhook"))
     assert stored.id is not None
     ingest_metrics.interaction_stored_on_commit(session, COMPLETED)
     await orders.set_completed_interaction(session, product_id, order_id, stored.id)

@@ -2,12 +2,13 @@
 
 A stored interaction and its queue row are written together; the evaluator
 (backend.evaluation) turns queued rows into rewards later. Dedup windows and the
-hourly per-wallet limit are decided here, exactly: the lock of the caller's (product,
-wallet) is taken first, then the checks read a fresh snapshot. The single
-endpoint does all of that in one round trip (`cascade_store_interaction`, a
-function created by migration 0006, because a plain statement's snapshot would
-predate its own lock); a batch takes its wallets' locks in order, then reads and
-inserts with a handful of set-based statements.
+hourly per-wallet limit are decided in one place, exactly: `cascade_store_interactions`
+(migration 0023) takes a group in arrival order, locks its (product, wallet) pairs in
+key order, then checks them against a fresh snapshot (a plain statement's snapshot
+would predate its own locks) and stores and queues what passes, in one call. Single
+requests reach it in groups (backend.interactions.coalesce, one round trip on the
+driver); a batch calls it inside its transaction for each run of plain interactions,
+after taking all of its wallets' locks in order; a purchase, for itself.
 """
 
 from __future__ import annotations
@@ -29,77 +30,34 @@ from backend.core.db import connection_gone
 
 _json = msgspec.json.Encoder()
 
-STORE_SQL = text(
+# One group of interactions in arrival order (migration 0023): locks, dedup, hourly limit,
+# insert and queue in one call; one row per item, in order.
+GROUP_SQL = text(
     """
-    SELECT interaction_id AS id, duplicate_of, oldest, now_at AS now
-    FROM cascade_store_interaction(
-        :product_id, :wallet, :type, CAST(:data AS jsonb), :dedup_key, :referrer, :order_id,
-        :flag, :source, :source_ref, CAST(:client_ip AS inet), :session_id, :client_id,
-        CAST(:occurred_at AS timestamptz), :window, :limit, :lock_key, :queue)
+    SELECT n, interaction_id AS id, duplicate_of, oldest, now_at AS now
+    FROM cascade_store_interactions(
+        CAST(:products AS varchar[]), CAST(:wallets AS varchar[]), CAST(:types AS varchar[]),
+        CAST(:datas AS text[]), CAST(:dedup_keys AS varchar[]), CAST(:referrers AS varchar[]),
+        CAST(:order_ids AS varchar[]), CAST(:flags AS varchar[]),
+        CAST(:session_ids AS varchar[]), CAST(:client_ids AS varchar[]),
+        CAST(:occurred AS timestamptz[]), CAST(:windows AS integer[]),
+        CAST(:limits AS integer[]), CAST(:lock_keys AS bigint[]), CAST(:sources AS varchar[]),
+        CAST(:source_refs AS varchar[]), CAST(:client_ips AS inet[]), :queue)
     """
 )
-# The same call for the driver itself (asyncpg numbers its parameters).
-STORE_DRIVER_SQL = (
-    "SELECT interaction_id AS id, duplicate_of, oldest, now_at AS now "
-    "FROM cascade_store_interaction($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, "
-    "$11::text::inet, $12, $13, $14::timestamptz, $15, $16, $17, $18)"
+# The same call for the driver itself (asyncpg numbers its parameters, in GROUP_FIELDS order).
+GROUP_DRIVER_SQL = (
+    "SELECT n, interaction_id AS id, duplicate_of, oldest, now_at AS now "
+    "FROM cascade_store_interactions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+    "$14, $15, $16, $17::text[]::inet[], $18)"
 )
+GROUP_FIELDS = (
+    "products", "wallets", "types", "datas", "dedup_keys", "referrers", "order_ids", "flags",
+    "session_ids", "client_ids", "occurred", "windows", "limits", "lock_keys",
+    "sources", "source_refs", "client_ips", "queue",
+)  # fmt: skip
 LOCK_SQL = text(
     "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
-)
-# One index range scan per (product, wallet) (ix_interactions_product_wallet_received),
-# whatever the planner would guess for a join against a growing table.
-USAGE_SQL = text(
-    """
-    SELECT k.p AS product_id, k.w AS wallet, u.used, u.oldest
-    FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[])) AS k(p, w)
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS used, min(i.received_at) AS oldest FROM interactions AS i
-        WHERE i.product_id = k.p AND i.wallet = k.w
-          AND i.received_at > now() - interval '1 hour'
-    ) AS u
-    WHERE u.used > 0
-    """
-)
-DEDUP_SQL = text(
-    """
-    SELECT k.p AS product_id, k.w AS wallet, k.t AS type, k.d AS dedup_key, o.id
-    FROM unnest(CAST(:products AS varchar[]), CAST(:wallets AS varchar[]),
-                CAST(:types AS varchar[]), CAST(:keys AS varchar[]), CAST(:windows AS int[]))
-         AS k(p, w, t, d, s)
-    CROSS JOIN LATERAL (
-        SELECT i.id FROM interactions AS i
-        WHERE i.product_id = k.p AND i.wallet = k.w AND i.type = k.t AND i.dedup_key = k.d
-          AND i.received_at > now() - make_interval(secs => k.s)
-        ORDER BY i.received_at LIMIT 1
-    ) AS o
-    """
-)
-IDS_SQL = text(
-    "SELECT nextval(pg_get_serial_sequence('interactions', 'id')) FROM generate_series(1, :n)"
-)
-BULK_INSERT_SQL = text(
-    """
-    WITH stored AS (
-        INSERT INTO interactions (id, product_id, wallet, type, data, dedup_key, referrer_wallet,
-                                  flag, source, source_ref, client_ip, analytics_session_id,
-                                  analytics_client_id, occurred_at)
-        SELECT v.id, v.product_id, v.wallet, v.type, CAST(v.data AS jsonb), v.dedup_key,
-               v.referrer, v.flag, :source, :source_ref, CAST(:client_ip AS inet),
-               v.session_id, v.client_id, COALESCE(v.occurred_at, now())
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:products AS varchar[]),
-                    CAST(:wallets AS varchar[]), CAST(:types AS varchar[]),
-                    CAST(:datas AS text[]), CAST(:keys AS varchar[]),
-                    CAST(:referrers AS varchar[]), CAST(:flags AS varchar[]),
-                    CAST(:session_ids AS varchar[]), CAST(:client_ids AS varchar[]),
-                    CAST(:occurred AS timestamptz[]))
-             AS v(id, product_id, wallet, type, data, dedup_key, referrer, flag, session_id,
-                  client_id, occurred_at)
-        RETURNING id, product_id, received_at
-    )
-    INSERT INTO evaluation_queue (interaction_id, product_id, received_at)
-    SELECT id, product_id, received_at FROM stored
-    """
 )
 
 
@@ -119,7 +77,8 @@ def lock_key(product_id: str, wallet: str) -> int:
 
 @dataclass(frozen=True)
 class Stored:
-    """What the store statement did: stored (id), found a duplicate, or hit the limit."""
+    """What the store call did with one item: stored (id), found a duplicate, or hit the
+    limit (`oldest`: the oldest interaction it counted)."""
 
     id: int | None
     duplicate_of: int | None
@@ -127,92 +86,84 @@ class Stored:
     now: datetime
 
 
-async def store_one(
-    session: AsyncSession,
-    *,
-    product_id: str,
-    item: Any,
-    source: str,
-    source_ref: str | None,
-    client_ip: str | None,
-    window_s: int,
-    limit: int | None,
-    queue: bool = True,
-) -> Stored:
-    """Dedup, limit, store and queue one interaction (`item`: a prepared interaction)."""
-    guarded = limit is not None or item.dedup_key is not None
-    row = (
-        await session.execute(
-            STORE_SQL,
-            {
-                "product_id": product_id,
-                "wallet": item.wallet,
-                "type": item.type,
-                "data": _json.encode(item.data).decode(),
-                "dedup_key": item.dedup_key,
-                "referrer": item.referrer if item.flag is not None else None,
-                "order_id": item.order_id,
-                "flag": item.flag,
-                "source": source,
-                "source_ref": source_ref,
-                "client_ip": client_ip,
-                "session_id": item.analytics_session_id,
-                "client_id": item.analytics_client_id,
-                "occurred_at": item.occurred_at,
-                "window": window_s,
-                "limit": limit,
-                "lock_key": lock_key(product_id, item.wallet) if guarded else None,
-                "queue": queue,
-            },
-        )
-    ).one()
-    return Stored(row.id, row.duplicate_of, row.oldest, row.now)
+@dataclass(frozen=True)
+class Entry:
+    """One item of a group: a prepared interaction, the rules of its product for its
+    caller, and where it came from."""
+
+    product_id: str
+    item: Any  # backend.interactions.preparation.Prepared
+    window_s: int
+    limit: int | None  # the caller's hourly per-wallet limit (None: not limited)
+    source: str
+    source_ref: str | None = None
+    client_ip: str | None = None
 
 
-async def store_one_autocommit(
-    engine: AsyncEngine,
-    *,
-    product_id: str,
-    item: Any,
-    source: str,
-    source_ref: str | None,
-    client_ip: str | None,
-    window_s: int,
-    limit: int | None,
-) -> Stored:
-    """`store_one` as its own transaction, straight on the pool's driver connection.
+def group_params(entries: Sequence[Entry], *, queue: bool = True) -> dict[str, Any]:
+    """The store call's parameters, by name (GROUP_FIELDS)."""
+    items = [e.item for e in entries]
+    return {
+        "products": [e.product_id for e in entries],
+        "wallets": [i.wallet for i in items],
+        "types": [i.type for i in items],
+        "datas": [_json.encode(i.data).decode() for i in items],
+        "dedup_keys": [i.dedup_key for i in items],
+        "referrers": [i.referrer if i.flag is not None else None for i in items],
+        "order_ids": [i.order_id for i in items],
+        "flags": [i.flag for i in items],
+        "session_ids": [i.analytics_session_id for i in items],
+        "client_ids": [i.analytics_client_id for i in items],
+        "occurred": [i.occurred_at for i in items],
+        "windows": [e.window_s for e in entries],
+        "limits": [e.limit for e in entries],
+        "lock_keys": [
+            lock_key(e.product_id, e.item.wallet)
+            if e.limit is not None or e.item.dedup_key is not None
+            else None
+            for e in entries
+        ],
+        "sources": [e.source for e in entries],
+        "source_refs": [e.source_ref for e in entries],
+        "client_ips": [e.client_ip for e in entries],
+        "queue": queue,
+    }
 
-    The single endpoint's hot path: one round trip and no ORM session, transaction
-    or parameter compilation around it (a few hundred microseconds of CPU each). A
-    connection that turns out dead is invalidated, so the pool never hands it out
-    again, and the error reaches the API's handlers (503).
+
+def _stored(rows: Sequence[Any], count: int) -> list[Stored]:
+    assert len(rows) == count, "the store call answers every item"
+    return [Stored(r["id"], r["duplicate_of"], r["oldest"], r["now"]) for r in rows]
+
+
+async def store_in(session: AsyncSession, entries: Sequence[Entry]) -> list[Stored]:
+    """Dedup, limit, store and queue a group, in order, inside the session's transaction;
+    its wallets' locks are held until that commits."""
+    if not entries:
+        return []
+    rows = (await session.execute(GROUP_SQL, group_params(entries))).mappings().all()
+    return _stored(rows, len(entries))
+
+
+async def store_one(session: AsyncSession, entry: Entry) -> Stored:
+    """`store_in` for one interaction."""
+    return (await store_in(session, [entry]))[0]
+
+
+async def store_group(engine: AsyncEngine, entries: Sequence[Entry]) -> list[Stored]:
+    """Dedup, limit, store and queue a group, in order, as its own transaction: one round
+    trip, straight on the pool's driver connection.
+
+    The single endpoint's hot path (backend.interactions.coalesce): no ORM session,
+    transaction or parameter compilation around it (a few hundred microseconds of CPU
+    each). A connection that turns out dead is invalidated, so the pool never hands it
+    out again, and the error reaches the API's handlers (503).
     """
-    guarded = limit is not None or item.dedup_key is not None
+    params = group_params(entries)
     pooled = await engine.raw_connection()  # the pool's connection, without a Connection
     try:
         driver = pooled.driver_connection
         assert driver is not None  # a checked-out connection has its asyncpg connection
-        row = await driver.fetchrow(
-            STORE_DRIVER_SQL,
-            product_id,
-            item.wallet,
-            item.type,
-            _json.encode(item.data).decode(),
-            item.dedup_key,
-            item.referrer if item.flag is not None else None,
-            item.order_id,
-            item.flag,
-            source,
-            source_ref,
-            client_ip,
-            item.analytics_session_id,
-            item.analytics_client_id,
-            item.occurred_at,
-            window_s,
-            limit,
-            lock_key(product_id, item.wallet) if guarded else None,
-            True,
-        )
+        rows = await driver.fetch(GROUP_DRIVER_SQL, *(params[name] for name in GROUP_FIELDS))
     except (PostgresConnectionError, InterfaceError, OSError):
         pooled.invalidate()
         raise
@@ -225,7 +176,7 @@ async def store_one_autocommit(
         raise OperationalError(None, None, exc, connection_invalidated=True) from exc
     finally:
         pooled.close()  # back to the pool (no transaction was begun: nothing to reset)
-    return Stored(row["id"], row["duplicate_of"], row["oldest"], row["now"])
+    return _stored(rows, len(entries))
 
 
 async def lock_wallets(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> None:
@@ -233,73 +184,6 @@ async def lock_wallets(session: AsyncSession, pairs: Iterable[tuple[str, str]]) 
     keys = sorted({lock_key(product_id, wallet) for product_id, wallet in pairs})
     if keys:
         await session.execute(LOCK_SQL, {"keys": keys})
-
-
-async def usage(
-    session: AsyncSession, pairs: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, datetime]]:
-    """Interactions stored in the last hour per (product, wallet), and the oldest of them."""
-    if not pairs:
-        return {}
-    rows = await session.execute(
-        USAGE_SQL, {"products": [p for p, _ in pairs], "wallets": [w for _, w in pairs]}
-    )
-    return {(r.product_id, r.wallet): (r.used, r.oldest) for r in rows}
-
-
-async def originals(
-    session: AsyncSession, keyed: Sequence[tuple[str, str, str, str, int]]
-) -> dict[tuple[str, str, str, str], int]:
-    """Interactions inside their dedup window per (product, wallet, type, key); keyed
-    items are (product, wallet, type, key, window seconds)."""
-    if not keyed:
-        return {}
-    rows = await session.execute(
-        DEDUP_SQL,
-        {
-            "products": [k[0] for k in keyed],
-            "wallets": [k[1] for k in keyed],
-            "types": [k[2] for k in keyed],
-            "keys": [k[3] for k in keyed],
-            "windows": [k[4] for k in keyed],
-        },
-    )
-    return {(r.product_id, r.wallet, r.type, r.dedup_key): r.id for r in rows}
-
-
-async def store_many(
-    session: AsyncSession,
-    items: Sequence[tuple[str, Any]],
-    *,
-    source: str,
-    source_ref: str | None,
-    client_ip: str | None,
-) -> list[int]:
-    """Insert and queue (product id, prepared item) pairs in order; their ids, in order."""
-    if not items:
-        return []
-    # ids drawn first, in order: arrival order is id order, item by item
-    ids = list((await session.scalars(IDS_SQL, {"n": len(items)})).all())
-    await session.execute(
-        BULK_INSERT_SQL,
-        {
-            "source": source,
-            "source_ref": source_ref,
-            "client_ip": client_ip,
-            "ids": ids,
-            "products": [product_id for product_id, _ in items],
-            "wallets": [p.wallet for _, p in items],
-            "types": [p.type for _, p in items],
-            "datas": [_json.encode(p.data).decode() for _, p in items],
-            "keys": [p.dedup_key for _, p in items],
-            "referrers": [p.referrer if p.flag is not None else None for _, p in items],
-            "flags": [p.flag for _, p in items],
-            "session_ids": [p.analytics_session_id for _, p in items],
-            "client_ids": [p.analytics_client_id for _, p in items],
-            "occurred": [p.occurred_at for _, p in items],
-        },
-    )
-    return ids
 
 
 async def dequeue(session: AsyncSession, interaction_ids: Sequence[int]) -> list[int]:

@@ -33,7 +33,7 @@ async def test_ingest__deadlock_on_first_try__retried_and_stored_once(
 ):
     product, key = await make_product(db_session)
     await make_campaign(db_session, product, trigger="webshop.open")
-    real = store.store_one_autocommit
+    real = store.store_group
     calls = {"n": 0}
 
     async def deadlock_once(*args, **kwargs):
@@ -42,7 +42,7 @@ async def test_ingest__deadlock_on_first_try__retried_and_stored_once(
             raise _db_error("40P01")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "store_one_autocommit", deadlock_once)
+    monkeypatch.setattr(store, "store_group", deadlock_once)
     response = await send(client, key, product.id, wallet(), "webshop.open", {})
 
     assert response.status_code == 202, response.text
@@ -60,7 +60,7 @@ async def test_ingest__deadlock_every_time__clean_503_and_nothing_written(
     async def always_deadlock(*args, **kwargs):
         raise _db_error("40P01")
 
-    monkeypatch.setattr(store, "store_one_autocommit", always_deadlock)
+    monkeypatch.setattr(store, "store_group", always_deadlock)
     response = await send(client, key, product.id, wallet(), "webshop.open", {})
 
     assert response.status_code == 503
@@ -73,17 +73,17 @@ async def test_batch__deadlock_after_its_rows_were_written__rolled_back_and_run_
     client, db_session, monkeypatch
 ):
     product, key = await make_product(db_session)
-    real = store.store_many
+    real = store.store_in
     calls = {"n": 0}
 
     async def written_then_deadlock(*args, **kwargs):
         calls["n"] += 1
-        ids = await real(*args, **kwargs)  # in the batch's transaction, not committed
+        stored = await real(*args, **kwargs)  # in the batch's transaction, not committed
         if calls["n"] == 1:
             raise _db_error("40P01")
-        return ids
+        return stored
 
-    monkeypatch.setattr(store, "store_many", written_then_deadlock)
+    monkeypatch.setattr(store, "store_in", written_then_deadlock)
     items = [{"product_id": product.id, "wallet": wallet(), "type": "webshop.open"}] * 3
     response = await client.post(
         "/api/external/interactions/batch",
