@@ -1,7 +1,8 @@
 """Ingestion of one interaction: validate, authorise, dedup, limit, store, answer.
 
-The request path writes once: a plain interaction is one autocommit statement
-(backend.interactions.store) that checks the dedup window and the caller's hourly
+The request path writes once: a plain interaction is one autocommit call
+(backend.interactions.store), shared with the requests that arrive meanwhile
+(backend.interactions.coalesce), that checks the dedup window and the caller's hourly
 limit under the wallet's lock, stores the interaction and queues it for the
 evaluator. A purchase also writes its order row in the same transaction (the
 order is what makes a purchase rewarded once ever, see backend.interactions.orders).
