@@ -129,7 +129,10 @@ _coalescers: weakref.WeakKeyDictionary[
 
 def coalescer(engine: AsyncEngine) -> Coalescer:
     """The coalescer of `engine` on the running event loop (futures belong to one loop)."""
-    per_loop = _coalescers.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    per_loop = _coalescers.get(loop)
+    if per_loop is None:
+        per_loop = _coalescers[loop] = weakref.WeakKeyDictionary()
     found = per_loop.get(engine.sync_engine)
     if found is None:
         found = per_loop[engine.sync_engine] = Coalescer(engine)

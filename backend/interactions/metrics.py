@@ -6,6 +6,7 @@ label the counter live with interactions, and so does the counter.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -37,13 +38,18 @@ GROUP_SIZE = Histogram(
 )
 
 
+@lru_cache(maxsize=len(INTERACTION_TYPES))
+def _ingested(label: str) -> Any:
+    return INTERACTIONS_INGESTED.labels(type=label)
+
+
 def interaction_label(interaction_type: str) -> str:
     return interaction_type if interaction_type in BUILTIN_TYPES else CUSTOM_INTERACTION
 
 
 def interaction_stored(interaction_type: str) -> None:
     """Count one interaction already durable (an autocommit statement stored it)."""
-    INTERACTIONS_INGESTED.labels(type=interaction_label(interaction_type)).inc()
+    _ingested(interaction_label(interaction_type)).inc()
 
 
 _UNCOMMITTED = "cascade.metrics.interactions"

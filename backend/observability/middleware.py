@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
+from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.observability import metrics
 
 
-def _status_class(status: int) -> str:
-    return f"{status // 100}xx"
+@lru_cache(maxsize=4_096)
+def _series(route: str, method: str, status_class: int) -> tuple[Any, Any]:
+    """The request's counter and latency series (a labels() lookup costs microseconds a
+    request; route templates, methods and status classes are few)."""
+    counted = metrics.HTTP_REQUESTS.labels(route=route, method=method, status=f"{status_class}xx")
+    return counted, metrics.HTTP_REQUEST_DURATION.labels(route=route, method=method)
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
@@ -35,11 +41,8 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             # Litestar runs app middleware after routing, so the template is known here.
             route = scope.get("path_template") or "unmatched"
             method = scope.get("method", "GET")
-            metrics.HTTP_REQUESTS.labels(
-                route=route, method=method, status=_status_class(status)
-            ).inc()
-            metrics.HTTP_REQUEST_DURATION.labels(route=route, method=method).observe(
-                time.perf_counter() - started
-            )
+            counted, timed = _series(route, method, status // 100)
+            counted.inc()
+            timed.observe(time.perf_counter() - started)
 
     return middleware

@@ -80,6 +80,8 @@ async def test_request_id__is_echoed_or_generated(client):
     assert given.headers["x-request-id"] == "abc-123"
     generated = await client.get("/health/live")
     assert len(generated.headers["x-request-id"]) == 16
+    ids = {(await client.get("/health/live")).headers["x-request-id"] for _ in range(50)}
+    assert len(ids) == 50  # every generated id names one request
     hostile = await client.get("/health/live", headers={"X-Request-ID": "a b\x01"})
     assert hostile.headers["x-request-id"] != "a b\x01"
 
