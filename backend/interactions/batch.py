@@ -10,12 +10,12 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.errors import DomainError, InvalidInput
+from backend.core.errors import DomainError, InvalidInput, RateLimited
 from backend.core.transient import commit_retrying
 from backend.fraud import signals as fraud_signals
 from backend.interactions import metrics as ingest_metrics
 from backend.interactions import store
-from backend.interactions.answers import BatchItemResult, IngestResult, describe
+from backend.interactions.answers import BatchItemResult, describe
 from backend.interactions.preparation import (
     ORDER_TYPES,
     Caller,
@@ -23,10 +23,9 @@ from backend.interactions.preparation import (
     authorize,
     limit_browser,
     prepare,
-    rate_limited,
 )
 from backend.interactions.schemas import InteractionIn
-from backend.interactions.service import store_purchase
+from backend.interactions.service import result_of, store_purchase
 from backend.products.settings_cache import ProductInfo, product_info
 
 # At most this many batches of one process hold their wallet locks at once (up to 1,000
@@ -77,14 +76,10 @@ async def ingest_batch(
             results.append(BatchItemResult(index, error=exc))
             continue
         accepted.append((index, item, product))
-    guarded = [
-        (product.id, item.wallet)
-        for _, item, product in accepted
-        if caller.rate_limited or item.dedup_key is not None
-    ]
+    entries = [caller.entry(product, item) for _, item, product in accepted]
 
     async def store_all() -> list[BatchItemResult]:
-        await store.lock_wallets(session, guarded)
+        await store.lock_wallets(session, entries)
         stored = await _store_batch(session, caller, accepted)
         await _record_signals(session, caller, accepted, stored, secret)
         return stored
@@ -140,18 +135,15 @@ async def _store_batch(
     run: list[tuple[int, Prepared, ProductInfo]] = []
 
     async def store_run() -> None:
-        entries = [caller.entry(product, item) for _, item, product in run]
-        outcomes = await store.store_in(session, entries)
+        outcomes = await store.store_in(session, [caller.entry(p, item) for _, item, p in run])
         for (index, item, product), stored in zip(run, outcomes, strict=True):
-            if stored.duplicate_of is not None:
-                result = IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
-            elif stored.id is None:
-                limited = rate_limited(caller.limit(product), stored.oldest, stored.now)
+            try:
+                result = result_of(stored, item, caller.limit(product))
+            except RateLimited as limited:
                 results.append(BatchItemResult(index, error=limited))
                 continue
-            else:
+            if not result.duplicate:
                 ingest_metrics.interaction_stored_on_commit(session, item.type)
-                result = IngestResult(stored.id, flag=item.flag, type=item.type)
             results.append(BatchItemResult(index, result))
         run.clear()
 

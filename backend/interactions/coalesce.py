@@ -77,6 +77,10 @@ class Coalescer:
         entries = [entry for entry, _ in group]
         try:
             results = await self._call(entries)
+        except asyncio.CancelledError:  # the drain was cancelled: its requests end too
+            for _, future in group:
+                future.cancel()
+            raise
         except Exception as exc:
             if len(group) > 1 and _item_may_cause(exc):
                 log.warning(

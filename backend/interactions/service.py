@@ -68,7 +68,7 @@ async def ingest_prepared(
         # the caller read something first, or the request's signals are kept with the
         # interaction (in its transaction, so the evaluator never sees one without the other)
         product = await product_info(session, item.product_id)
-        result = await _store(session, caller, product, item, autocommit=False)
+        result = await _store(session, caller, product, item)
         if caller.signals is not None and not result.duplicate:
             await _record_signals(session, caller, item, result, secret)
         await session.commit()
@@ -106,25 +106,27 @@ async def _ingest_autocommit(session: AsyncSession, caller: Caller, item: Prepar
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     stored = await coalescer(engine).submit(caller.entry(product, item))
-    if stored.duplicate_of is not None:
-        return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
-    if stored.id is None:
-        raise rate_limited(caller.limit(product), stored.oldest, stored.now)
-    return IngestResult(stored.id, flag=item.flag, type=item.type)
+    return result_of(stored, item, caller.limit(product))  # counted by the coalescer
 
 
 async def _store(
-    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared, *, autocommit: bool
+    session: AsyncSession, caller: Caller, product: ProductInfo, item: Prepared
 ) -> IngestResult:
+    """Store inside the session's transaction; counted when (and if) it commits."""
     stored = await store.store_one(session, caller.entry(product, item))
+    result = result_of(stored, item, caller.limit(product))
+    if not result.duplicate:
+        ingest_metrics.interaction_stored_on_commit(session, item.type)
+    return result
+
+
+def result_of(stored: store.Stored, item: Prepared, limit: int | None) -> IngestResult:
+    """What the store call's verdict on `item` answers: stored, a duplicate of its
+    original, or 429 (RateLimited) when the hourly `limit` was reached."""
     if stored.duplicate_of is not None:
         return IngestResult(stored.duplicate_of, duplicate=True, type=item.type)
     if stored.id is None:
-        raise rate_limited(caller.limit(product), stored.oldest, stored.now)
-    if autocommit:
-        ingest_metrics.interaction_stored(item.type)  # already durable
-    else:
-        ingest_metrics.interaction_stored_on_commit(session, item.type)
+        raise rate_limited(limit, stored.oldest, stored.now)
     return IngestResult(stored.id, flag=item.flag, type=item.type)
 
 
@@ -140,7 +142,7 @@ async def store_purchase(
 ) -> IngestResult:
     """Store a purchase.* and record its order (no commit). The wallet's lock, taken by the
     store statement, and the order's row lock are held until the caller commits."""
-    result = await _store(session, caller, product, item, autocommit=False)
+    result = await _store(session, caller, product, item)
     if result.duplicate:
         return result
     assert item.order_id is not None

@@ -99,8 +99,15 @@ class Entry:
     source_ref: str | None = None
     client_ip: str | None = None
 
+    @property
+    def lock_key(self) -> int | None:
+        """Its wallet's lock, when a check needs one (a limit or a dedup key)."""
+        if self.limit is None and self.item.dedup_key is None:
+            return None
+        return lock_key(self.product_id, self.item.wallet)
 
-def group_params(entries: Sequence[Entry], *, queue: bool = True) -> dict[str, Any]:
+
+def group_params(entries: Sequence[Entry]) -> dict[str, Any]:
     """The store call's parameters, by name (GROUP_FIELDS)."""
     items = [e.item for e in entries]
     return {
@@ -117,16 +124,11 @@ def group_params(entries: Sequence[Entry], *, queue: bool = True) -> dict[str, A
         "occurred": [i.occurred_at for i in items],
         "windows": [e.window_s for e in entries],
         "limits": [e.limit for e in entries],
-        "lock_keys": [
-            lock_key(e.product_id, e.item.wallet)
-            if e.limit is not None or e.item.dedup_key is not None
-            else None
-            for e in entries
-        ],
+        "lock_keys": [e.lock_key for e in entries],
         "sources": [e.source for e in entries],
         "source_refs": [e.source_ref for e in entries],
         "client_ips": [e.client_ip for e in entries],
-        "queue": queue,
+        "queue": True,  # every stored interaction waits for the evaluator
     }
 
 
@@ -179,9 +181,9 @@ async def store_group(engine: AsyncEngine, entries: Sequence[Entry]) -> list[Sto
     return _stored(rows, len(entries))
 
 
-async def lock_wallets(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> None:
-    """Take the (product, wallet) locks of a batch, in order (no deadlock)."""
-    keys = sorted({lock_key(product_id, wallet) for product_id, wallet in pairs})
+async def lock_wallets(session: AsyncSession, entries: Iterable[Entry]) -> None:
+    """Take the (product, wallet) locks a batch's entries need, in order (no deadlock)."""
+    keys = sorted({key for entry in entries if (key := entry.lock_key) is not None})
     if keys:
         await session.execute(LOCK_SQL, {"keys": keys})
 

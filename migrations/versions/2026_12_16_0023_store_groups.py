@@ -47,7 +47,6 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     t_now timestamptz := now();
-    t_seen timestamptz;
     n_stored integer;  -- items stored now
     -- per item, in order: s stored now, d duplicate of a stored interaction,
     -- g duplicate of an item stored now, l over the hourly limit
@@ -59,10 +58,6 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(l.k)
     FROM (SELECT DISTINCT k FROM unnest(p_lock_keys) AS k WHERE k IS NOT NULL ORDER BY k) AS l;
-    -- Everything the checks can see was received before now: received_at is its
-    -- transaction's start, and it committed before this statement's snapshot. The upper
-    -- bound lets the lookups skip the months ahead (partitions pruned when the plan starts).
-    t_seen := clock_timestamp();
     -- Each level adds what the next needs, over the group's rows in order; nothing is
     -- joined but the index lookups of the dedup window and the hourly count.
     SELECT array_agg(d.v ORDER BY d.n), array_agg(d.rank ORDER BY d.n),
@@ -111,7 +106,6 @@ BEGIN
                                     WHERE i.product_id = v.product_id AND i.wallet = v.wallet
                                       AND i.type = v.type AND i.dedup_key = v.dedup_key
                                       AND i.received_at > t_now - make_interval(secs => v.window_s)
-                                      AND i.received_at <= t_seen
                                     ORDER BY i.received_at LIMIT 1
                                 ) END AS original
                                 FROM unnest(p_products, p_wallets, p_types, p_dedup_keys,
@@ -126,7 +120,6 @@ BEGIN
                                 WHERE h.lim IS NOT NULL AND h.n = h.pair_first
                                   AND i.product_id = h.product_id AND i.wallet = h.wallet
                                   AND i.received_at > t_now - interval '1 hour'
-                                  AND i.received_at <= t_seen
                                 ORDER BY i.received_at LIMIT h.lim
                             ) AS r
                         ) AS used ON true
