@@ -18,44 +18,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 KEEP_ROWS = 16  # a campaign with more change rows than this is folded
 CAMPAIGNS_PER_PASS = 1_000
 
+# One busy campaign's change rows of `table` deleted and summed back per `keys` in the same
+# statement; the rows that sum to nothing are not written back.
+COMPACT = """
+    WITH busy AS (
+        SELECT campaign_id FROM {table}
+        GROUP BY campaign_id HAVING count(*) > :keep
+        ORDER BY campaign_id LIMIT :campaigns
+    ), gone AS (
+        DELETE FROM {table} AS t USING busy WHERE t.campaign_id = busy.campaign_id
+        RETURNING t.campaign_id, {gone}
+    ), folded AS (
+        INSERT INTO {table} (campaign_id, {columns})
+        SELECT campaign_id, {folded} FROM gone
+        GROUP BY {groups}
+        HAVING {nonzero}
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) AS folded, (SELECT count(*) FROM folded) AS kept
+"""
 COMPACT_SQL = text(
-    """
-    WITH busy AS (
-        SELECT campaign_id FROM reward_totals
-        GROUP BY campaign_id HAVING count(*) > :keep
-        ORDER BY campaign_id LIMIT :campaigns
-    ), gone AS (
-        DELETE FROM reward_totals AS t USING busy WHERE t.campaign_id = busy.campaign_id
-        RETURNING t.campaign_id, t.status, t.n, t.amount, t.held
-    ), folded AS (
-        INSERT INTO reward_totals (campaign_id, status, n, amount, held)
-        SELECT campaign_id, status, sum(n), sum(amount), sum(held) FROM gone
-        GROUP BY 1, 2
-        HAVING sum(n) <> 0 OR sum(amount) <> 0 OR sum(held) <> 0
-        RETURNING 1
+    COMPACT.format(
+        table="reward_totals",
+        gone="t.status, t.n, t.amount, t.held",
+        columns="status, n, amount, held",
+        folded="status, sum(n), sum(amount), sum(held)",
+        groups="1, 2",
+        nonzero="sum(n) <> 0 OR sum(amount) <> 0 OR sum(held) <> 0",
     )
-    SELECT (SELECT count(*) FROM gone) AS folded, (SELECT count(*) FROM folded) AS kept
-    """
 )
-
 COMPACT_FRAUD_SQL = text(
-    """
-    WITH busy AS (
-        SELECT campaign_id FROM reward_fraud_totals
-        GROUP BY campaign_id HAVING count(*) > :keep
-        ORDER BY campaign_id LIMIT :campaigns
-    ), gone AS (
-        DELETE FROM reward_fraud_totals AS t USING busy WHERE t.campaign_id = busy.campaign_id
-        RETURNING t.campaign_id, t.day, t.reason, t.outcome, t.n, t.amount
-    ), folded AS (
-        INSERT INTO reward_fraud_totals (campaign_id, day, reason, outcome, n, amount)
-        SELECT campaign_id, day, reason, outcome, sum(n), sum(amount) FROM gone
-        GROUP BY 1, 2, 3, 4
-        HAVING sum(n) <> 0 OR sum(amount) <> 0
-        RETURNING 1
+    COMPACT.format(
+        table="reward_fraud_totals",
+        gone="t.day, t.reason, t.outcome, t.n, t.amount",
+        columns="day, reason, outcome, n, amount",
+        folded="day, reason, outcome, sum(n), sum(amount)",
+        groups="1, 2, 3, 4",
+        nonzero="sum(n) <> 0 OR sum(amount) <> 0",
     )
-    SELECT (SELECT count(*) FROM gone) AS folded, (SELECT count(*) FROM folded) AS kept
-    """
 )
 
 
