@@ -90,7 +90,8 @@ async def lock_snapshots(
     rows = await session.execute(
         SNAPSHOTS_SQL, {"products": sorted(products), "triggers": sorted(triggers)}
     )
-    return {row["id"]: CampaignRule.from_row(row) for row in rows.mappings()}
+    rules = (CampaignRule.from_row(row) for row in rows)
+    return {rule.id: rule for rule in rules}
 
 
 async def load_limits(

@@ -58,8 +58,9 @@ async def lock_campaigns(
     session: AsyncSession, campaign_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, CampaignRule]:
     """Row-lock campaigns (in id order, like every evaluation) and read their rules."""
-    locked = (await session.execute(LOCK_SQL, {"ids": sorted(set(campaign_ids))})).mappings()
-    return {row["id"]: CampaignRule.from_row(row) for row in locked.all()}
+    locked = await session.execute(LOCK_SQL, {"ids": sorted(set(campaign_ids))})
+    rules = (CampaignRule.from_row(row) for row in locked)
+    return {rule.id: rule for rule in rules}
 
 
 async def give_back(

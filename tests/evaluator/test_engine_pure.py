@@ -5,6 +5,7 @@ No database here: every money rule of evaluation is decided by `engine.evaluate`
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.campaigns import engine
+from backend.campaigns import engine, snapshots
 from backend.campaigns.engine import EvaluationInput, Limits
 from backend.campaigns.snapshots import CampaignRule, period_start
 from tests.factories import wallet
@@ -46,11 +47,13 @@ def rule(**overrides: Any) -> CampaignRule:
         "ends_at": None,
         "status": "active",
         "status_reason": None,
+        "chain_refused": False,
         "version": 1,
         "token_decimals": 18,
     }
     row.update(overrides)
-    return CampaignRule.from_row(row)
+    row["reward_config"] = json.dumps(row["reward_config"])  # selected as its JSON text
+    return CampaignRule.from_row([row[name] for name in snapshots.FIELDS])
 
 
 def item(
