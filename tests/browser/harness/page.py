@@ -125,6 +125,11 @@ class Page:
 
     async def goto(self, url: str, *, timeout_s: float = 20) -> None:
         """Navigate the tab and wait for its load event."""
+        # The page before must have loaded first: its load event, still to come after a
+        # step that waited only for its URL, would otherwise be taken for this one's (CI
+        # once filled a field of the page before). Events arrive in order with answers,
+        # so once an evaluation sees it complete, that event has gone by.
+        await self.wait_for("document.readyState === 'complete'", timeout_s=timeout_s)
         loaded = self.connection.expect_event(
             "Page.loadEventFired", session_id=self.session_id, timeout_s=timeout_s
         )
