@@ -19,7 +19,6 @@ from backend.interactions.answers import BatchItemResult, describe
 from backend.interactions.preparation import (
     ORDER_TYPES,
     Caller,
-    Prepared,
     authorize,
     limit_browser,
     prepare,
@@ -61,7 +60,7 @@ async def ingest_batch(
     """
     limit_browser(caller)
     results: list[BatchItemResult] = []
-    accepted: list[tuple[int, Prepared, ProductInfo]] = []
+    accepted: list[tuple[int, store.Entry, ProductInfo]] = []
     for index, raw in enumerate(raw_items):
         try:
             payload = msgspec.convert(raw, InteractionIn)
@@ -75,11 +74,10 @@ async def ingest_batch(
         except DomainError as exc:
             results.append(BatchItemResult(index, error=exc))
             continue
-        accepted.append((index, item, product))
-    entries = [caller.entry(product, item) for _, item, product in accepted]
+        accepted.append((index, caller.entry(product, item), product))
 
     async def store_all() -> list[BatchItemResult]:
-        await store.lock_wallets(session, entries)
+        await store.lock_wallets(session, [entry for _, entry, _ in accepted])
         stored = await _store_batch(session, caller, accepted)
         await _record_signals(session, caller, accepted, stored, secret)
         return stored
@@ -90,7 +88,7 @@ async def ingest_batch(
     duplicates = [r.result for r in stored if r.result is not None and r.result.duplicate]
     if duplicates:
         await describe(session, duplicates)
-    store.queued({product.id for _, _, product in accepted})
+    store.queued({entry.product_id for _, entry, _ in accepted})
     results.sort(key=lambda r: r.index)
     return results
 
@@ -98,13 +96,13 @@ async def ingest_batch(
 async def _record_signals(
     session: AsyncSession,
     caller: Caller,
-    accepted: Sequence[tuple[int, Prepared, ProductInfo]],
+    accepted: Sequence[tuple[int, store.Entry, ProductInfo]],
     stored: Sequence[BatchItemResult],
     secret: str,
 ) -> None:
     """The signals of the items this batch stored (duplicates add none): the evaluator
     never sees one of them without its signals."""
-    items = {index: item for index, item, _ in accepted}
+    items = {index: entry.item for index, entry, _ in accepted}
     rows = [
         (
             r.result.interaction_id,
@@ -125,31 +123,32 @@ async def _record_signals(
 
 
 async def _store_batch(
-    session: AsyncSession, caller: Caller, items: Sequence[tuple[int, Prepared, ProductInfo]]
+    session: AsyncSession, caller: Caller, items: Sequence[tuple[int, store.Entry, ProductInfo]]
 ) -> list[BatchItemResult]:
     """Dedup, limit and store a batch's valid items inside the caller's transaction, in
     order: each run of plain interactions by one store call (the rules of
     store.store_group, which sees what earlier calls of this transaction stored), each
     purchase with its order bookkeeping."""
     results: list[BatchItemResult] = []
-    run: list[tuple[int, Prepared, ProductInfo]] = []
+    run: list[tuple[int, store.Entry]] = []
 
     async def store_run() -> None:
-        outcomes = await store.store_in(session, [caller.entry(p, item) for _, item, p in run])
-        for (index, item, product), stored in zip(run, outcomes, strict=True):
+        outcomes = await store.store_in(session, [entry for _, entry in run])
+        for (index, entry), stored in zip(run, outcomes, strict=True):
             try:
-                result = result_of(stored, item, caller.limit(product))
+                result = result_of(stored, entry.item, entry.limit)
             except RateLimited as limited:
                 results.append(BatchItemResult(index, error=limited))
                 continue
             if not result.duplicate:
-                ingest_metrics.interaction_stored_on_commit(session, item.type)
+                ingest_metrics.interaction_stored_on_commit(session, entry.item.type)
             results.append(BatchItemResult(index, result))
         run.clear()
 
-    for index, item, product in items:
+    for index, entry, product in items:
+        item = entry.item
         if item.type not in ORDER_TYPES:
-            run.append((index, item, product))
+            run.append((index, entry))
             continue
         if run:
             await store_run()  # keep arrival order: everything before it gets smaller ids
