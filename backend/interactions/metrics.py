@@ -6,7 +6,6 @@ label the counter live with interactions, and so does the counter.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -26,8 +25,9 @@ INTERACTIONS_INGESTED = Counter(
 # invents types cannot grow the label set without bound.
 CUSTOM_INTERACTION = "custom"
 INTERACTION_TYPES = (*sorted(BUILTIN_TYPES), CUSTOM_INTERACTION)
-for _type in INTERACTION_TYPES:  # explicit zeros before the first interaction
-    INTERACTIONS_INGESTED.labels(type=_type)
+# every series made up front: explicit zeros before the first interaction, and a request
+# counts with a dict lookup (a labels() call costs microseconds)
+_INGESTED = {label: INTERACTIONS_INGESTED.labels(type=label) for label in INTERACTION_TYPES}
 
 # Single requests stored together (backend.interactions.coalesce): one observation per call.
 GROUP_SIZE = Histogram(
@@ -38,18 +38,13 @@ GROUP_SIZE = Histogram(
 )
 
 
-@lru_cache(maxsize=len(INTERACTION_TYPES))
-def _ingested(label: str) -> Any:
-    return INTERACTIONS_INGESTED.labels(type=label)
-
-
 def interaction_label(interaction_type: str) -> str:
     return interaction_type if interaction_type in BUILTIN_TYPES else CUSTOM_INTERACTION
 
 
 def interaction_stored(interaction_type: str) -> None:
     """Count one interaction already durable (an autocommit statement stored it)."""
-    _ingested(interaction_label(interaction_type)).inc()
+    _INGESTED[interaction_label(interaction_type)].inc()
 
 
 _UNCOMMITTED = "cascade.metrics.interactions"
