@@ -167,7 +167,10 @@ class CampaignRule:
 def _config(reward_type: str, raw: str | None) -> RewardConfig:
     """A stored reward_config (JSON text) parsed; the same text is parsed once per process
     (a RewardConfig is immutable, so the rules of many campaigns may share it)."""
-    config = json.loads(raw) if raw else {}
+    try:
+        config = json.loads(raw) if raw else {}
+    except ValueError as exc:  # e.g. a number over Python's 4,300 digits, set by hand
+        raise RewardConfigError(f"reward_config cannot be read: {exc}") from exc
     if not isinstance(config, dict):
         raise RewardConfigError("reward_config must be an object")
     return parse_reward_config(reward_type, config)

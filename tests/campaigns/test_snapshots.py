@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from backend.campaigns import charges, refunds, snapshots
 from backend.campaigns.models import Campaign
@@ -61,4 +61,23 @@ async def test_an_invalid_stored_config_reads_as_none_and_never_pays(db_session)
     assert rules[good_id].config is not None
     assert rules[good_id].config.amount == 10 * 10**18
     assert rules[same_id].config is rules[good_id].config
+    await db_session.rollback()
+
+
+async def test_a_stored_number_too_long_to_read_is_an_invalid_config_not_an_error(db_session):
+    """A config no API writes (a 5,000-digit JSON number, set in the database) must not stop
+    the evaluator or a refund: Python refuses to read it, and the campaign never pays."""
+    product, _ = await make_product(db_session)
+    campaign = await make_campaign(db_session, product)
+    campaign_id = campaign.id
+    await db_session.execute(
+        text(
+            "UPDATE campaigns SET reward_config = "
+            "CAST('{\"amount\": 1' || repeat('0', 5000) || '}' AS jsonb) WHERE id = :id"
+        ),
+        {"id": campaign_id},
+    )
+    await db_session.commit()
+    rules = await refunds.lock_campaigns(db_session, [campaign_id])
+    assert rules[campaign_id].config is None
     await db_session.rollback()
